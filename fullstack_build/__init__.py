@@ -1,0 +1,1 @@
+"""Core of the FullstackAgent image build system: plans, argv builders and runners behind tasks.py."""

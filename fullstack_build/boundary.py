@@ -1,0 +1,49 @@
+"""Where errors become exit codes: the edge between the typed core and Invoke."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from fullstack_build import log
+from fullstack_build.errors import BuildSystemError
+from fullstack_build.runner import Runner
+from fullstack_build.settings import Settings, load_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def plain(value: Any) -> Any:
+    """Invoke's DataProxy tree as plain dicts/lists, so the core never sees Invoke types."""
+    if hasattr(value, "keys") and callable(value.keys):
+        return {str(k): plain(value[k]) for k in value.keys()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def settings(c: Context, env: Mapping[str, str] | None = None) -> Settings:
+    return load_settings(plain(c.config), env)
+
+
+def runner(c: Context) -> Runner:
+    return Runner(dry_run=bool(c.config.run.dry), echo=True)
+
+
+def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:
+    """Turn a BuildSystemError into one ``error:`` line and its exit code (no traceback)."""
+
+    @functools.wraps(body)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return body(*args, **kwargs)
+        except BuildSystemError as exc:
+            log.error(str(exc))
+            raise Exit(code=exc.exit_code) from None
+
+    return wrapper

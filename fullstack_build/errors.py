@@ -1,0 +1,65 @@
+"""One error hierarchy. Each error carries a one-line message that says how to fix the problem
+and a distinct exit code; tasks convert it to ``invoke.Exit`` only at the boundary."""
+
+from __future__ import annotations
+
+
+class BuildSystemError(Exception):
+    """Base class: ``str(error)`` is a single line meant for the user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        # Multi-line messages would break the "one clear line" contract; fold them.
+        super().__init__(" ".join(message.split()))
+
+
+class ConfigError(BuildSystemError):
+    """invoke.yaml, a runtime file, an environment variable or a flag is wrong."""
+
+    exit_code = 2
+
+
+class UsageError(ConfigError):
+    """A task was called with a bad argument (unknown image, unknown arch, ...)."""
+
+
+class PreconditionError(BuildSystemError):
+    """The machine lacks something the task needs (engine, buildx, QEMU, a token)."""
+
+    exit_code = 3
+
+
+class CommandError(BuildSystemError):
+    """An external command failed; the message names the command, exit code and output tail."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, returncode: int = 1, output_tail: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.output_tail = output_tail
+
+
+class RegistryError(BuildSystemError):
+    """A registry is unreachable, refused our credentials, or lacks what we expected."""
+
+    exit_code = 5
+
+
+class DigestRecordError(BuildSystemError):
+    """A digest record is missing, duplicated, corrupt, foreign or inconsistent."""
+
+    exit_code = 6
+
+
+class GitHubError(BuildSystemError):
+    """The GitHub REST API refused or failed a request."""
+
+    exit_code = 7
+
+
+class SmokeTestError(BuildSystemError):
+    """A smoke test could not run or failed."""
+
+    exit_code = 8

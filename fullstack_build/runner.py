@@ -1,0 +1,148 @@
+"""The single choke point for external commands.
+
+Every command is an argv list built by a pure function elsewhere. The runner echoes it
+(secrets masked), honours dry runs, streams or captures its output, and turns a failure into a
+``CommandError`` that names the command, its exit code and the tail of its output.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from fullstack_build.errors import CommandError
+
+MASK = "***"
+_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished (or dry-run) command left behind."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """Replace every non-empty secret in ``text`` by ``***`` (longest first, so a secret that
+    contains another is masked whole)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def display(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
+    """The command as a copy-pasteable shell line, secrets masked."""
+    return mask(shlex.join(argv), secrets)
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Runs argv lists. ``dry_run`` prints what would run and returns success without running."""
+
+    dry_run: bool = False
+    echo: bool = True
+    secrets: tuple[str, ...] = ()
+    out: TextIO = field(default=sys.stderr, compare=False, repr=False)
+
+    def with_secrets(self, *secrets: str) -> Runner:
+        return Runner(self.dry_run, self.echo, self.secrets + tuple(s for s in secrets if s), self.out)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        capture: bool = False,
+        check: bool = True,
+        input_text: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        mutates: bool = True,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run ``argv``.
+
+        capture: collect stdout (stderr still streams) instead of streaming everything.
+        mutates: False for read-only queries, which still run in a dry run so that plans
+            that depend on them (e.g. ``docker buildx inspect``) stay truthful.
+        """
+        argv = tuple(argv)
+        secrets = self.secrets + ((input_text,) if input_text else ())
+        shown = display(argv, secrets)
+        if self.echo:
+            print(f"$ {shown}", file=self.out, flush=True)
+        if self.dry_run and mutates:
+            return Result(argv, 0, "", dry_run=True)
+        full_env = None if env is None else {**os.environ, **env}
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if capture else subprocess.STDOUT,
+                text=True,
+                env=full_env,
+                cwd=cwd,
+            )
+        except FileNotFoundError as exc:
+            raise CommandError(
+                f"`{argv[0]}` is not installed or not on PATH (needed for: {shown}); "
+                "install it or run `invoke local.up`",
+                returncode=127,
+            ) from exc
+        tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+        try:
+            if capture:
+                stdout, stderr = proc.communicate(input_text, timeout=timeout)
+                tail.extend(mask(stderr, secrets).splitlines()[-_TAIL_LINES:])
+            else:
+                stdout = self._stream(proc, input_text, tail, secrets, timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.wait()
+            raise CommandError(
+                f"`{shown}` did not finish within {timeout:g} s", returncode=-9
+            ) from exc
+        result = Result(argv, proc.returncode, stdout)
+        if check and proc.returncode != 0:
+            lines = list(tail) or mask(stdout, secrets).splitlines()[-_TAIL_LINES:]
+            last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+            raise CommandError(
+                f"`{shown}` failed with exit code {proc.returncode}" + (f": {last}" if last else ""),
+                returncode=proc.returncode,
+                output_tail="\n".join(lines),
+            )
+        return result
+
+    def _stream(
+        self,
+        proc: subprocess.Popen[str],
+        input_text: str | None,
+        tail: collections.deque[str],
+        secrets: tuple[str, ...],
+        timeout: float | None,
+    ) -> str:
+        assert proc.stdout is not None
+        if input_text is not None and proc.stdin is not None:
+            proc.stdin.write(input_text)
+            proc.stdin.close()
+        for line in proc.stdout:
+            shown = mask(line, secrets)
+            tail.append(shown.rstrip("\n"))
+            self.out.write(shown)
+        self.out.flush()
+        proc.wait(timeout=timeout)
+        return ""

@@ -1,0 +1,271 @@
+"""Configuration resolved once into a typed, frozen object.
+
+``load_settings`` takes the merged Invoke configuration (invoke.yaml < runtime file <
+INVOKE_* environment) as a plain mapping and the process environment as another mapping, so
+tests pass ``env={}`` instead of patching ``os.environ``. Task flags are applied by the tasks
+(flag beats config) through ``override``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.platforms import Platform, parse_platform
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image this project publishes."""
+
+    name: str
+    repository: str
+    context: str
+    dockerfile: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    build_contexts: Mapping[str, str] = field(default_factory=dict)
+    title: str = ""
+    description: str = ""
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A place images are published to: ``prefix`` + ``/`` + repository."""
+
+    name: str
+    prefix: str
+    username_env: str = ""
+    password_env: str = ""
+
+    def reference(self, repository: str) -> str:
+        return f"{self.prefix}/{repository}"
+
+    @property
+    def host(self) -> str:
+        return self.prefix.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    state_dir: Path
+    engine_suite: str
+    registry_port: int
+    auth_registry_port: int
+    auth_registry_user: str
+    auth_registry_password: str
+    base_suite: str
+
+    @property
+    def registry(self) -> str:
+        return f"127.0.0.1:{self.registry_port}"
+
+    @property
+    def auth_registry(self) -> str:
+        return f"127.0.0.1:{self.auth_registry_port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_image: str
+    images: Mapping[str, ImageSpec]
+    platforms: tuple[Platform, ...]
+    registries: tuple[Registry, ...]
+    skipped_registries: tuple[str, ...]  # one-line notices, one per skipped registry
+    builder: str
+    digest_dir: Path
+    build_dir: Path
+    local_tag: str
+    extra_ca_file: str
+    cache_from: str
+    cache_to: str
+    provenance: str
+    local: LocalStack
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def image(self, name: str | None) -> ImageSpec:
+        key = name or self.default_image
+        if key not in self.images:
+            known = ", ".join(sorted(self.images))
+            raise UsageError(f"unknown image {key!r}: use one of {known} (images: in invoke.yaml)")
+        return self.images[key]
+
+    def with_registries(self, prefixes: list[str] | tuple[str, ...] | None) -> Settings:
+        """``--registry PREFIX`` (repeatable) replaces the configured registries."""
+        if not prefixes:
+            return self
+        regs = tuple(
+            Registry(name=f"registry{i + 1}", prefix=validate_prefix(p))
+            for i, p in enumerate(prefixes)
+        )
+        return replace(self, registries=regs, skipped_registries=())
+
+    def override(self, **values: Any) -> Settings:
+        """Apply task flags: a value of None means "not given, keep the config"."""
+        given = {k: v for k, v in values.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+_PREFIX = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
+
+
+def validate_prefix(prefix: str) -> str:
+    cleaned = prefix.strip().rstrip("/")
+    if not _PREFIX.match(cleaned):
+        raise UsageError(
+            f"bad registry prefix {prefix!r}: write HOST[:PORT][/NAMESPACE], "
+            "lower case, e.g. 127.0.0.1:5000/team or ghcr.io/my-org"
+        )
+    return cleaned
+
+
+def _str_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a mapping of NAME: VALUE, got {value!r}")
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def _image(name: str, raw: Any) -> ImageSpec:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"images.{name} must be a mapping with repository, context, dockerfile")
+    missing = [k for k in ("repository", "context", "dockerfile") if not raw.get(k)]
+    if missing:
+        raise ConfigError(f"images.{name} lacks {', '.join(missing)}: add them to invoke.yaml")
+    repository = str(raw["repository"])
+    if repository != repository.lower():
+        raise ConfigError(f"images.{name}.repository {repository!r} must be lower case")
+    paths = raw.get("paths") or ()
+    if isinstance(paths, str):
+        paths = (paths,)
+    return ImageSpec(
+        name=name,
+        repository=repository,
+        context=str(raw["context"]),
+        dockerfile=str(raw["dockerfile"]),
+        build_args=_str_map(raw.get("build_args"), f"images.{name}.build_args"),
+        build_contexts=_str_map(raw.get("build_contexts"), f"images.{name}.build_contexts"),
+        title=str(raw.get("title") or ""),
+        description=str(raw.get("description") or ""),
+        paths=tuple(str(p) for p in paths),
+    )
+
+
+def _placeholders(config: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "github_owner": str(
+            config.get("github_owner") or env.get("GITHUB_REPOSITORY_OWNER", "")
+        ).lower(),
+        "dockerhub_user": str(
+            config.get("dockerhub_user") or env.get("DOCKERHUB_USERNAME", "")
+        ).lower(),
+    }
+
+
+def _registries(
+    config: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[tuple[Registry, ...], tuple[str, ...]]:
+    raw = config.get("registries") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("registries must be a mapping of NAME: {prefix: ...}")
+    values = _placeholders(config, env)
+    enabled: list[Registry] = []
+    skipped: list[str] = []
+    for name, entry in raw.items():
+        if entry is None:  # a runtime file may switch a registry off with `name: null`
+            continue
+        if not isinstance(entry, Mapping) or not entry.get("prefix"):
+            raise ConfigError(f"registries.{name} needs a prefix, e.g. ghcr.io/{{github_owner}}")
+        template = str(entry["prefix"])
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        unknown = [f for f in fields if f not in values]
+        if unknown:
+            raise ConfigError(
+                f"registries.{name}.prefix uses unknown placeholder {{{unknown[0]}}}: "
+                f"use one of {', '.join('{' + k + '}' for k in values)}"
+            )
+        empty = [f for f in fields if not values[f]]
+        if empty:
+            skipped.append(
+                f"registry {name} skipped: {empty[0]} is not configured "
+                f"(set `{empty[0]}` in invoke.yaml or ${_ENV_FALLBACK[empty[0]]})"
+            )
+            continue
+        enabled.append(
+            Registry(
+                name=str(name),
+                prefix=validate_prefix(template.format(**values)),
+                username_env=str(entry.get("username_env") or ""),
+                password_env=str(entry.get("password_env") or ""),
+            )
+        )
+    return tuple(enabled), tuple(skipped)
+
+
+_ENV_FALLBACK = {"github_owner": "GITHUB_REPOSITORY_OWNER", "dockerhub_user": "DOCKERHUB_USERNAME"}
+
+
+def _int(config: Mapping[str, Any], key: str, where: str) -> int:
+    try:
+        return int(config[key])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}.{key} must be a whole number") from exc
+
+
+def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve the merged Invoke configuration into Settings. Raises ConfigError."""
+    env = dict(os.environ) if env is None else env
+    images_raw = config.get("images") or {}
+    if not isinstance(images_raw, Mapping) or not images_raw:
+        raise ConfigError("no images configured: invoke.yaml needs an `images:` mapping")
+    images = {str(n): _image(str(n), spec) for n, spec in images_raw.items()}
+    plats_raw = config.get("platforms") or []
+    if isinstance(plats_raw, str):
+        plats_raw = [p for p in re.split(r"[,\s]+", plats_raw) if p]
+    try:
+        platforms = tuple(dict.fromkeys(parse_platform(str(p)) for p in plats_raw))
+    except UsageError as exc:
+        raise ConfigError(f"platforms: {exc}") from exc
+    if not platforms:
+        raise ConfigError("platforms is empty: list at least one, e.g. [linux/amd64]")
+    registries, skipped = _registries(config, env)
+    local_raw = config.get("local") or {}
+    local = LocalStack(
+        state_dir=Path(str(local_raw.get("state_dir") or "~/.local/state/fullstack-build"))
+        .expanduser(),
+        engine_suite=str(local_raw.get("engine_suite") or "trixie"),
+        registry_port=_int(local_raw, "registry_port", "local"),
+        auth_registry_port=_int(local_raw, "auth_registry_port", "local"),
+        auth_registry_user=str(local_raw.get("auth_registry_user") or "ci"),
+        auth_registry_password=str(local_raw.get("auth_registry_password") or ""),
+        base_suite=str(local_raw.get("base_suite") or "trixie"),
+    )
+    default_image = str(config.get("default_image") or "")
+    if default_image not in images:
+        raise ConfigError(
+            f"default_image {default_image!r} is not one of the images ({', '.join(images)})"
+        )
+    return Settings(
+        default_image=default_image,
+        images=images,
+        platforms=platforms,
+        registries=registries,
+        skipped_registries=skipped,
+        builder=str(config.get("builder") or ""),
+        digest_dir=Path(str(config.get("digest_dir") or "build/digests")),
+        build_dir=Path(str(config.get("build_dir") or "build")),
+        local_tag=str(config.get("local_tag") or "{repository}:local-{arch}"),
+        extra_ca_file=str(config.get("extra_ca_file") or env.get("SSL_CERT_FILE", "")),
+        cache_from=str(config.get("cache_from") or ""),
+        cache_to=str(config.get("cache_to") or ""),
+        provenance=str(config.get("provenance") if config.get("provenance") is not None else ""),
+        local=local,
+        raw=config,
+    )
