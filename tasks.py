@@ -4,11 +4,17 @@ invoke.yaml. Errors leave as one `error:` line and a non-zero exit (see boundary
 
 from __future__ import annotations
 
+import json
+import os
+
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from fullstack_build import log
+from fullstack_build import metadata as metadata_core
 from fullstack_build.boundary import exits_cleanly, runner, settings
+from fullstack_build.errors import UsageError
 from fullstack_build.github import comment as gh_comment
 
 ns = Collection()
@@ -17,6 +23,85 @@ ns = Collection()
 
 
 # --- metadata: tags, changed --------------------------------------------------------------
+
+
+@task(
+    help={
+        "image": "Image name from invoke.yaml (default: default_image).",
+        "rule": "A tag rule in docker/metadata-action syntax, e.g. type=sha (repeatable; "
+        "replaces metadata.tags).",
+        "flavor": "A flavor entry, e.g. latest=false or suffix=-dev (repeatable; replaces "
+        "metadata.flavor).",
+        "registry": "Registry prefix, e.g. 127.0.0.1:5000/team (repeatable; replaces the "
+        "configured registries).",
+        "json": "Print version, tag-names, tags, labels and annotations as one JSON object.",
+    },
+    iterable=["rule", "flavor", "registry"],
+)
+@exits_cleanly
+def tags(  # noqa: PLR0917 (Invoke maps every parameter to a flag)
+    c: Context,
+    image: str | None = None,
+    rule: list[str] | None = None,
+    flavor: list[str] | None = None,
+    registry: list[str] | None = None,
+    json_: bool = False,
+) -> None:
+    """Print the tags merge-manifest would publish, one full reference per line.
+
+    The context is the GitHub Actions event (GITHUB_ACTIONS=true) or the git checkout.
+    Fails when no rule gives a tag or no registry is enabled.
+    """
+    conf = settings(c).with_registries(registry)
+    spec = conf.image(image)
+    meta = metadata_core.compute(
+        conf, spec, dict(os.environ), runner(c), rules=rule or None, flavor=flavor or None
+    )
+    metadata_core.ensure_tags(meta, spec, conf)
+    for notice in conf.skipped_registries:
+        log.notice(notice)
+    if json_:
+        print(json.dumps(meta.to_json(), indent=2))
+    else:
+        print("\n".join(meta.tags))
+
+
+ns.add_task(tags)
+
+
+@task(
+    help={
+        "base": "Compare against this commit or ref, e.g. origin/main or the push's `before`.",
+        "head": "The commit or ref being built (default: HEAD).",
+        "json": "Print {base, head, files, images} as JSON.",
+    }
+)
+@exits_cleanly
+def changed(
+    c: Context, base: str | None = None, head: str | None = None, json_: bool = False
+) -> None:
+    """Print the images whose trigger paths (images.*.paths) a change touches, one per line.
+
+    Files come from `git diff --name-only BASE...HEAD`; a null BASE (a new branch) means all.
+    """
+    if not base:
+        raise UsageError("changed needs --base REF, e.g. --base origin/main")
+    conf = settings(c)
+    target = head or "HEAD"
+    files = metadata_core.changed_files(runner(c), base, target)
+    images = metadata_core.images_to_build(conf, files)
+    if json_:
+        listed = None if files is None else list(files)
+        report = {"base": base, "head": target, "files": listed, "images": list(images)}
+        print(json.dumps(report, indent=2))
+        return
+    if not images:
+        log.notice(f"no image needs building for {base}...{target}")
+    for name in images:
+        print(name)
+
+
+ns.add_task(changed)
 
 
 # --- github: pr-comment ------------------------------------------------------------------

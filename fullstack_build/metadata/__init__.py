@@ -1,0 +1,195 @@
+"""Tags, labels and annotations of an image, with docker/metadata-action's semantics, and
+GitHub's path filters deciding which images a change needs rebuilt.
+
+``compute`` is what the pipeline calls; ``invoke tags`` and ``invoke changed`` print it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fullstack_build import log
+from fullstack_build.errors import ConfigError
+from fullstack_build.metadata import labels as _labels
+from fullstack_build.metadata.context import Context, git_argv, load_context
+from fullstack_build.metadata.pathfilter import changed_images, matches
+from fullstack_build.metadata.rules import (
+    DEFAULT_RULES,
+    METADATA_ACTION_DEFAULT_RULES,
+    MetadataConfig,
+    load_config,
+    parse_flavor,
+    parse_rules,
+)
+from fullstack_build.metadata.tags import Engine, docker_tag, sanitize_tag
+from fullstack_build.runner import Runner
+from fullstack_build.settings import ImageSpec, Settings
+
+__all__ = [
+    "DEFAULT_RULES",
+    "METADATA_ACTION_DEFAULT_RULES",
+    "Context",
+    "Metadata",
+    "MetadataConfig",
+    "annotation_args",
+    "changed_files",
+    "changed_images",
+    "compute",
+    "compute_from_context",
+    "diff_argv",
+    "docker_tag",
+    "ensure_tags",
+    "image_paths",
+    "images_to_build",
+    "label_args",
+    "load_config",
+    "matches",
+    "sanitize_tag",
+]
+
+label_args = _labels.label_args
+annotation_args = _labels.annotation_args
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What one image is published as."""
+
+    version: str | None
+    tag_names: tuple[str, ...]
+    tags: tuple[str, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "tag-names": list(self.tag_names),
+            "tags": list(self.tags),
+            "labels": dict(self.labels),
+            "annotations": list(self.annotations),
+        }
+
+
+def compute_from_context(
+    settings: Settings,
+    image: ImageSpec,
+    ctx: Context,
+    *,
+    rules: Sequence[str] | None = None,
+    flavor: Sequence[str] | None = None,
+    now: datetime | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Metadata:
+    """Metadata for ``image`` in an already known context (what ``compute`` does after
+    reading the context). ``rules``/``flavor`` None: the configured ones; an empty rule
+    list: metadata-action's defaults."""
+    config = load_config(settings.raw)
+    moment = now or datetime.now(UTC)
+    engine = Engine(
+        ctx,
+        parse_flavor(config.flavor if flavor is None else flavor),
+        moment,
+        env=env or {},
+        warn=log.warning,
+    )
+    parsed = parse_rules(config.tags if rules is None else rules)
+    version = engine.version(parsed)
+    names = engine.tag_names(version)
+    tags = tuple(
+        f"{registry.reference(image.repository).lower()}:{name}"
+        for registry in settings.registries
+        for name in names
+    )
+    labels = _labels.oci_labels(
+        title=image.title or image.repository,
+        description=image.description,
+        ctx=ctx,
+        version=version.main,
+        now=moment,
+        overrides=config.labels,
+        expand=lambda text: engine.expand(text, "metadata.labels"),
+    )
+    return Metadata(
+        version=version.main,
+        tag_names=names,
+        tags=tags,
+        labels=labels,
+        annotations=_labels.index_annotations(labels),
+    )
+
+
+def compute(
+    settings: Settings,
+    image: ImageSpec,
+    env: Mapping[str, str],
+    runner: Runner,
+    *,
+    rules: list[str] | None = None,
+    flavor: list[str] | None = None,
+    now: datetime | None = None,
+) -> Metadata:
+    """Tags, labels and annotations for ``image``: the context comes from the workflow
+    (``GITHUB_ACTIONS=true`` in ``env``) or from git through ``runner``."""
+    config = load_config(settings.raw)
+    ctx = load_context(env, runner, config.default_branch)
+    return compute_from_context(
+        settings, image, ctx, rules=rules, flavor=flavor, now=now, env=env
+    )
+
+
+def ensure_tags(meta: Metadata, image: ImageSpec, settings: Settings) -> tuple[str, ...]:
+    """The full references to publish; a ConfigError if there are none (an untagged index
+    is never pushed)."""
+    if not meta.tag_names:
+        raise ConfigError(
+            f"no tag rule gives {image.name} a tag in this context: add one to "
+            "metadata.tags in invoke.yaml or pass --rule, e.g. --rule type=sha"
+        )
+    if not meta.tags:
+        notices = "; ".join(settings.skipped_registries)
+        raise ConfigError(
+            f"no registry is enabled for {image.name}"
+            + (f" ({notices})" if notices else "")
+            + ": configure registries in invoke.yaml or pass --registry PREFIX"
+        )
+    return meta.tags
+
+
+# --- changed images ------------------------------------------------------------------------
+_NULL_SHA = re.compile(r"0{40}|0{64}")
+
+
+def diff_argv(base: str, head: str = "HEAD") -> list[str]:
+    """Files changed on ``head`` since it left ``base`` (both names of a rename listed)."""
+    return git_argv("diff", "--name-only", "--no-renames", f"{base}...{head}", "--")
+
+
+def changed_files(runner: Runner, base: str, head: str = "HEAD",
+                  cwd: str | None = None) -> tuple[str, ...] | None:
+    """Changed paths, or None when ``base`` is the null commit GitHub sends for a new
+    branch (everything counts as changed)."""
+    if _NULL_SHA.fullmatch(base):
+        return None
+    result = runner.run(diff_argv(base, head), capture=True, mutates=False, cwd=cwd)
+    return tuple(line for line in result.stdout.splitlines() if line)
+
+
+def image_paths(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """Each image's trigger paths; an image without ``paths`` is triggered by its build
+    context folder and its Dockerfile."""
+    return {
+        name: spec.paths or (f"{spec.context.rstrip('/')}/**", spec.dockerfile)
+        for name, spec in settings.images.items()
+    }
+
+
+def images_to_build(settings: Settings, changed: Sequence[str] | None) -> tuple[str, ...]:
+    """Image names whose trigger paths match a changed file (all of them for None)."""
+    paths = image_paths(settings)
+    if changed is None:
+        return tuple(paths)
+    return changed_images(paths, changed)

@@ -1,0 +1,174 @@
+"""Where a build comes from: event, git ref, commit, default branch and repository URL.
+
+On GitHub Actions (``GITHUB_ACTIONS=true``) it is read from the workflow's environment and
+event payload, as metadata-action reads it; elsewhere from git through the Runner."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fullstack_build.errors import ConfigError
+from fullstack_build.runner import Runner
+
+DEFAULT_SERVER_URL = "https://github.com"
+
+
+@dataclass(frozen=True)
+class Context:
+    event_name: str
+    ref: str
+    sha: str
+    default_branch: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    source_url: str = ""
+    commit_date: datetime | None = None
+
+    @property
+    def branch(self) -> str:
+        return self.ref.removeprefix("refs/heads/") if self.ref.startswith("refs/heads/") else ""
+
+    @property
+    def tag(self) -> str:
+        return self.ref.removeprefix("refs/tags/") if self.ref.startswith("refs/tags/") else ""
+
+    @property
+    def pr_number(self) -> str:
+        if not self.ref.startswith("refs/pull/"):
+            return ""
+        return re.sub(r"/merge$", "", self.ref.removeprefix("refs/pull/"))
+
+
+def _payload(path: str) -> Mapping[str, Any]:
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the event payload GITHUB_EVENT_PATH={path}: {exc}") \
+            from exc
+    return data if isinstance(data, Mapping) else {}
+
+
+def _dig(data: Mapping[str, Any], *keys: str) -> Any:
+    value: Any = data
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _payload_commit_date(payload: Mapping[str, Any], sha: str) -> datetime | None:
+    for commit in payload.get("commits") or []:
+        if isinstance(commit, Mapping) and commit.get("id") == sha:
+            return _parse_time(commit.get("timestamp"))
+    head = payload.get("head_commit")
+    if isinstance(head, Mapping) and head.get("id") == sha:
+        return _parse_time(head.get("timestamp"))
+    return None
+
+
+def from_github(env: Mapping[str, str], default_branch: str) -> Context:
+    """The workflow's context, with metadata-action's two adjustments: a
+    ``pull_request_target`` run is tagged as its pull request, and
+    ``DOCKER_METADATA_PR_HEAD_SHA=true`` uses the PR's head commit instead of the merge
+    commit."""
+    event = env.get("GITHUB_EVENT_NAME", "")
+    payload = _payload(env.get("GITHUB_EVENT_PATH", ""))
+    ref = env.get("GITHUB_REF", "")
+    sha = env.get("GITHUB_SHA", "")
+    if "pull_request_target" in event:
+        ref = f"refs/pull/{payload.get('number', '')}/merge"
+    head_sha = _dig(payload, "pull_request", "head", "sha")
+    if (
+        re.search("true", env.get("DOCKER_METADATA_PR_HEAD_SHA", ""), re.IGNORECASE)
+        and "pull_request" in event
+        and head_sha
+    ):
+        sha = str(head_sha)
+    repository = env.get("GITHUB_REPOSITORY", "")
+    server = env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL
+    return Context(
+        event_name=event,
+        ref=ref,
+        sha=sha,
+        default_branch=str(_dig(payload, "repository", "default_branch") or default_branch),
+        payload=payload,
+        source_url=f"{server.rstrip('/')}/{repository}" if repository else "",
+        commit_date=_payload_commit_date(payload, sha),
+    )
+
+
+def git_argv(*args: str) -> list[str]:
+    return ["git", *args]
+
+
+def _git(runner: Runner, cwd: str | None, *args: str) -> str:
+    result = runner.run(git_argv(*args), capture=True, check=False, mutates=False, cwd=cwd)
+    return result.stdout.strip() if result.ok else ""
+
+
+def remote_to_url(remote: str) -> str:
+    """A clone URL as the repository's web address: ``git@host:o/r.git`` and
+    ``https://user@host/o/r.git`` both become ``https://host/o/r``."""
+    remote = remote.strip()
+    if not remote:
+        return ""
+    m = re.fullmatch(r"ssh://(?:[^@/\s]+@)?([^:/\s]+)(?::\d+)?/(.+?)(?:\.git)?/?", remote)
+    if m:
+        return f"https://{m.group(1)}/{m.group(2)}"
+    m = re.fullmatch(r"[^@/\s]+@([^:/\s]+):(.+?)(?:\.git)?/?", remote)
+    if m:
+        return f"https://{m.group(1)}/{m.group(2)}"
+    m = re.fullmatch(r"(https?)://(?:[^@/\s]+@)?([^/\s]+)/(.+?)(?:\.git)?/?", remote)
+    if m:
+        return f"{m.group(1)}://{m.group(2)}/{m.group(3)}"
+    return ""  # a local path or an unknown scheme is no public address
+
+
+def from_git(runner: Runner, default_branch: str, cwd: str | None = None) -> Context:
+    """The local checkout: its branch (or, on a detached HEAD, the tag at HEAD), HEAD's
+    commit, the default branch from ``origin/HEAD`` (else ``default_branch``)."""
+    sha = _git(runner, cwd, "rev-parse", "--verify", "--quiet", "HEAD")
+    branch = _git(runner, cwd, "symbolic-ref", "--quiet", "--short", "HEAD")
+    ref = f"refs/heads/{branch}" if branch else ""
+    if not ref and sha:
+        tag = _git(runner, cwd, "describe", "--tags", "--exact-match", "HEAD")
+        ref = f"refs/tags/{tag}" if tag else ""
+    origin_head = _git(runner, cwd, "symbolic-ref", "--quiet", "--short",
+                       "refs/remotes/origin/HEAD")
+    remote = _git(runner, cwd, "remote", "get-url", "origin")
+    date = _git(runner, cwd, "log", "-1", "--format=%cI", "HEAD") if sha else ""
+    return Context(
+        event_name="push",
+        ref=ref,
+        sha=sha,
+        default_branch=origin_head.removeprefix("origin/") or default_branch,
+        source_url=remote_to_url(remote),
+        commit_date=_parse_time(date),
+    )
+
+
+def load_context(
+    env: Mapping[str, str], runner: Runner, default_branch: str, cwd: str | None = None
+) -> Context:
+    if env.get("GITHUB_ACTIONS") == "true":
+        return from_github(env, default_branch)
+    return from_git(runner, default_branch, cwd)

@@ -1,0 +1,306 @@
+"""Tag rules and flavor in docker/metadata-action's syntax, parsed into frozen values.
+
+One rule a string, comma-separated ``key=value`` attributes (CSV quoting allowed, a bare
+token is the ``value``): ``type=semver,pattern={{major}}.{{minor}}``. Invalid rules raise a
+one-line ConfigError that quotes the rule; metadata-action ignores unknown attributes, here
+they are errors so that a typo never silently changes what is published."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fullstack_build.errors import ConfigError
+
+
+class RuleType(StrEnum):
+    SCHEDULE = "schedule"
+    SEMVER = "semver"
+    PEP440 = "pep440"
+    MATCH = "match"
+    EDGE = "edge"
+    REF = "ref"
+    RAW = "raw"
+    SHA = "sha"
+
+
+# Higher runs first; equal priorities keep their written order.
+DEFAULT_PRIORITIES: Mapping[RuleType, int] = {
+    RuleType.SCHEDULE: 1000,
+    RuleType.SEMVER: 900,
+    RuleType.PEP440: 900,
+    RuleType.MATCH: 800,
+    RuleType.EDGE: 700,
+    RuleType.REF: 600,
+    RuleType.RAW: 200,
+    RuleType.SHA: 100,
+}
+
+REF_EVENTS = ("branch", "tag", "pr")
+SHA_FORMATS = ("short", "long")
+_COMMON = frozenset({"type", "priority", "prefix", "suffix", "enable"})
+_ALLOWED: Mapping[RuleType, frozenset[str]] = {
+    RuleType.SCHEDULE: _COMMON | {"pattern"},
+    RuleType.SEMVER: _COMMON | {"pattern", "value"},
+    RuleType.PEP440: _COMMON | {"pattern", "value"},
+    RuleType.MATCH: _COMMON | {"pattern", "group", "value"},
+    RuleType.EDGE: _COMMON | {"branch"},
+    RuleType.REF: _COMMON | {"event"},
+    RuleType.RAW: _COMMON | {"value"},
+    RuleType.SHA: _COMMON | {"format", "length"},
+}
+
+# metadata-action's own defaults, used when a rule list is given but empty.
+METADATA_ACTION_DEFAULT_RULES: tuple[str, ...] = (
+    "type=schedule",
+    "type=ref,event=branch",
+    "type=ref,event=tag",
+    "type=ref,event=pr",
+)
+
+# The release notes' tag strategy; invoke.yaml's metadata.tags repeats it.
+DEFAULT_RULES: tuple[str, ...] = (
+    "type=ref,event=branch",
+    "type=ref,event=tag",
+    "type=ref,event=pr",
+    "type=semver,pattern={{version}}",
+    "type=semver,pattern={{major}}.{{minor}}",
+    "type=semver,pattern={{major}}",
+    "type=sha",
+    "type=raw,value=latest,enable={{is_default_branch}}",
+)
+DEFAULT_FLAVOR: tuple[str, ...] = ("latest=auto",)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One parsed tag rule. ``attrs`` holds every attribute after defaults were applied."""
+
+    text: str
+    type: RuleType
+    priority: int
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.attrs.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.attrs
+
+    @property
+    def where(self) -> str:
+        return f"tag rule {self.text!r}"
+
+
+def _fields(text: str, what: str) -> list[str]:
+    try:
+        rows = [row for row in csv.reader([text], skipinitialspace=True) if row]
+    except csv.Error as exc:
+        raise ConfigError(f"cannot read {what} {text!r}: {exc}") from exc
+    return [f for f in rows[0] if f.strip()] if rows else []
+
+
+def parse_rule(text: str) -> Rule:
+    """Parse one rule string. Raises ConfigError naming the rule."""
+    fields = _fields(text, "tag rule")
+    if not fields:
+        raise ConfigError(f"empty tag rule {text!r}: write e.g. type=ref,event=branch")
+    attrs: dict[str, str] = {}
+    for item in fields:
+        key, sep, value = item.partition("=")
+        if not sep:
+            attrs["value"] = key.strip()
+            continue
+        attrs[key.strip().lower()] = value.strip()
+    type_text = attrs.pop("type", "raw")
+    try:
+        rtype = RuleType(type_text)
+    except ValueError:
+        known = ", ".join(t.value for t in RuleType)
+        raise ConfigError(f"unknown type {type_text!r} in tag rule {text!r}: use one of {known}") \
+            from None
+    unknown = sorted(set(attrs) - _ALLOWED[rtype])
+    if unknown:
+        allowed = ", ".join(sorted(_ALLOWED[rtype] - {"type"}))
+        raise ConfigError(
+            f"unknown attribute {unknown[0]!r} in tag rule {text!r}: "
+            f"type={rtype.value} takes {allowed}"
+        )
+    _apply_defaults(rtype, attrs, text)
+    attrs.setdefault("enable", "true")
+    priority_text = attrs.pop("priority", str(DEFAULT_PRIORITIES[rtype]))
+    try:
+        priority = int(priority_text)
+    except ValueError:
+        raise ConfigError(
+            f"priority {priority_text!r} in tag rule {text!r} is not a whole number"
+        ) from None
+    return Rule(text=text, type=rtype, priority=priority, attrs=attrs)
+
+
+def _defaults_versioned(attrs: dict[str, str], text: str) -> None:
+    if "pattern" not in attrs:
+        raise ConfigError(f"tag rule {text!r} needs a pattern=..., "
+                          "e.g. type=semver,pattern={{version}}")
+    attrs.setdefault("value", "")
+
+
+def _defaults_match(attrs: dict[str, str], text: str) -> None:
+    _defaults_versioned(attrs, text)
+    _check_match(attrs, text)
+
+
+def _defaults_ref(attrs: dict[str, str], text: str) -> None:
+    event = attrs.get("event")
+    if not event:
+        raise ConfigError(f"tag rule {text!r} needs event=branch, event=tag or event=pr")
+    if event not in REF_EVENTS:
+        raise ConfigError(f"unknown event {event!r} in tag rule {text!r}: "
+                          "use event=branch, event=tag or event=pr")
+    if event == "pr":
+        attrs.setdefault("prefix", "pr-")
+
+
+def _defaults_raw(attrs: dict[str, str], text: str) -> None:
+    if "value" not in attrs:
+        raise ConfigError(f"tag rule {text!r} needs a value=..., e.g. type=raw,value=stable")
+
+
+def _defaults_sha(attrs: dict[str, str], text: str) -> None:
+    attrs.setdefault("prefix", "sha-")
+    attrs.setdefault("format", "short")
+    if attrs["format"] not in SHA_FORMATS:
+        raise ConfigError(f"unknown format {attrs['format']!r} in tag rule {text!r}: "
+                          "use format=short or format=long")
+    if "length" in attrs and not re.fullmatch(r"[1-9]\d*", attrs["length"]):
+        raise ConfigError(f"length {attrs['length']!r} in tag rule {text!r} "
+                          "must be a positive whole number")
+
+
+def _apply_defaults(rtype: RuleType, attrs: dict[str, str], text: str) -> None:
+    if rtype is RuleType.SCHEDULE:
+        attrs.setdefault("pattern", "nightly")
+    elif rtype is RuleType.EDGE:
+        attrs.setdefault("branch", "")
+    else:
+        _DEFAULTS[rtype](attrs, text)
+
+
+def match_regex(pattern: str) -> tuple[re.Pattern[str], bool]:
+    """A match rule's pattern: a plain regular expression or ``/regex/flags``; returns the
+    compiled expression and whether ``g`` (all matches) was asked for."""
+    m = re.fullmatch(r"/(.+)/([a-z]*)", pattern, re.S)
+    source, flags_text = (m.group(1), m.group(2)) if m else (pattern, "")
+    flags = 0
+    for ch in flags_text:
+        flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}.get(ch, 0)
+    return re.compile(source, flags), "g" in flags_text
+
+
+def _check_match(attrs: dict[str, str], text: str) -> None:
+    group = attrs.setdefault("group", "0")
+    if not re.fullmatch(r"\d+", group):
+        raise ConfigError(f"group {group!r} in tag rule {text!r} must be a whole number >= 0")
+    try:
+        regex, all_matches = match_regex(attrs["pattern"])
+    except re.error as exc:
+        raise ConfigError(f"bad regular expression in tag rule {text!r}: {exc}") from exc
+    if not all_matches and int(group) > regex.groups:
+        raise ConfigError(
+            f"group {group} in tag rule {text!r} does not exist: the pattern has "
+            f"{regex.groups} group(s)"
+        )
+
+
+_DEFAULTS = {
+    RuleType.SEMVER: _defaults_versioned,
+    RuleType.PEP440: _defaults_versioned,
+    RuleType.MATCH: _defaults_match,
+    RuleType.REF: _defaults_ref,
+    RuleType.RAW: _defaults_raw,
+    RuleType.SHA: _defaults_sha,
+}
+
+
+def parse_rules(texts: Sequence[str]) -> tuple[Rule, ...]:
+    """Parse and order rules: higher priority first, written order among equals. An empty
+    list means metadata-action's defaults."""
+    rules = [parse_rule(t) for t in (texts or METADATA_ACTION_DEFAULT_RULES)]
+    return tuple(sorted(rules, key=lambda r: -r.priority))
+
+
+@dataclass(frozen=True)
+class Flavor:
+    latest: str = "auto"  # auto | true | false
+    prefix: str = ""
+    prefix_latest: bool = False
+    suffix: str = ""
+    suffix_latest: bool = False
+
+
+def parse_flavor(texts: Iterable[str]) -> Flavor:
+    """Parse flavor entries (``latest=auto``, ``prefix=v,onlatest=true``, ``suffix=-dev``)."""
+    values: dict[str, Any] = {}
+    for text in texts:
+        onlatest_for = ""
+        for item in _fields(text, "flavor"):
+            key, sep, value = (s.strip() for s in item.partition("="))
+            key = key.lower()
+            if not sep:
+                raise ConfigError(f"flavor entry {text!r} needs key=value, e.g. latest=false")
+            if key == "latest":
+                if value not in ("auto", "true", "false"):
+                    raise ConfigError(f"flavor {text!r}: latest must be auto, true or false")
+                values["latest"] = value
+            elif key in ("prefix", "suffix"):
+                values[key] = value
+                onlatest_for = key
+            elif key == "onlatest":
+                if value not in ("true", "false"):
+                    raise ConfigError(f"flavor {text!r}: onlatest must be true or false")
+                if onlatest_for:
+                    values[f"{onlatest_for}_latest"] = value == "true"
+            else:
+                raise ConfigError(f"unknown flavor entry {key!r} in {text!r}: "
+                                  "use latest=, prefix=, suffix= or onlatest=")
+    return Flavor(**values)
+
+
+@dataclass(frozen=True)
+class MetadataConfig:
+    """The ``metadata:`` section of invoke.yaml."""
+
+    tags: tuple[str, ...] = DEFAULT_RULES
+    flavor: tuple[str, ...] = DEFAULT_FLAVOR
+    labels: Mapping[str, str] = field(default_factory=dict)
+    default_branch: str = "main"
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(line.strip() for line in value.splitlines() if line.strip())
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where} must be a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def load_config(raw: Mapping[str, Any]) -> MetadataConfig:
+    """Read ``metadata:`` from the merged configuration; absent keys take the defaults."""
+    section = raw.get("metadata") or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError("metadata must be a mapping with tags, flavor, labels, default_branch")
+    labels = section.get("labels") or {}
+    if not isinstance(labels, Mapping):
+        raise ConfigError("metadata.labels must be a mapping of NAME: VALUE")
+    return MetadataConfig(
+        tags=_str_list(section["tags"], "metadata.tags") if "tags" in section
+        and section["tags"] is not None else DEFAULT_RULES,
+        flavor=_str_list(section["flavor"], "metadata.flavor") if section.get("flavor")
+        is not None else DEFAULT_FLAVOR,
+        labels={str(k): "" if v is None else str(v) for k, v in labels.items()},
+        default_branch=str(section.get("default_branch") or "main"),
+    )

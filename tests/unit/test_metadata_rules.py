@@ -1,0 +1,152 @@
+"""Parsing tag rules and flavor: defaults, ordering and one-line errors naming the rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from fullstack_build.errors import ConfigError
+from fullstack_build.metadata.rules import (
+    DEFAULT_FLAVOR,
+    DEFAULT_RULES,
+    METADATA_ACTION_DEFAULT_RULES,
+    Flavor,
+    MetadataConfig,
+    RuleType,
+    load_config,
+    parse_flavor,
+    parse_rule,
+    parse_rules,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "rtype", "priority", "attrs"),
+    [
+        pytest.param("type=schedule", RuleType.SCHEDULE, 1000,
+                     {"pattern": "nightly", "enable": "true"}, id="schedule-default-pattern"),
+        pytest.param("type=semver,pattern={{version}}", RuleType.SEMVER, 900,
+                     {"pattern": "{{version}}", "value": "", "enable": "true"}, id="semver"),
+        pytest.param("type=match,pattern=v(.*),group=1", RuleType.MATCH, 800,
+                     {"pattern": "v(.*)", "group": "1", "value": "", "enable": "true"},
+                     id="match"),
+        pytest.param("type=edge", RuleType.EDGE, 700, {"branch": "", "enable": "true"},
+                     id="edge"),
+        pytest.param("type=ref,event=pr", RuleType.REF, 600,
+                     {"event": "pr", "prefix": "pr-", "enable": "true"}, id="ref-pr-prefix"),
+        pytest.param("type=ref,event=pr,prefix=", RuleType.REF, 600,
+                     {"event": "pr", "prefix": "", "enable": "true"}, id="ref-pr-empty-prefix"),
+        pytest.param("foo", RuleType.RAW, 200, {"value": "foo", "enable": "true"},
+                     id="bare-value-is-raw"),
+        pytest.param("type=raw,priority=2000,foo", RuleType.RAW, 2000,
+                     {"value": "foo", "enable": "true"}, id="raw-bare-value-priority"),
+        pytest.param("type=sha", RuleType.SHA, 100,
+                     {"prefix": "sha-", "format": "short", "enable": "true"}, id="sha"),
+        pytest.param(" type = sha , format = long ", RuleType.SHA, 100,
+                     {"prefix": "sha-", "format": "long", "enable": "true"}, id="spaces"),
+        pytest.param('type=match,"pattern=\\d,\\d"', RuleType.MATCH, 800,
+                     {"pattern": "\\d,\\d", "group": "0", "value": "", "enable": "true"},
+                     id="csv-quoted-comma"),
+        pytest.param("type=raw,value=a=b", RuleType.RAW, 200,
+                     {"value": "a=b", "enable": "true"}, id="value-keeps-equals"),
+    ],
+)
+def test_parse_rule(text: str, rtype: RuleType, priority: int, attrs: dict[str, str]) -> None:
+    rule = parse_rule(text)
+    assert (rule.type, rule.priority, dict(rule.attrs)) == (rtype, priority, attrs)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("type=ref", r"tag rule 'type=ref' needs event=", id="ref-no-event"),
+        pytest.param("type=ref,event=push", r"unknown event 'push' in tag rule", id="ref-bad"),
+        pytest.param("type=foo", r"unknown type 'foo' in tag rule 'type=foo'", id="type"),
+        pytest.param("type=semver", r"tag rule 'type=semver' needs a pattern", id="semver"),
+        pytest.param("type=pep440,value=1", r"'type=pep440,value=1' needs a pattern",
+                     id="pep440"),
+        pytest.param("type=match,value=x", r"needs a pattern", id="match-no-pattern"),
+        pytest.param("type=raw", r"tag rule 'type=raw' needs a value", id="raw"),
+        pytest.param("type=match,pattern=x,group=a", r"group 'a' in tag rule", id="group-nan"),
+        pytest.param("type=match,pattern=x,group=-1", r"group '-1'", id="group-negative"),
+        pytest.param("type=match,pattern=v(.),group=2", r"group 2 .* 1 group", id="group-big"),
+        pytest.param("type=match,pattern=v(", r"bad regular expression in tag rule", id="re"),
+        pytest.param("type=sha,format=medium", r"unknown format 'medium'", id="sha-format"),
+        pytest.param("type=sha,length=0", r"length '0' .* positive", id="sha-length"),
+        pytest.param("type=sha,priority=high", r"priority 'high' .* whole number",
+                     id="priority"),
+        pytest.param("type=ref,evnt=branch", r"unknown attribute 'evnt'", id="typo-attribute"),
+        pytest.param("", r"empty tag rule", id="empty"),
+    ],
+)
+def test_invalid_rules_are_one_line_config_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_rule(text)
+    assert "\n" not in str(info.value)
+    assert repr(text) in str(info.value) or not text
+
+
+def test_order_by_priority_stable_among_equals() -> None:
+    rules = parse_rules(["type=sha", "type=raw,value=b", "type=raw,value=a",
+                         "type=ref,event=branch", "type=semver,pattern={{major}}"])
+    assert [r.text for r in rules] == ["type=semver,pattern={{major}}", "type=ref,event=branch",
+                                       "type=raw,value=b", "type=raw,value=a", "type=sha"]
+
+
+def test_empty_rule_list_means_metadata_action_defaults() -> None:
+    assert [r.text for r in parse_rules([])] == list(METADATA_ACTION_DEFAULT_RULES)
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        pytest.param([], Flavor(), id="none"),
+        pytest.param(["latest=false"], Flavor(latest="false"), id="latest-false"),
+        pytest.param(["prefix=glo-", "suffix=-bal"], Flavor(prefix="glo-", suffix="-bal"),
+                     id="prefix-suffix"),
+        pytest.param(["suffix=-dev,onlatest=true"], Flavor(suffix="-dev", suffix_latest=True),
+                     id="suffix-onlatest"),
+        pytest.param(["prefix=v,onlatest=true", "suffix=-x"],
+                     Flavor(prefix="v", prefix_latest=True, suffix="-x"),
+                     id="onlatest-binds-to-preceding"),
+    ],
+)
+def test_parse_flavor(entries: list[str], expected: Flavor) -> None:
+    assert parse_flavor(entries) == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        pytest.param("latest=maybe", "latest must be auto, true or false", id="latest"),
+        pytest.param("onlatest=yes", "onlatest must be true or false", id="onlatest"),
+        pytest.param("colour=red", "unknown flavor entry 'colour'", id="unknown"),
+        pytest.param("latest", "needs key=value", id="bare"),
+    ],
+)
+def test_invalid_flavor(entry: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_flavor([entry])
+
+
+def test_load_config_defaults_and_overrides() -> None:
+    assert load_config({}) == MetadataConfig()
+    cfg = load_config({"metadata": {"tags": ["type=sha"], "flavor": ["latest=false"],
+                                    "labels": {"licenses": "MIT"}, "default_branch": "trunk"}})
+    assert cfg == MetadataConfig(tags=("type=sha",), flavor=("latest=false",),
+                                 labels={"licenses": "MIT"}, default_branch="trunk")
+    assert load_config({"metadata": {"tags": []}}).tags == ()
+    assert MetadataConfig().tags == DEFAULT_RULES
+    assert MetadataConfig().flavor == DEFAULT_FLAVOR
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        pytest.param({"metadata": ["x"]}, id="not-a-mapping"),
+        pytest.param({"metadata": {"tags": 3}}, id="tags-not-a-list"),
+        pytest.param({"metadata": {"labels": ["a"]}}, id="labels-not-a-mapping"),
+    ],
+)
+def test_load_config_rejects_bad_shapes(section: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match="metadata"):
+        load_config(section)
