@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from fullstack_build import lint as lint_core
 from fullstack_build import log
 from fullstack_build import metadata as metadata_core
 from fullstack_build.boundary import exits_cleanly, runner, settings
@@ -168,3 +170,27 @@ ns.add_task(pr_comment)
 
 
 # --- lint --------------------------------------------------------------------------------
+
+
+@task(
+    iterable=["only"],
+    help={
+        "only": "Run only this check (repeatable): ruff, mypy, zizmor, actionlint, "
+        "workflow-schema, hadolint. Default: lint.checks in invoke.yaml (all of them).",
+    },
+)
+@exits_cleanly
+def lint(c: Context, only: list[str] | None = None) -> None:
+    """Static checks of the code, the workflows and the Dockerfiles, all offline.
+
+    ruff and mypy on the code; zizmor, actionlint (with shellcheck) and the JSON schema on the
+    workflows; hadolint on every image's Dockerfile. Runs every check, prints a table, and
+    fails if any check failed.
+    """
+    root = Path(__file__).resolve().parent
+    outcomes = lint_core.run_checks(lint_core.plan(settings(c), root, only), runner(c), root)
+    log.info(lint_core.summary(outcomes))
+    lint_core.raise_for_failures(outcomes)
+
+
+ns.add_task(lint)
