@@ -321,8 +321,10 @@ def test_pr_comment_reports_failures_too(workflow: Workflow) -> None:
     (step,) = [s for s in job.steps if s.run and "pr-comment" in s.run]
     assert step.env["BUILD_RESULT"] == "${{ needs.pr-build.result }}"
     assert step.env["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
-    # Both outcomes are spelled as the task expects.
+    # Both outcomes are spelled as the task expects; a PR build is never pushed.
     assert set(re.findall(r"status=(\w+)", step.run or "")) == {"success", "failure"}
+    for argv in invoke_commands(step.run or ""):
+        assert "--no-pushed" in argv, argv
 
 
 def test_docker_hub_only_when_configured(workflow: Workflow) -> None:
