@@ -18,8 +18,34 @@ from fullstack_build import metadata as metadata_core
 from fullstack_build.boundary import exits_cleanly, runner, settings
 from fullstack_build.errors import UsageError
 from fullstack_build.github import comment as gh_comment
+from fullstack_build.local import stack
 
 ns = Collection()
+
+# --- local stack: local.up, local.down -----------------------------------------------------
+
+
+@task(help={"no_bases": "Skip making the base images (engine, QEMU and registries only)."})
+@exits_cleanly
+def up(c: Context, no_bases: bool = False) -> None:
+    """Bring up the local stack: engine, QEMU binfmt, two registries, base images.
+
+    Reuses whatever already works and makes only what is missing; a second run takes seconds.
+    """
+    for note in stack.up(settings(c), runner(c), with_bases=not no_bases):
+        log.info(note)
+
+
+@task
+@exits_cleanly
+def down(c: Context) -> None:
+    """Stop what `local.up` started (and nothing else); data stays for the next `local.up`."""
+    for note in stack.down(settings(c)):
+        log.info(note)
+
+
+local = Collection("local", up, down)
+ns.add_collection(local)
 
 # --- pipeline: build-arch, push-digest, merge-manifest, ship -----------------------------
 

@@ -1,0 +1,207 @@
+"""Base images the two Dockerfiles need, made here when they cannot be pulled.
+
+Debian roots come from mmdebstrap (one tarball per architecture, cached under the state
+folder) and are pushed as one multi-arch image to the local registry. The Node.js image is laid
+out like the official `node` images, from the official binaries the npm registry carries.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fullstack_build.errors import PreconditionError
+from fullstack_build.platforms import Platform
+from fullstack_build.runner import Runner
+
+# Adds sid at a low pin priority, derived from the image's own trixie sources line, so that
+# packages missing from the stable suite (ttyd) install while everything else stays stable.
+_SID_HOOKS = (
+    "sed -n 's#^deb \\(\\S*\\) {suite} main$#deb \\1 sid main#p' \"$1/etc/apt/sources.list\""
+    " > \"$1/etc/apt/sources.list.d/sid.list\"",
+    "printf 'Package: *\\nPin: release n=sid\\nPin-Priority: 100\\n'"
+    " > \"$1/etc/apt/preferences.d/sid.pref\"",
+    # sid's Release file in a snapshot mirror may be expired.
+    "echo 'Acquire::Check-Valid-Until \"false\";' > \"$1/etc/apt/apt.conf.d/99sid-valid-until\"",
+)
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """One base image: ``<registry>/base/<name>``."""
+
+    name: str
+    kind: str  # "debian" (mmdebstrap root) or "node" (official Node.js binaries)
+    include: tuple[str, ...] = ()
+    with_sid: bool = False
+    node_major: str = "22"
+
+    def reference(self, registry: str) -> str:
+        return f"{registry}/base/{self.name}"
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace(":", "-").replace("/", "-")
+
+
+def base_images(suite: str, node_major: str) -> tuple[BaseImage, ...]:
+    return (
+        BaseImage(f"debian:{suite}", "debian"),
+        BaseImage(f"debian:{suite}-sid", "debian", with_sid=True),
+        BaseImage(f"python:3-{suite}", "debian", include=("python3",)),
+        BaseImage(f"node:{node_major}", "node", node_major=node_major),
+    )
+
+
+def mmdebstrap_argv(image: BaseImage, suite: str, platform: Platform, out: Path) -> list[str]:
+    argv = ["mmdebstrap", "--variant=minbase", f"--architectures={platform.architecture}"]
+    if image.include:
+        argv.append(f"--include={','.join(image.include)}")
+    if image.with_sid:
+        argv += [f"--customize-hook={hook.replace('{suite}', suite)}" for hook in _SID_HOOKS]
+    return [*argv, suite, str(out)]
+
+
+DEBIAN_DOCKERFILE = (
+    "FROM scratch\nARG TARGETARCH\nADD rootfs-${TARGETARCH}.tar /\n"
+    'ENV LANG=C.UTF-8\nCMD ["bash"]\n'
+)
+NODE_DOCKERFILE = (
+    "FROM scratch\nARG TARGETARCH\nCOPY node-${TARGETARCH}/ /\n"
+    'ENV NODE_VERSION={version}\nCMD ["node"]\n'
+)
+
+
+def push_argv(
+    reference: str, platforms: Sequence[Platform], context: Path, builder: str = ""
+) -> list[str]:
+    argv = ["docker", "buildx", "build"]
+    if builder:
+        argv += ["--builder", builder]
+    return [
+        *argv,
+        "--platform", ",".join(str(p) for p in platforms),
+        "--provenance=false",
+        "--tag", reference,
+        "--push",
+        str(context),
+    ]  # fmt: skip
+
+
+def present_platforms(runner: Runner, reference: str) -> set[str]:
+    """Platforms the registry serves for ``reference`` (empty when it is absent)."""
+    result = runner.run(
+        ["docker", "buildx", "imagetools", "inspect", "--raw", reference],
+        capture=True, check=False, mutates=False, timeout=60,
+    )  # fmt: skip
+    if not result.ok:
+        return set()
+    doc = json.loads(result.stdout)
+    found = set()
+    for manifest in doc.get("manifests", []):
+        plat = manifest.get("platform") or {}
+        name = f"{plat.get('os')}/{plat.get('architecture')}"
+        if plat.get("variant"):
+            name += f"/{plat['variant']}"
+        found.add(name)
+    return found
+
+
+def npm_arch(platform: Platform) -> str:
+    return {"amd64": "x64", "arm64": "arm64", "arm/v7": "armv7l", "ppc64le": "ppc64le",
+            "s390x": "s390x"}.get(platform.arch, platform.arch)  # fmt: skip
+
+
+def _npm_pack(runner: Runner, spec: str, into: Path) -> Path:
+    into.mkdir(parents=True, exist_ok=True)
+    result = runner.run(["npm", "pack", "--json", spec], capture=True, cwd=str(into))
+    filename = json.loads(result.stdout)[0]["filename"]
+    return into / filename
+
+
+def _extract_package(tgz: Path, dest: Path) -> None:
+    """Unpack an npm tarball's ``package/`` folder into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tgz) as archive:
+        for member in archive.getmembers():
+            if not member.name.startswith("package/"):
+                continue
+            member.name = member.name[len("package/") :]
+            archive.extract(member, dest, filter="tar")
+
+
+def prepare_node_context(
+    runner: Runner, image: BaseImage, platforms: Sequence[Platform], work: Path
+) -> Path:
+    context = work / "context"
+    if context.exists():
+        shutil.rmtree(context)
+    context.mkdir(parents=True)
+    npm_tgz = _npm_pack(runner, "npm@10", work / "packs")
+    version = ""
+    for platform in platforms:
+        tgz = _npm_pack(runner, f"node-linux-{npm_arch(platform)}@{image.node_major}", work / "packs")
+        version = tgz.name.rsplit("-", 1)[-1].removesuffix(".tgz")
+        root = context / f"node-{platform.architecture}" / "usr" / "local"
+        _extract_package(tgz, root)
+        _extract_package(npm_tgz, root / "lib" / "node_modules" / "npm")
+        for tool, script in (("npm", "npm-cli.js"), ("npx", "npx-cli.js")):
+            link = root / "bin" / tool
+            link.unlink(missing_ok=True)
+            link.symlink_to(f"../lib/node_modules/npm/bin/{script}")
+        for unneeded in ("include", "share", "README.md", "CHANGELOG.md", "package.json"):
+            path = root / unneeded
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    (context / "Dockerfile").write_text(NODE_DOCKERFILE.replace("{version}", version))
+    return context
+
+
+def prepare_debian_context(
+    runner: Runner, image: BaseImage, suite: str, platforms: Sequence[Platform], work: Path
+) -> Path:
+    context = work / "context"
+    context.mkdir(parents=True, exist_ok=True)
+    for platform in platforms:
+        tar = context / f"rootfs-{platform.architecture}.tar"
+        if not tar.exists():  # the tarball is the slow part (minutes under QEMU): keep it
+            partial = tar.with_suffix(".partial.tar")
+            partial.unlink(missing_ok=True)
+            runner.run(mmdebstrap_argv(image, suite, platform, partial))
+            if not runner.dry_run:
+                partial.rename(tar)
+    (context / "Dockerfile").write_text(DEBIAN_DOCKERFILE)
+    return context
+
+
+def ensure_base(
+    runner: Runner,
+    image: BaseImage,
+    registry: str,
+    suite: str,
+    platforms: Sequence[Platform],
+    state_dir: Path,
+) -> str:
+    reference = image.reference(registry)
+    wanted = {str(p) for p in platforms}
+    if wanted <= present_platforms(runner, reference):
+        return f"base: reused {reference}"
+    work = state_dir / "bases" / image.slug
+    if image.kind == "node":
+        if shutil.which("npm") is None:
+            raise PreconditionError("npm is missing: `apt-get install npm`, then `invoke local.up`")
+        context = prepare_node_context(runner, image, platforms, work)
+    else:
+        if shutil.which("mmdebstrap") is None:
+            raise PreconditionError(
+                "mmdebstrap is missing: `apt-get install mmdebstrap`, then `invoke local.up`"
+            )
+        context = prepare_debian_context(runner, image, suite, platforms, work)
+    runner.run(push_argv(reference, platforms, context))
+    return f"base: made {reference} for {', '.join(sorted(wanted))}"

@@ -1,0 +1,112 @@
+"""Debian host helpers: which packages are missing, and a private apt configuration for another
+suite derived from the host's own sources (so no mirror host name is ever written down)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fullstack_build.errors import PreconditionError
+
+HOST_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+def is_debian_family(os_release: str) -> bool:
+    ids = re.findall(r'^(?:ID|ID_LIKE)="?([^"\n]+)"?', os_release, flags=re.MULTILINE)
+    return any("debian" in value.split() for value in ids)
+
+
+def debian_mirror_uris(sources_texts: Sequence[str]) -> list[str]:
+    """Archive URIs of the host's main Debian sources (deb822 or one-line), security excluded."""
+    uris: list[str] = []
+    for text in sources_texts:
+        for stanza in re.split(r"\n\s*\n", text):
+            if re.search(r"^URIs:", stanza, flags=re.MULTILINE):
+                types = re.search(r"^Types:\s*(.+)$", stanza, flags=re.MULTILINE)
+                if types and "deb" not in types.group(1).split():
+                    continue
+                found = re.search(r"^URIs:\s*(.+)$", stanza, flags=re.MULTILINE)
+                uris.extend(found.group(1).split() if found else [])
+            else:
+                for line in stanza.splitlines():
+                    parts = line.split()
+                    if parts[:1] == ["deb"]:
+                        uri = next(p for p in parts[1:] if not p.startswith("["))
+                        uris.append(uri)
+    return [u for u in dict.fromkeys(uris) if "security" not in u]
+
+
+def read_host_sources() -> list[str]:
+    texts: list[str] = []
+    for path in HOST_SOURCES:
+        if path.is_dir():
+            texts.extend(
+                p.read_text() for p in sorted(path.iterdir()) if p.suffix in {".sources", ".list"}
+            )
+        elif path.is_file():
+            texts.append(path.read_text())
+    return texts
+
+
+def private_sources(suite: str, uris: Sequence[str]) -> str:
+    if not uris:
+        raise PreconditionError(
+            "no Debian archive found in the host's apt sources (/etc/apt/sources.list*); "
+            "configure apt first, then run `invoke local.up` again"
+        )
+    return (
+        f"Types: deb\nURIs: {' '.join(uris)}\nSuites: {suite}\nComponents: main\n"
+        f"Signed-By: {KEYRING}\n"
+    )
+
+
+@dataclass(frozen=True)
+class PrivateApt:
+    """apt-get options that read only our sources and keep all state under ``root``."""
+
+    root: Path
+
+    @property
+    def sources(self) -> Path:
+        return self.root / "sources.list"
+
+    def options(self) -> list[str]:
+        r = self.root
+        return [
+            "-o", f"Dir::Etc::SourceList={self.sources}",
+            "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", f"Dir::State={r}/state",
+            "-o", f"Dir::State::Lists={r}/lists",
+            "-o", f"Dir::Cache={r}/cache",
+            "-o", "Dir::State::status=/var/lib/dpkg/status",
+            "-o", "APT::Sandbox::User=root",
+        ]  # fmt: skip
+
+    def update_argv(self) -> list[str]:
+        return ["apt-get", *self.options(), "-qq", "update"]
+
+    def download_argv(self, packages: Sequence[str]) -> list[str]:
+        return ["apt-get", *self.options(), "-qq", "download", *packages]
+
+    def dirs(self) -> list[Path]:
+        r = self.root
+        return [r / "state", r / "lists" / "partial", r / "cache" / "archives" / "partial"]
+
+
+def missing_packages_argv(packages: Sequence[str]) -> list[str]:
+    return ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n", *packages]
+
+
+def parse_installed(output: str) -> set[str]:
+    return {
+        line.split()[0]
+        for line in output.splitlines()
+        if line.strip().endswith(" installed")
+    }
+
+
+def install_argv(packages: Sequence[str]) -> list[str]:
+    return ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]

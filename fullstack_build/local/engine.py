@@ -1,0 +1,199 @@
+"""A Docker engine with the containerd image store: reused when one answers, otherwise made from
+Debian packages of a newer suite, unpacked under the state folder and started in the background.
+(Bookworm's own docker.io is too old for multi-platform builds; see README "Local stack".)"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fullstack_build import log
+from fullstack_build.errors import PreconditionError
+from fullstack_build.local import debian, processes
+from fullstack_build.runner import Runner
+
+ENGINE_PACKAGES = ("docker.io", "containerd", "docker-buildx", "docker-compose")
+CLIENT_PACKAGE = "docker-cli"
+# Host packages the engine and the rest of the stack use, from the host's own suite.
+HOST_PACKAGES = (
+    "runc", "iptables", "skopeo", "mmdebstrap", "qemu-user-static",
+    "docker-registry", "apache2-utils", "ca-certificates", "uidmap",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineLayout:
+    """Where the made engine lives: everything under ``<state_dir>/engine``."""
+
+    state_dir: Path
+
+    @property
+    def root(self) -> Path:
+        return self.state_dir / "engine"
+
+    @property
+    def prefix(self) -> Path:
+        return self.root / "prefix"
+
+    @property
+    def daemon_json(self) -> Path:
+        return self.root / "daemon.json"
+
+    @property
+    def plugin_dir(self) -> Path:
+        return self.prefix / "usr" / "libexec" / "docker" / "cli-plugins"
+
+    @property
+    def dockerd(self) -> Path:
+        return self.prefix / "usr" / "sbin" / "dockerd"
+
+    def path_env(self) -> str:
+        bins = [self.prefix / "usr" / "bin", self.prefix / "usr" / "sbin"]
+        return os.pathsep.join([*map(str, bins), os.environ.get("PATH", "")])
+
+
+def daemon_config(layout: EngineLayout) -> dict[str, object]:
+    return {
+        # The containerd image store is what makes multi-platform builds, --push and OCI export
+        # work with the default `docker` driver.
+        "features": {"containerd-snapshotter": True},
+        "data-root": str(layout.root / "data"),
+        "exec-root": str(layout.root / "exec"),
+        "pidfile": str(layout.root / "dockerd.pid"),
+        "init-path": str(layout.prefix / "usr" / "sbin" / "docker-init"),
+    }
+
+
+def engine_answers(runner: Runner) -> bool:
+    result = runner.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        capture=True, check=False, mutates=False, timeout=20,
+    )  # fmt: skip
+    return result.ok and bool(result.stdout.strip())
+
+
+def buildx_version(runner: Runner) -> str | None:
+    result = runner.run(
+        ["docker", "buildx", "version"], capture=True, check=False, mutates=False, timeout=20
+    )
+    return result.stdout.strip() if result.ok else None
+
+
+def ensure_host_packages(runner: Runner, packages: tuple[str, ...] = HOST_PACKAGES) -> None:
+    if shutil.which("dpkg-query") is None:
+        raise PreconditionError(
+            "not a Debian-family host: install a Docker engine with buildx, a registry, "
+            "skopeo and QEMU binfmt yourself, then run `invoke local.up` again"
+        )
+    query = runner.run(
+        debian.missing_packages_argv(packages), capture=True, check=False, mutates=False
+    )
+    missing = [p for p in packages if p not in debian.parse_installed(query.stdout)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise PreconditionError(
+            f"missing host packages {', '.join(missing)}: run "
+            f"`sudo apt-get install {' '.join(missing)}` or `sudo invoke local.up`"
+        )
+    runner.run(["apt-get", "update", "-qq"])
+    runner.run(debian.install_argv(missing), env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+def fetch_engine(runner: Runner, layout: EngineLayout, suite: str, need_client: bool) -> None:
+    """Download the engine .debs of ``suite`` with a private apt state and unpack them."""
+    if layout.dockerd.exists() and (layout.plugin_dir / "docker-buildx").exists():
+        return
+    apt = debian.PrivateApt(layout.root / "apt")
+    for folder in apt.dirs():
+        folder.mkdir(parents=True, exist_ok=True)
+    uris = debian.debian_mirror_uris(debian.read_host_sources())
+    apt.sources.write_text(debian.private_sources(suite, uris))
+    runner.run(apt.update_argv())
+    debs = layout.root / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    packages = [*ENGINE_PACKAGES, *([CLIENT_PACKAGE] if need_client else [])]
+    runner.run(apt.download_argv(packages), cwd=str(debs))
+    for deb in sorted(debs.glob("*.deb")):
+        runner.run(["dpkg-deb", "-x", str(deb), str(layout.prefix)])
+
+
+def link_cli_plugins(layout: EngineLayout, home: Path) -> list[Path]:
+    """Make buildx/compose visible to the docker client through its per-user plugin folder."""
+    target_dir = home / ".docker" / "cli-plugins"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for plugin in ("docker-buildx", "docker-compose"):
+        link = target_dir / plugin
+        source = layout.plugin_dir / plugin
+        if source.exists() and not link.exists():
+            link.symlink_to(source)
+            made.append(link)
+    return made
+
+
+def start_engine(runner: Runner, layout: EngineLayout, timeout: float = 90.0) -> int:
+    layout.daemon_json.write_text(json.dumps(daemon_config(layout), indent=2) + "\n")
+    argv = [str(layout.dockerd), "--config-file", str(layout.daemon_json)]
+    if runner.dry_run:
+        runner.run(argv)
+        return 0
+    log.info(f"starting dockerd (log: {layout.state_dir / 'logs' / 'dockerd.log'})")
+    pid = processes.start(layout.state_dir, "dockerd", argv, env={"PATH": layout.path_env()})
+    deadline = time.monotonic() + timeout
+    quiet = Runner(echo=False)
+    while time.monotonic() < deadline:
+        if engine_answers(quiet):
+            return pid
+        if not processes.alive(pid):
+            break
+        time.sleep(1)
+    tail = processes.log_tail(layout.state_dir, "dockerd")
+    raise PreconditionError(f"dockerd did not come up within {timeout:g} s: {tail}")
+
+
+def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
+    """Reuse a running engine or make and start one. Returns a one-line description."""
+    if engine_answers(runner) and buildx_version(runner):
+        return "engine: reused the running Docker engine"
+    layout = EngineLayout(state_dir)
+    if not engine_answers(runner):
+        if os.geteuid() != 0 or not debian.is_debian_family(_os_release()):
+            raise PreconditionError(
+                "no Docker engine answers: start Docker (Docker Desktop, or "
+                "`sudo systemctl start docker`), or run `invoke local.up` as root on a "
+                "Debian-family host to make one"
+            )
+        ensure_host_packages(runner)
+        fetch_engine(runner, layout, suite, need_client=shutil.which("docker") is None)
+        if shutil.which("docker") is None:
+            client = layout.prefix / "usr" / "bin" / "docker"
+            Path("/usr/local/bin/docker").symlink_to(client)
+        link_cli_plugins(layout, Path.home())
+        start_engine(runner, layout)
+        return f"engine: started dockerd from Debian {suite} packages under {layout.root}"
+    # An engine answers but buildx is missing: supply the plugin only.
+    ensure_host_packages(runner)
+    fetch_engine(runner, layout, suite, need_client=False)
+    link_cli_plugins(layout, Path.home())
+    if not buildx_version(runner):
+        raise PreconditionError(
+            "docker buildx is not available: install the buildx plugin "
+            "(https://docs.docker.com/go/buildx/) and run `invoke local.up` again"
+        )
+    return "engine: reused the running Docker engine, added the buildx plugin"
+
+
+def stop_engine(state_dir: Path) -> bool:
+    return processes.stop(state_dir, "dockerd", timeout=60)
+
+
+def _os_release() -> str:
+    try:
+        return Path("/etc/os-release").read_text()
+    except FileNotFoundError:
+        return ""

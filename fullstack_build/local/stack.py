@@ -1,0 +1,74 @@
+"""`local.up` / `local.down`: plan what is missing, make only that, and say what was done."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from fullstack_build import log
+from fullstack_build.local import bases, engine, qemu, registries
+from fullstack_build.runner import Runner
+from fullstack_build.settings import Settings
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    registries: tuple[registries.LocalRegistry, ...]
+    bases: tuple[bases.BaseImage, ...]
+
+
+def plan(settings: Settings, node_major: str = "22") -> StackPlan:
+    local = settings.local
+    return StackPlan(
+        registries=(
+            registries.LocalRegistry("plain", local.registry_port),
+            registries.LocalRegistry(
+                "auth",
+                local.auth_registry_port,
+                local.auth_registry_user,
+                local.auth_registry_password,
+            ),
+        ),
+        bases=bases.base_images(local.base_suite, node_major),
+    )
+
+
+def up(settings: Settings, runner: Runner, *, with_bases: bool = True) -> list[str]:
+    """Bring the stack up; idempotent. Returns one line per component."""
+    started = time.monotonic()
+    the_plan = plan(settings)
+    state = settings.local.state_dir
+    notes: list[str] = []
+    with log.group("local stack: engine"):
+        notes.append(engine.ensure_engine(runner, state, settings.local.engine_suite))
+    with log.group("local stack: QEMU"):
+        notes += qemu.ensure_emulation(runner, settings.platforms)
+    with log.group("local stack: registries"):
+        notes += [registries.ensure_registry(runner, r, state) for r in the_plan.registries]
+    if with_bases:
+        for image in the_plan.bases:
+            with log.group(f"local stack: base image {image.name}"):
+                notes.append(
+                    bases.ensure_base(
+                        runner,
+                        image,
+                        settings.local.registry,
+                        settings.local.base_suite,
+                        settings.platforms,
+                        state,
+                    )
+                )
+    notes.append(f"local stack ready in {time.monotonic() - started:.1f} s")
+    return notes
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop what `up` started (recorded pid files) and nothing else."""
+    state = settings.local.state_dir
+    notes = []
+    for registry in plan(settings).registries:
+        stopped = registries.stop_registry(registry, state)
+        notes.append(f"registry {registry.address}: {'stopped' if stopped else 'not started by us'}")
+    stopped = engine.stop_engine(state)
+    notes.append(f"engine: {'stopped' if stopped else 'not started by us'}")
+    return notes
