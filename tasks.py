@@ -19,6 +19,7 @@ from fullstack_build.boundary import exits_cleanly, runner, settings
 from fullstack_build.errors import UsageError
 from fullstack_build.github import comment as gh_comment
 from fullstack_build.local import stack
+from fullstack_build.smoke import run_smoke
 
 ns = Collection()
 
@@ -193,6 +194,35 @@ ns.add_task(pr_comment)
 
 
 # --- images: smoke-test --------------------------------------------------------------------
+
+
+@task(
+    help={
+        "image": "Image to test, a key under images: in invoke.yaml (default: default_image)",
+        "arch": "Platform to run, e.g. amd64 or linux/arm64 (default: the host's); "
+        "a foreign one runs under QEMU",
+        "ref": "Image reference to test, e.g. REGISTRY/REPO@sha256:... (pulled if absent); "
+        "default: the local tag build-arch leaves (local_tag in invoke.yaml)",
+        "junit": "JUnit XML report path (default: smoke.junit in invoke.yaml)",
+    }
+)
+@exits_cleanly
+def smoke_test(
+    c: Context,
+    image: str | None = None,
+    arch: str | None = None,
+    ref: str | None = None,
+    junit: str | None = None,
+) -> None:
+    """Smoke-test a built image with its pytest suite (tests/smoke/<image>/).
+
+    Starts the image with pytest-docker, writes a JUnit report, removes the containers after,
+    and exits non-zero on any failure.
+    """
+    run_smoke(settings(c), runner(c), image=image, arch=arch, ref=ref, junit=junit)
+
+
+ns.add_task(smoke_test)
 
 
 # --- lint --------------------------------------------------------------------------------

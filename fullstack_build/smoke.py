@@ -1,0 +1,417 @@
+"""``invoke smoke-test``: run an image's pytest suite (tests/smoke/<image>/) against a built
+image, started with pytest-docker from a compose file whose image and platform come from the
+environment.
+
+Plan, then execute: ``plan_smoke`` turns settings and flags into a frozen ``SmokePlan``; pure
+functions turn the plan into argv lists; ``run_smoke`` checks the preconditions (engine, the
+platform is runnable here, the image exists or can be pulled, it is of the right platform),
+runs pytest through the Runner, always removes the compose project afterwards, and reads the
+JUnit report into a one-line verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fullstack_build import log
+from fullstack_build.errors import (
+    CommandError,
+    ConfigError,
+    PreconditionError,
+    SmokeTestError,
+    UsageError,
+)
+from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
+from fullstack_build.runner import Runner
+from fullstack_build.settings import Settings
+
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+COMPOSE_FILE = "docker-compose.yml"
+_PROJECT_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class SmokeSettings:
+    """The ``smoke:`` section of invoke.yaml."""
+
+    tests_dir: Path
+    junit: str
+    wait_timeout: int
+    pull_timeout: int
+    timeout: int
+
+
+def _seconds(raw: Mapping[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds <= 0:
+        raise ConfigError(f"smoke.{key} must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def load_smoke_settings(config: Mapping[str, Any]) -> SmokeSettings:
+    raw = config.get("smoke") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("smoke must be a mapping (see the smoke: section of invoke.yaml)")
+    return SmokeSettings(
+        tests_dir=Path(str(raw.get("tests_dir") or "tests/smoke")),
+        junit=str(raw.get("junit") or "{build_dir}/smoke/{image}-{arch}.xml"),
+        wait_timeout=_seconds(raw, "wait_timeout", 180),
+        pull_timeout=_seconds(raw, "pull_timeout", 300),
+        timeout=_seconds(raw, "timeout", 1800),
+    )
+
+
+@dataclass(frozen=True)
+class SmokePlan:
+    """One smoke run: which image reference, on which platform, with which suite."""
+
+    image: str  # the key under images: (app, runtime)
+    platform: Platform
+    reference: str  # local tag, tag in a registry, or REPO@sha256:...
+    from_ref: bool  # True when --ref named it (it may be pulled); False for the local tag
+    suite_dir: Path
+    compose_file: Path
+    junit: Path
+    project: str  # the compose project: containers, networks and volumes carry its name
+    wait_timeout: int
+    pull_timeout: int
+    timeout: int
+
+    def environment(self) -> dict[str, str]:
+        """What tests/smoke/conftest.py and the compose files read."""
+        return {
+            "SMOKE_IMAGE": self.reference,
+            "SMOKE_PLATFORM": str(self.platform),
+            "SMOKE_SUITE": self.image,
+            "SMOKE_COMPOSE_FILE": str(self.compose_file),
+            "SMOKE_PROJECT": self.project,
+            "SMOKE_WAIT_TIMEOUT": str(self.wait_timeout),
+        }
+
+
+def project_name(image: str, platform: Platform, run_id: str) -> str:
+    """A compose project name unique to this run (lower case, digits, '-', '_')."""
+    raw = f"smoke-{image}-{platform.slug}-{run_id}".lower()
+    return _PROJECT_UNSAFE.sub("-", raw).strip("-_")
+
+
+def plan_smoke(
+    settings: Settings,
+    *,
+    image: str | None,
+    arch: str | None,
+    ref: str | None,
+    junit: str | None,
+    root: Path,
+    host: Platform,
+    run_id: str,
+) -> SmokePlan:
+    """Resolve flags and configuration into a SmokePlan. Raises UsageError/ConfigError."""
+    spec = settings.image(image)
+    smoke = load_smoke_settings(settings.raw)
+    platform = select_platform(arch, settings.platforms) if arch else host
+    reference = (ref or "").strip()
+    if ref is not None and not reference:
+        raise UsageError("--ref is empty: pass an image reference, e.g. REPO:TAG or REPO@sha256:…")
+    if any(c.isspace() for c in reference):
+        raise UsageError(f"--ref {ref!r} contains whitespace: pass one image reference")
+    if not reference:
+        reference = settings.local_tag.format(repository=spec.repository, arch=platform.slug)
+    tests_dir = smoke.tests_dir if smoke.tests_dir.is_absolute() else root / smoke.tests_dir
+    suite_dir = tests_dir / spec.name
+    if not suite_dir.is_dir():
+        raise UsageError(
+            f"image {spec.name!r} has no smoke suite: create {suite_dir.relative_to(root)}/ "
+            "with its pytest checks"
+        )
+    own_compose = suite_dir / COMPOSE_FILE
+    compose_file = own_compose if own_compose.is_file() else tests_dir / COMPOSE_FILE
+    junit_path = Path(
+        junit
+        or smoke.junit.format(build_dir=settings.build_dir, image=spec.name, arch=platform.slug)
+    )
+    if not junit_path.is_absolute():
+        junit_path = root / junit_path
+    return SmokePlan(
+        image=spec.name,
+        platform=platform,
+        reference=reference,
+        from_ref=bool(ref),
+        suite_dir=suite_dir,
+        compose_file=compose_file,
+        junit=junit_path,
+        project=project_name(spec.name, platform, run_id),
+        wait_timeout=smoke.wait_timeout,
+        pull_timeout=smoke.pull_timeout,
+        timeout=smoke.timeout,
+    )
+
+
+# --- argv builders -------------------------------------------------------------------------
+
+
+def pytest_argv(plan: SmokePlan, python: str) -> list[str]:
+    return [
+        python,
+        "-m",
+        "pytest",
+        str(plan.suite_dir),
+        f"--junitxml={plan.junit}",
+        "-o",
+        f"junit_suite_name=smoke-{plan.image}-{plan.platform.slug}",
+        "-p",
+        "no:cacheprovider",
+        "-v",
+    ]
+
+
+def compose_down_argv(plan: SmokePlan) -> list[str]:
+    return [
+        "docker",
+        "compose",
+        "-f",
+        str(plan.compose_file),
+        "-p",
+        plan.project,
+        "down",
+        "--volumes",
+        "--remove-orphans",
+        "--timeout",
+        "5",
+    ]
+
+
+def engine_argv() -> list[str]:
+    return ["docker", "version", "--format", "{{.Server.Version}}"]
+
+
+def inspect_argv(reference: str) -> list[str]:
+    return ["docker", "image", "inspect", reference]
+
+
+def pull_argv(reference: str, platform: Platform) -> list[str]:
+    return ["docker", "pull", "--quiet", "--platform", str(platform), reference]
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def check_runnable(platform: Platform, host: Platform, binfmt_dir: Path = BINFMT_DIR) -> None:
+    """A foreign platform needs its QEMU binfmt_misc entry, registered and enabled."""
+    if platform == host or (host.arch == "amd64" and platform.arch == "386"):
+        return
+    entry = platform.qemu_binfmt
+    fix = (
+        f"register QEMU for {platform.architecture} (`invoke local.up`, or "
+        f"`docker run --privileged --rm tonistiigi/binfmt --install {platform.architecture}`)"
+    )
+    if entry is None:
+        raise PreconditionError(f"{platform} cannot run on this {host} host: no emulator is known")
+    if not (binfmt_dir / "status").exists():
+        raise PreconditionError(
+            f"{platform} cannot run on this {host} host: binfmt_misc is not mounted at "
+            f"{binfmt_dir}; mount it and {fix}"
+        )
+    path = binfmt_dir / entry
+    if not path.is_file():
+        raise PreconditionError(
+            f"{platform} cannot run on this {host} host: {path} is missing; {fix}"
+        )
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not lines or lines[0].strip() != "enabled":
+        raise PreconditionError(
+            f"{platform} cannot run on this {host} host: {path} is disabled; "
+            f"enable it (`echo 1 > {path}`) or {fix}"
+        )
+
+
+def image_platform(inspect: Mapping[str, Any]) -> Platform:
+    """The platform ``docker image inspect`` reports for an image."""
+    arch = str(inspect.get("Architecture") or "")
+    variant = str(inspect.get("Variant") or "")
+    os_name = str(inspect.get("Os") or "linux")
+    if not arch:
+        raise SmokeTestError("`docker image inspect` reported no Architecture for the image")
+    if os_name != "linux":
+        raise UsageError(f"the image is for {os_name}/{arch}; only linux images are smoke-tested")
+    # arm64's variant v8 is implied; arm/v7 keeps its variant.
+    text = f"{arch}/{variant}" if variant and arch != "arm64" else arch
+    return parse_platform(text)
+
+
+@dataclass(frozen=True)
+class JunitSummary:
+    tests: int
+    failures: int
+    errors: int
+    skipped: int
+    first_problem: str  # "test id: first line of its message", or ""
+
+    @property
+    def problems(self) -> int:
+        return self.failures + self.errors
+
+
+def summarize_junit(text: str) -> JunitSummary:
+    """Totals and the first failure or error of a pytest JUnit XML report."""
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - our own pytest's report, not foreign input
+    except ET.ParseError as exc:
+        raise SmokeTestError(f"the JUnit report is not valid XML: {exc}") from exc
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in suites:
+        for key in totals:
+            totals[key] += int(suite.get(key, "0") or 0)
+    first = ""
+    for case in root.iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            continue
+        name = case.get("name", "?")
+        message = (problem.get("message") or problem.text or "").strip()
+        line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "no message")
+        first = f"{name}: {line}"
+        break
+    return JunitSummary(first_problem=first, **totals)
+
+
+def failure_message(plan: SmokePlan, summary: JunitSummary | None, returncode: int) -> str:
+    where = f"{plan.reference} ({plan.platform})"
+    if summary is None:
+        return (
+            f"smoke tests for {where} did not run (pytest exit code {returncode}, no report "
+            f"at {plan.junit}); see the pytest output above"
+        )
+    if returncode == 5 or summary.tests == 0:
+        return f"no smoke tests were collected from {plan.suite_dir}; add test_*.py files"
+    head = f"{summary.problems} of {summary.tests} smoke checks failed for {where}"
+    first = f"; first: {summary.first_problem}" if summary.first_problem else ""
+    return f"{head}{first} (report: {plan.junit})"
+
+
+# --- execution -----------------------------------------------------------------------------
+
+
+def _last_line(exc: CommandError) -> str:
+    lines = [ln.strip() for ln in exc.output_tail.splitlines() if ln.strip()]
+    return lines[-1] if lines else str(exc)
+
+
+def check_engine(runner: Runner) -> None:
+    try:
+        runner.run(engine_argv(), capture=True, mutates=False, timeout=30)
+    except CommandError as exc:
+        raise PreconditionError(
+            f"no Docker engine answers ({_last_line(exc)}): start one (`invoke local.up`) "
+            "or point DOCKER_HOST at it"
+        ) from exc
+
+
+def _inspect(runner: Runner, reference: str) -> dict[str, Any] | None:
+    try:
+        result = runner.run(inspect_argv(reference), capture=True, mutates=False, timeout=60)
+    except CommandError:
+        return None
+    data = json.loads(result.stdout or "[]")
+    return data[0] if data else None
+
+
+def ensure_image(runner: Runner, plan: SmokePlan) -> None:
+    """The reference must be in the local engine (a --ref may be pulled) for the platform."""
+    found = _inspect(runner, plan.reference)
+    if found is None and plan.from_ref:
+        try:
+            runner.run(
+                pull_argv(plan.reference, plan.platform),
+                capture=True,
+                mutates=False,  # the image under test must exist, even in a dry run
+                timeout=plan.pull_timeout,
+            )
+        except CommandError as exc:
+            raise UsageError(
+                f"image {plan.reference} is neither in the local engine nor pullable for "
+                f"{plan.platform} ({_last_line(exc)}): check the reference, the registry and "
+                "`docker login`"
+            ) from exc
+        found = _inspect(runner, plan.reference)
+    if found is None:
+        raise UsageError(
+            f"image {plan.reference} is not in the local engine: build it with `invoke "
+            f"build-arch --image {plan.image} --arch {plan.platform.slug}` or pass --ref"
+        )
+    actual = image_platform(found)
+    if actual != plan.platform:
+        raise UsageError(
+            f"image {plan.reference} is {actual}, not {plan.platform}: pass the "
+            f"{plan.platform.slug} tag or per-platform digest"
+        )
+
+
+def run_smoke(
+    settings: Settings,
+    runner: Runner,
+    *,
+    image: str | None,
+    arch: str | None,
+    ref: str | None,
+    junit: str | None,
+    root: Path | None = None,
+    binfmt_dir: Path = BINFMT_DIR,
+    python: str = sys.executable,
+) -> SmokePlan:
+    """Plan, check, run pytest, clean up. Raises a BuildSystemError with a one-line reason."""
+    root = Path.cwd() if root is None else root
+    host = host_platform()
+    plan = plan_smoke(
+        settings,
+        image=image,
+        arch=arch,
+        ref=ref,
+        junit=junit,
+        root=root,
+        host=host,
+        run_id=str(os.getpid()),
+    )
+    check_runnable(plan.platform, host, binfmt_dir)
+    check_engine(runner)
+    ensure_image(runner, plan)
+    plan.junit.parent.mkdir(parents=True, exist_ok=True)
+    plan.junit.unlink(missing_ok=True)
+    env = plan.environment()
+    with log.group(f"smoke-test {plan.image} {plan.platform}: {plan.reference}"):
+        try:
+            result = runner.run(
+                pytest_argv(plan, python), check=False, env=env, cwd=str(root), timeout=plan.timeout
+            )
+        except CommandError as exc:  # the overall timeout
+            raise SmokeTestError(f"smoke tests for {plan.reference}: {exc}") from exc
+        finally:
+            # pytest-docker removes the project itself; this also covers a killed pytest.
+            try:
+                runner.run(compose_down_argv(plan), capture=True, env=env, timeout=120)
+            except CommandError as exc:
+                log.warning(f"could not remove compose project {plan.project}: {_last_line(exc)}")
+    if result.dry_run:
+        return plan
+    if not result.ok:
+        summary = None
+        if plan.junit.is_file():
+            summary = summarize_junit(plan.junit.read_text(encoding="utf-8"))
+        raise SmokeTestError(failure_message(plan, summary, result.returncode))
+    log.info(f"smoke tests passed for {plan.reference} ({plan.platform}); report: {plan.junit}")
+    return plan

@@ -1,0 +1,125 @@
+"""The smoke-test harness shared by every image's suite (tests/smoke/<image>/).
+
+`invoke smoke-test` sets SMOKE_IMAGE, SMOKE_PLATFORM, SMOKE_SUITE, SMOKE_COMPOSE_FILE,
+SMOKE_PROJECT and SMOKE_WAIT_TIMEOUT and runs pytest on one suite. pytest-docker owns the
+compose project's lifetime (`down --volumes` at the end of the session); `smoke_stack` starts
+it inside that lifetime, so a stack that fails to start is still removed, and a stack that
+never turns healthy fails every test with one reason plus the containers' last log lines.
+Every wait here has a timeout.
+
+A suite uses: `smoke_stack` (pytest-docker's Services, all services healthy), `compose`
+(exec, logs, ps in the project), `base_url(service, port)`, `image_inspect` (what
+`docker image inspect` says about the image under test) and `smoke_target`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from harness import LOG_LINES, Compose, SmokeTarget, http_get, last_line, target_from_env
+from pytest_docker.plugin import Services
+
+
+@pytest.fixture(scope="session")
+def smoke_target() -> SmokeTarget:
+    try:
+        return target_from_env(dict(os.environ))
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+# --- pytest-docker's fixtures, pointed at the smoke project ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file(smoke_target: SmokeTarget) -> str:
+    return str(smoke_target.compose_file)
+
+
+@pytest.fixture(scope="session")
+def docker_compose_project_name(smoke_target: SmokeTarget) -> str:
+    return smoke_target.project
+
+
+@pytest.fixture(scope="session")
+def docker_setup() -> bool:
+    # pytest-docker would run `up` before its cleanup is armed; `smoke_stack` starts the stack
+    # once the cleanup below is guaranteed to run.
+    return False
+
+
+@pytest.fixture(scope="session")
+def docker_cleanup() -> list[str]:
+    return ["down --volumes --remove-orphans --timeout 5"]
+
+
+@pytest.fixture(scope="session")
+def compose(smoke_target: SmokeTarget) -> Compose:
+    return Compose(smoke_target.compose_file, smoke_target.project)
+
+
+@pytest.fixture(scope="session")
+def smoke_stack(docker_services: Services, compose: Compose, smoke_target: SmokeTarget) -> Services:
+    """Every service of the compose file up and healthy (or running, without a healthcheck)."""
+    wait = smoke_target.wait_timeout
+    result = compose.run(
+        "up", "--detach", "--wait", "--wait-timeout", str(wait), "--no-build", timeout=wait + 60
+    )
+    if result.returncode != 0:
+        states = ", ".join(
+            f"{c.get('Service')}: {c.get('State')}"
+            + (f"/{c.get('Health')}" if c.get("Health") else "")
+            for c in compose.ps()
+        )
+        pytest.fail(
+            f"{smoke_target.image} ({smoke_target.platform}) did not start healthy within "
+            f"{wait} s: {last_line(result.stderr + result.stdout)} [{states or 'no containers'}]"
+            f"\n--- last {LOG_LINES} log lines ---\n{compose.logs()}",
+            pytrace=False,
+        )
+    return docker_services
+
+
+@pytest.fixture(scope="session")
+def base_url(smoke_stack: Services, docker_ip: str) -> Callable[[str, int], str]:
+    """``base_url(service, container_port)`` → ``http://127.0.0.1:<host port>``, once the port
+    answers HTTP from the host."""
+    ready: dict[tuple[str, int], str] = {}
+
+    def url(service: str, port: int) -> str:
+        if (service, port) not in ready:
+            base = f"http://{docker_ip}:{smoke_stack.port_for(service, port)}"
+
+            def answers() -> bool:
+                try:
+                    http_get(base + "/", timeout=5)
+                except OSError:
+                    return False
+                return True
+
+            smoke_stack.wait_until_responsive(check=answers, timeout=60.0, pause=0.5)
+            ready[(service, port)] = base
+        return ready[(service, port)]
+
+    return url
+
+
+@pytest.fixture(scope="session")
+def image_inspect(smoke_target: SmokeTarget) -> dict[str, Any]:
+    """`docker image inspect` of the image under test: labels, env, user, architecture."""
+    result = subprocess.run(
+        ["docker", "image", "inspect", smoke_target.image],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"cannot inspect {smoke_target.image}: {last_line(result.stderr)}")
+    data: list[dict[str, Any]] = json.loads(result.stdout)
+    return data[0]
