@@ -12,6 +12,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from fullstack_build import flows
 from fullstack_build import lint as lint_core
 from fullstack_build import log
 from fullstack_build import metadata as metadata_core
@@ -49,6 +50,126 @@ local = Collection("local", up, down)
 ns.add_collection(local)
 
 # --- pipeline: build-arch, push-digest, merge-manifest, ship -----------------------------
+
+_IMAGE = "Image to build, a key under images: in invoke.yaml (default: default_image)"
+_ARCH = "Platform: amd64, arm64, linux/arm64, ... (one of the configured platforms)"
+_BUILDER = "buildx builder to use (default: `builder` in invoke.yaml; empty: the current one)"
+_REGISTRY = (
+    "Registry prefix HOST[:PORT][/NAMESPACE] to use instead of the configured ones (repeatable)"
+)
+_DIGEST_DIR = "Folder of digest records (default: digest_dir in invoke.yaml)"
+
+
+@task(
+    aliases=["build"],
+    help={
+        "image": _IMAGE,
+        "arch": _ARCH,
+        "builder": _BUILDER,
+        "tag": "Local tag (default: local_tag in invoke.yaml)",
+    }
+)
+@exits_cleanly
+def build_arch(
+    c: Context,
+    image: str | None = None,
+    arch: str | None = None,
+    builder: str | None = None,
+    tag: str | None = None,
+) -> None:
+    """Build one image for one platform and load it into the local engine under a local tag."""
+    target = flows.resolve(settings(c), image, builder=builder)
+    flows.build_arch(target, arch, runner(c), dict(os.environ), tag)
+
+
+ns.add_task(build_arch)
+
+
+@task(
+    help={
+        "image": _IMAGE,
+        "arch": _ARCH,
+        "builder": _BUILDER,
+        "registry": _REGISTRY,
+        "digest_dir": _DIGEST_DIR,
+    },
+    iterable=["registry"],
+)
+@exits_cleanly
+def push_digest(
+    c: Context,
+    image: str | None = None,
+    arch: str | None = None,
+    builder: str | None = None,
+    registry: list[str] | None = None,
+    digest_dir: str | None = None,
+) -> None:
+    """Build one platform, push it by digest (no tag) to every registry, write its record."""
+    target = flows.resolve(
+        settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
+    )
+    flows.push_digest(target, arch, runner(c), dict(os.environ))
+
+
+ns.add_task(push_digest)
+
+
+@task(
+    help={
+        "image": _IMAGE,
+        "builder": _BUILDER,
+        "registry": _REGISTRY,
+        "digest_dir": _DIGEST_DIR,
+        "tag": "Tag to publish (repeatable; default: the metadata rules, see `invoke tags`)",
+    },
+    iterable=["registry", "tag"],
+)
+@exits_cleanly
+def merge_manifest(
+    c: Context,
+    image: str | None = None,
+    builder: str | None = None,
+    registry: list[str] | None = None,
+    digest_dir: str | None = None,
+    tag: list[str] | None = None,
+) -> None:
+    """Join the per-platform digests into one multi-arch manifest list under the tags."""
+    target = flows.resolve(
+        settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
+    )
+    flows.merge_manifest(target, runner(c), dict(os.environ), tag)
+
+
+ns.add_task(merge_manifest)
+
+
+@task(
+    help={
+        "image": _IMAGE,
+        "builder": _BUILDER,
+        "registry": _REGISTRY,
+        "digest_dir": _DIGEST_DIR,
+        "tag": "Tag to publish (repeatable; default: the metadata rules)",
+    },
+    iterable=["registry", "tag"],
+)
+@exits_cleanly
+def ship(
+    c: Context,
+    image: str | None = None,
+    builder: str | None = None,
+    registry: list[str] | None = None,
+    digest_dir: str | None = None,
+    tag: list[str] | None = None,
+) -> None:
+    """The whole flow: push-digest for every configured platform, then merge-manifest."""
+    target = flows.resolve(
+        settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
+    )
+    flows.ship(target, runner(c), dict(os.environ), tag)
+
+
+ns.add_task(ship)
 
 
 # --- metadata: tags, changed --------------------------------------------------------------

@@ -179,8 +179,8 @@ def _registries(
     enabled: list[Registry] = []
     skipped: list[str] = []
     for name, entry in raw.items():
-        if entry is None:  # a runtime file may switch a registry off with `name: null`
-            continue
+        if isinstance(entry, Mapping) and entry.get("enabled") is False:
+            continue  # a runtime file switches a registry off with `enabled: false`
         if not isinstance(entry, Mapping) or not entry.get("prefix"):
             raise ConfigError(f"registries.{name} needs a prefix, e.g. ghcr.io/{{github_owner}}")
         template = str(entry["prefix"])

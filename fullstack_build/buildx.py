@@ -1,0 +1,140 @@
+"""Pure functions that compose `docker buildx` argv lists. Nothing here runs anything.
+
+Optional values are skipped when None or empty, so every argv is exactly what was asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One `docker buildx build` for one platform."""
+
+    context: str
+    dockerfile: str
+    platform: str
+    builder: str = ""
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    build_contexts: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()  # "id=NAME,src=PATH"
+    tags: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    load: bool = False
+    metadata_file: str = ""
+    cache_from: str = ""
+    cache_to: str = ""
+    provenance: str = ""
+    progress: str = ""
+
+
+def _pairs(flag: str, values: Mapping[str, str]) -> list[str]:
+    return [arg for key, value in values.items() for arg in (flag, f"{key}={value}")]
+
+
+def build_argv(req: BuildRequest) -> list[str]:
+    argv = ["docker", "buildx", "build"]
+    if req.builder:
+        argv += ["--builder", req.builder]
+    argv += ["--platform", req.platform, "--file", req.dockerfile]
+    if req.progress:
+        argv += ["--progress", req.progress]
+    argv += _pairs("--build-arg", req.build_args)
+    argv += _pairs("--build-context", req.build_contexts)
+    argv += _pairs("--label", req.labels)
+    for secret in req.secrets:
+        argv += ["--secret", secret]
+    for tag in req.tags:
+        argv += ["--tag", tag]
+    if req.cache_from:
+        argv += ["--cache-from", req.cache_from]
+    if req.cache_to:
+        argv += ["--cache-to", req.cache_to]
+    if req.provenance:
+        argv.append(f"--provenance={req.provenance}")
+    for output in req.outputs:
+        argv += ["--output", output]
+    if req.load:
+        argv.append("--load")
+    if req.metadata_file:
+        argv += ["--metadata-file", req.metadata_file]
+    argv.append(req.context)
+    return argv
+
+
+def _csv_field(text: str) -> str:
+    """Quote one field of buildx's CSV option syntax when it holds a comma or a quote."""
+    if any(ch in text for ch in ',"'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def image_output(names: Sequence[str], *, push_by_digest: bool) -> str:
+    """--output for pushing ``names`` (one repository per registry). By digest: no tag at all,
+    and name-canonical so the pushed reference is REPO@sha256:... in every registry."""
+    fields = ["type=image", _csv_field("name=" + ",".join(names))]
+    if push_by_digest:
+        fields += ["push-by-digest=true", "name-canonical=true"]
+    fields.append("push=true")
+    return ",".join(fields)
+
+
+def oci_output(dest: str) -> str:
+    return f"type=oci,dest={dest}"
+
+
+def imagetools_create_argv(
+    tags: Sequence[str],
+    sources: Sequence[str],
+    *,
+    annotations: Sequence[str] = (),
+    builder: str = "",
+) -> list[str]:
+    argv = ["docker", "buildx", "imagetools", "create"]
+    if builder:
+        argv += ["--builder", builder]
+    for tag in tags:
+        argv += ["--tag", tag]
+    for annotation in annotations:
+        argv += ["--annotation", annotation]
+    return [*argv, *sources]
+
+
+def imagetools_inspect_argv(reference: str, *, builder: str = "") -> list[str]:
+    argv = ["docker", "buildx", "imagetools", "inspect"]
+    if builder:
+        argv += ["--builder", builder]
+    return [*argv, "--raw", reference]
+
+
+def builder_inspect_argv(builder: str = "") -> list[str]:
+    return ["docker", "buildx", "inspect", *([builder] if builder else [])]
+
+
+def parse_builder_driver(text: str) -> str:
+    """The driver named in `docker buildx inspect` output ("" when absent)."""
+    found = re.search(r"^Driver:\s*(\S+)", text, flags=re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+# Drivers whose BuildKit can push by digest (a `docker` driver cannot).
+PUSH_BY_DIGEST_DRIVERS = frozenset({"docker-container", "remote", "kubernetes"})
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """`github.com/docker/buildx v0.13.1 ...` or `... 0.13.1+ds1 ...` -> (0, 13, 1)."""
+    found = re.search(r"\bv?(\d+)\.(\d+)\.(\d+)", text)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+# The oldest buildx that has each feature we use (buildx release notes).
+FEATURE_MIN_VERSION = {
+    "--annotation on imagetools create": (0, 12, 0),
+    "--metadata-file": (0, 6, 0),
+    "--build-context": (0, 8, 0),
+    "--provenance": (0, 10, 0),
+}

@@ -1,0 +1,141 @@
+"""Digest records: one JSON file per (image, platform) that push-digest writes and
+merge-manifest reads. A record names the digest, the references it was pushed to, and the path
+that pushed it; merge-manifest refuses anything but exactly one valid record per platform."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fullstack_build.errors import DigestRecordError
+from fullstack_build.platforms import Platform, parse_platform
+
+SCHEMA = 1
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+PATH_PUSH_BY_DIGEST = "push-by-digest"
+PATH_OCI_ARCHIVE = "oci-archive"
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    image: str
+    repository: str
+    platform: str
+    digest: str
+    references: tuple[str, ...]  # REPO@sha256:... in every registry it was pushed to
+    path: str  # PATH_PUSH_BY_DIGEST or PATH_OCI_ARCHIVE
+    builder: str
+    driver: str
+    revision: str = ""
+    created: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, **asdict(self), "references": list(self.references)}
+
+
+def record_path(digest_dir: Path, image: str, platform: Platform) -> Path:
+    """One folder per image, one file per platform: re-running overwrites, never duplicates."""
+    return digest_dir / image / f"{platform.slug}.json"
+
+
+def write_record(digest_dir: Path, record: DigestRecord) -> Path:
+    path = record_path(digest_dir, record.image, parse_platform(record.platform))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def parse_record(text: str, source: str) -> DigestRecord:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DigestRecordError(
+            f"digest record {source} is not valid JSON ({exc.msg} at line {exc.lineno}): "
+            "delete it and re-run push-digest for that platform"
+        ) from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise DigestRecordError(
+            f"digest record {source} is not a schema-{SCHEMA} record: "
+            "re-run push-digest with this version of the build system"
+        )
+    fields = ("image", "repository", "platform", "digest", "path", "builder", "driver")
+    missing = [f for f in fields if not isinstance(data.get(f), str)]
+    refs = data.get("references")
+    if missing or not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        what = ", ".join(missing) or "references"
+        raise DigestRecordError(
+            f"digest record {source} lacks {what}: delete it and re-run push-digest"
+        )
+    if not DIGEST.match(data["digest"]):
+        raise DigestRecordError(
+            f"digest record {source} has a malformed digest {data['digest']!r}: "
+            "re-run push-digest for that platform"
+        )
+    try:
+        platform = str(parse_platform(data["platform"]))
+    except Exception as exc:
+        raise DigestRecordError(
+            f"digest record {source} names an unknown platform {data['platform']!r}"
+        ) from exc
+    return DigestRecord(
+        image=data["image"],
+        repository=data["repository"],
+        platform=platform,
+        digest=data["digest"],
+        references=tuple(refs),
+        path=data["path"],
+        builder=data["builder"],
+        driver=data["driver"],
+        revision=str(data.get("revision") or ""),
+        created=str(data.get("created") or ""),
+    )
+
+
+def read_records(digest_dir: Path, image: str) -> list[tuple[Path, DigestRecord]]:
+    folder = digest_dir / image
+    if not folder.is_dir():
+        raise DigestRecordError(
+            f"no digest records for {image} in {folder}: run "
+            f"`invoke push-digest --image {image} --arch ARCH` for every platform first "
+            "(or pass --digest-dir)"
+        )
+    return [(p, parse_record(p.read_text(), str(p))) for p in sorted(folder.glob("*.json"))]
+
+
+def select_records(
+    found: Sequence[tuple[Path, DigestRecord]],
+    image: str,
+    repository: str,
+    platforms: Sequence[Platform],
+) -> list[DigestRecord]:
+    """Exactly one record per configured platform, all of ``image``, or a DigestRecordError
+    naming everything that is missing, duplicated or foreign."""
+    problems: list[str] = []
+    by_platform: dict[str, list[Path]] = {}
+    for path, record in found:
+        if record.image != image or record.repository != repository:
+            problems.append(f"{path.name} is for {record.image} ({record.repository}), not {image}")
+            continue
+        by_platform.setdefault(record.platform, []).append(path)
+    wanted = [str(p) for p in platforms]
+    missing = [p for p in wanted if p not in by_platform]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    for platform, paths in by_platform.items():
+        if platform not in wanted:
+            problems.append(f"{', '.join(p.name for p in paths)} is for unconfigured {platform}")
+        elif len(paths) > 1:
+            problems.append(f"{platform} recorded {len(paths)} times ({', '.join(p.name for p in paths)})")
+    if problems:
+        raise DigestRecordError(
+            f"refusing to publish {image}: " + "; ".join(problems)
+            + ": push-digest each configured platform exactly once into one digest folder"
+        )
+    records = {r.platform: r for _, r in found}
+    return [records[p] for p in wanted]

@@ -1,0 +1,186 @@
+"""The task flows: resolve flags against settings, plan, execute, report. tasks.py calls these
+with the merged configuration; everything here is plain Python and testable without Invoke."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fullstack_build import digests, log, metadata, pipeline
+from fullstack_build.errors import UsageError
+from fullstack_build.github import actions
+from fullstack_build.metadata.tags import docker_tag
+from fullstack_build.platforms import Platform, select_platform
+from fullstack_build.runner import Runner
+from fullstack_build.settings import ImageSpec, Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    settings: Settings
+    image: ImageSpec
+    builder: str
+
+
+def resolve(
+    settings: Settings,
+    image: str | None,
+    *,
+    builder: str | None = None,
+    registries: Sequence[str] | None = None,
+    digest_dir: str | None = None,
+) -> Target:
+    """Flags beat config: each given flag replaces its setting."""
+    resolved = settings.with_registries(list(registries or []))
+    if digest_dir is not None:
+        resolved = resolved.override(digest_dir=Path(digest_dir))
+    spec = resolved.image(image)
+    return Target(resolved, spec, resolved.builder if builder is None else builder)
+
+
+def platforms_for(settings: Settings, arch: str | None) -> Platform:
+    if not arch:
+        raise UsageError("--arch is required: pass e.g. --arch amd64 or --arch linux/arm64")
+    return select_platform(arch, settings.platforms)
+
+
+def report_path(settings: Settings, image: ImageSpec, platform: Platform, kind: str) -> Path:
+    return settings.build_dir / "reports" / f"{image.name}-{platform.slug}.{kind}.json"
+
+
+def _base_image(image: ImageSpec) -> str:
+    return image.build_args.get("BASE_IMAGE", "") or "(Dockerfile default)"
+
+
+def build_arch(
+    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str], tag: str | None = None
+) -> pipeline.BuildResult:
+    settings, image = target.settings, target.image
+    platform = platforms_for(settings, arch)
+    builder = pipeline.probe_builder(runner, target.builder)
+    pipeline.check_can_build(builder, platform)
+    meta = metadata.compute(settings, image, env, runner)
+    plan = pipeline.plan_build(settings, image, platform, meta.labels, target.builder, tag)
+    result = pipeline.execute_build(plan, runner)
+    report = actions.BuildReport(
+        image=image.name,
+        repository=image.repository,
+        status="success",
+        platforms=(str(platform),),
+        tags=(plan.tag,),
+        pushed=False,
+        base_image=_base_image(image),
+        arches=(
+            actions.ArchReport(
+                str(platform), result.duration_s, result.size_bytes, result.digest, "success"
+            ),
+        ),
+        duration_s=result.duration_s,
+    )
+    if not runner.dry_run:
+        report.save(report_path(settings, image, platform, "build"))
+        log.info(
+            f"built {plan.tag} ({platform}) in {result.duration_s:.1f} s; "
+            f"metadata: {result.metadata_file}"
+        )
+    actions.publish([report], env, title=f"build {image.name} {platform}")
+    return result
+
+
+def push_digest(
+    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
+) -> digests.DigestRecord:
+    settings, image = target.settings, target.image
+    for notice in settings.skipped_registries:
+        log.notice(notice)
+    platform = platforms_for(settings, arch)
+    builder = pipeline.probe_builder(runner, target.builder)
+    pipeline.check_can_build(builder, platform)
+    meta = metadata.compute(settings, image, env, runner)
+    plan = pipeline.plan_push(settings, image, platform, meta.labels, builder)
+    record, result = pipeline.execute_push(
+        plan, runner, settings.digest_dir, env,
+        revision=meta.labels.get("org.opencontainers.image.revision", ""),
+    )  # fmt: skip
+    report = actions.BuildReport(
+        image=image.name,
+        repository=image.repository,
+        status="success",
+        platforms=(str(platform),),
+        registries=tuple(r.prefix for r in settings.registries),
+        pushed=True,
+        base_image=_base_image(image),
+        arches=(
+            actions.ArchReport(str(platform), result.duration_s, None, record.digest, "success"),
+        ),
+        duration_s=result.duration_s,
+    )
+    if not runner.dry_run:
+        report.save(report_path(settings, image, platform, "push"))
+        path = digests.record_path(settings.digest_dir, image.name, platform)
+        log.info(
+            f"pushed {image.name} {platform} as {record.digest} ({record.path}); record: {path}"
+        )
+    actions.publish([report], env, title=f"push {image.name} {platform}")
+    return record
+
+
+def merge_manifest(
+    target: Target,
+    runner: Runner,
+    env: Mapping[str, str],
+    tags: Sequence[str] | None = None,
+) -> pipeline.MergeResult:
+    settings, image = target.settings, target.image
+    for notice in settings.skipped_registries:
+        log.notice(notice)
+    found = digests.read_records(settings.digest_dir, image.name)
+    records = digests.select_records(found, image.name, image.repository, settings.platforms)
+    meta = metadata.compute(settings, image, env, runner)
+    if tags:
+        tag_names = tuple(_validated_tag(t) for t in dict.fromkeys(tags))
+    else:
+        metadata.ensure_tags(meta, image, settings)  # never an untagged index
+        tag_names = meta.tag_names
+    plan = pipeline.plan_merge(
+        settings, image, records, tag_names, meta.annotations, target.builder
+    )
+    result = pipeline.execute_merge(plan, runner, env, settings.platforms)
+    report = actions.BuildReport(
+        image=image.name,
+        repository=image.repository,
+        status="success",
+        platforms=tuple(str(p) for p in settings.platforms),
+        registries=tuple(r.prefix for r in settings.registries),
+        tags=result.tags,
+        digest=result.index_digest,
+        pushed=True,
+        base_image=_base_image(image),
+        arches=tuple(
+            actions.ArchReport(r.platform, None, None, r.digest, "success") for r in records
+        ),
+        duration_s=result.duration_s,
+    )
+    if not runner.dry_run:
+        log.info(f"index {result.index_digest} for {', '.join(result.platforms)}")
+        for step in plan.steps:
+            log.info(f"  docker pull {step.tags[0]}")
+    actions.publish([report], env, title=f"merge {image.name}")
+    return result
+
+
+def _validated_tag(tag: str) -> str:
+    cleaned = docker_tag(tag)
+    if cleaned != tag:
+        raise UsageError(f"--tag {tag!r} is not a valid Docker tag: did you mean {cleaned!r}?")
+    return tag
+
+
+def ship(
+    target: Target, runner: Runner, env: Mapping[str, str], tags: Sequence[str] | None = None
+) -> pipeline.MergeResult:
+    """Every configured platform built and pushed by digest, then merged: the whole flow."""
+    for platform in target.settings.platforms:
+        push_digest(target, str(platform), runner, env)
+    return merge_manifest(target, runner, env, tags)

@@ -1,0 +1,414 @@
+"""build-arch, push-digest and merge-manifest: plan (pure, frozen), then execute.
+
+The plan functions turn settings, flags and metadata into argv lists; the execute functions
+run them through the Runner and check what the engine and the registries report back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fullstack_build import buildx, digests, log, qemu_check, registry
+from fullstack_build.errors import CommandError, PreconditionError, RegistryError
+from fullstack_build.platforms import Platform
+from fullstack_build.runner import Runner
+from fullstack_build.settings import ImageSpec, Registry, Settings
+
+LABEL_BUILD_ARGS = {
+    "VERSION": "org.opencontainers.image.version",
+    "REVISION": "org.opencontainers.image.revision",
+    "CREATED": "org.opencontainers.image.created",
+}
+
+
+@dataclass(frozen=True)
+class Builder:
+    name: str  # "" = buildx's current builder
+    driver: str
+
+    @property
+    def pushes_by_digest(self) -> bool:
+        return self.driver in buildx.PUSH_BY_DIGEST_DRIVERS
+
+
+def probe_builder(runner: Runner, name: str) -> Builder:
+    result = runner.run(
+        buildx.builder_inspect_argv(name), capture=True, check=False, mutates=False, timeout=60
+    )
+    if not result.ok:
+        if "unknown command" in result.stdout or not result.stdout and _no_buildx(runner):
+            raise PreconditionError(
+                "docker buildx is not available: install the buildx plugin or run `invoke local.up`"
+            )
+        target = f"builder {name!r}" if name else "the current builder"
+        raise PreconditionError(
+            f"cannot use {target}: is the engine running and the builder created? "
+            "(`docker buildx ls`; `invoke local.up` starts a local engine)"
+        )
+    return Builder(name, buildx.parse_builder_driver(result.stdout) or "docker")
+
+
+def _no_buildx(runner: Runner) -> bool:
+    return not runner.run(
+        ["docker", "buildx", "version"], capture=True, check=False, mutates=False
+    ).ok
+
+
+def local_tag(settings: Settings, image: ImageSpec, platform: Platform) -> str:
+    return settings.local_tag.format(
+        repository=image.repository, arch=platform.slug, image=image.name
+    )
+
+
+def _template(text: str, image: ImageSpec, platform: Platform) -> str:
+    return text.format(image=image.name, arch=platform.slug) if text else ""
+
+
+def common_request(
+    settings: Settings,
+    image: ImageSpec,
+    platform: Platform,
+    labels: Mapping[str, str],
+    metadata_file: Path,
+    builder: str,
+) -> buildx.BuildRequest:
+    """What every build of (image, platform) shares, whatever its output."""
+    build_args = {k: v for k, v in image.build_args.items() if v != ""}
+    for arg, label in LABEL_BUILD_ARGS.items():
+        if label in labels and arg not in build_args:
+            build_args[arg] = labels[label]
+    secrets = ()
+    if settings.extra_ca_file and Path(settings.extra_ca_file).is_file():
+        secrets = (f"id=extra_ca,src={settings.extra_ca_file}",)
+    return buildx.BuildRequest(
+        context=image.context,
+        dockerfile=image.dockerfile,
+        platform=str(platform),
+        builder=builder,
+        build_args=build_args,
+        build_contexts=dict(image.build_contexts),
+        labels=dict(labels),
+        secrets=secrets,
+        metadata_file=str(metadata_file),
+        cache_from=_template(settings.cache_from, image, platform),
+        cache_to=_template(settings.cache_to, image, platform),
+    )
+
+
+def metadata_path(settings: Settings, image: ImageSpec, platform: Platform, kind: str) -> Path:
+    return settings.build_dir / "metadata" / f"{image.name}-{platform.slug}.{kind}.json"
+
+
+# --- build-arch -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    image: ImageSpec
+    platform: Platform
+    tag: str
+    request: buildx.BuildRequest
+
+    @property
+    def argv(self) -> list[str]:
+        return buildx.build_argv(self.request)
+
+
+def plan_build(
+    settings: Settings,
+    image: ImageSpec,
+    platform: Platform,
+    labels: Mapping[str, str],
+    builder: str,
+    tag: str | None = None,
+) -> BuildPlan:
+    the_tag = tag or local_tag(settings, image, platform)
+    base = common_request(
+        settings,
+        image,
+        platform,
+        labels,
+        metadata_path(settings, image, platform, "build"),
+        builder,
+    )
+    request = buildx.BuildRequest(**{**base.__dict__, "tags": (the_tag,), "load": True})
+    return BuildPlan(image, platform, the_tag, request)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    tag: str
+    digest: str
+    duration_s: float
+    size_bytes: int | None
+    metadata_file: Path
+
+
+def check_can_build(builder: Builder, platform: Platform) -> None:
+    """A local `docker` driver runs foreign platforms only through QEMU."""
+    if builder.driver == "docker":
+        problem = qemu_check.problem_for(platform)
+        if problem:
+            raise PreconditionError(problem)
+
+
+def read_metadata(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        raise CommandError(
+            f"buildx left no readable metadata file at {path}: is buildx too old for "
+            "--metadata-file (needs 0.6+)?"
+        ) from exc
+    return data if isinstance(data, dict) else {}
+
+
+def image_size(runner: Runner, tag: str) -> int | None:
+    result = runner.run(
+        ["docker", "image", "inspect", "--format", "{{.Size}}", tag],
+        capture=True, check=False, mutates=False,
+    )  # fmt: skip
+    try:
+        return int(result.stdout.strip()) if result.ok else None
+    except ValueError:
+        return None
+
+
+def execute_build(plan: BuildPlan, runner: Runner) -> BuildResult:
+    Path(plan.request.metadata_file).parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log.group(f"build {plan.image.name} for {plan.platform}"):
+        runner.run(plan.argv)
+    duration = time.monotonic() - started
+    if runner.dry_run:
+        return BuildResult(plan.tag, "", duration, None, Path(plan.request.metadata_file))
+    meta = read_metadata(Path(plan.request.metadata_file))
+    digest = str(meta.get("containerimage.digest") or "")
+    return BuildResult(
+        plan.tag, digest, duration, image_size(runner, plan.tag), Path(plan.request.metadata_file)
+    )
+
+
+# --- push-digest ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    image: ImageSpec
+    platform: Platform
+    builder: Builder
+    registries: tuple[Registry, ...]
+    build: buildx.BuildRequest
+    archive: Path | None  # the OCI archive path (docker driver) or None (push by digest)
+
+    @property
+    def path(self) -> str:
+        return digests.PATH_OCI_ARCHIVE if self.archive else digests.PATH_PUSH_BY_DIGEST
+
+    @property
+    def repositories(self) -> tuple[str, ...]:
+        return tuple(r.reference(self.image.repository) for r in self.registries)
+
+
+def plan_push(
+    settings: Settings,
+    image: ImageSpec,
+    platform: Platform,
+    labels: Mapping[str, str],
+    builder: Builder,
+) -> PushPlan:
+    if not settings.registries:
+        notes = "; ".join(settings.skipped_registries)
+        raise RegistryError(
+            "no registry is enabled"
+            + (f" ({notes})" if notes else "")
+            + ": configure one in invoke.yaml or pass --registry PREFIX"
+        )
+    base = common_request(
+        settings, image, platform, labels, metadata_path(settings, image, platform, "push"),
+        builder.name,
+    )  # fmt: skip
+    repos = tuple(r.reference(image.repository) for r in settings.registries)
+    archive: Path | None = None
+    if builder.pushes_by_digest:
+        output = buildx.image_output(repos, push_by_digest=True)
+    else:
+        # The docker driver cannot push by digest: export an OCI archive and copy it to every
+        # registry by digest with skopeo, which creates no tag at all.
+        archive = settings.build_dir / "oci" / f"{image.name}-{platform.slug}.tar"
+        output = buildx.oci_output(str(archive))
+    request = buildx.BuildRequest(
+        **{**base.__dict__, "outputs": (output,), "provenance": settings.provenance}
+    )
+    return PushPlan(image, platform, builder, settings.registries, request, archive)
+
+
+def execute_push(
+    plan: PushPlan,
+    runner: Runner,
+    digest_dir: Path,
+    env: Mapping[str, str],
+    revision: str = "",
+) -> tuple[digests.DigestRecord, BuildResult]:
+    for reg in plan.registries:
+        registry.prepare(reg, runner, env)
+    if plan.archive:
+        plan.archive.parent.mkdir(parents=True, exist_ok=True)
+    Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log.group(f"build and push {plan.image.name} for {plan.platform} ({plan.path})"):
+        runner.run(buildx.build_argv(plan.build))
+        digest = "sha256:" + "0" * 64
+        if not runner.dry_run:
+            meta = read_metadata(Path(plan.build.metadata_file))
+            digest = str(meta.get("containerimage.digest") or "")
+            if not digests.DIGEST.match(digest):
+                raise CommandError(
+                    f"buildx reported no image digest in {plan.build.metadata_file}: "
+                    "upgrade buildx (0.10+) or check the build output above"
+                )
+        references = tuple(f"{repo}@{digest}" for repo in plan.repositories)
+        if plan.archive:
+            authfile = registry.authfile_for(env)
+            for reg, reference in zip(plan.registries, references, strict=True):
+                runner.run(
+                    registry.skopeo_copy_argv(str(plan.archive), reference, reg.host, authfile)
+                )
+    duration = time.monotonic() - started
+    if not runner.dry_run:
+        for reference in references:
+            served = registry.served_digest(runner, reference, plan.builder.name)
+            if served != digest:
+                raise RegistryError(
+                    f"{reference} is not served as pushed (registry returned "
+                    f"{served or 'nothing'}): re-run push-digest; check the registry's storage"
+                )
+    record = digests.DigestRecord(
+        image=plan.image.name,
+        repository=plan.image.repository,
+        platform=str(plan.platform),
+        digest=digest,
+        references=references,
+        path=plan.path,
+        builder=plan.builder.name,
+        driver=plan.builder.driver,
+        revision=revision,
+        created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    if not runner.dry_run:
+        digests.write_record(digest_dir, record)
+    size = plan.archive.stat().st_size if plan.archive and plan.archive.exists() else None
+    result = BuildResult("", digest, duration, size, Path(plan.build.metadata_file))
+    return record, result
+
+
+# --- merge-manifest -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeStep:
+    registry: Registry
+    tags: tuple[str, ...]
+    sources: tuple[str, ...]
+    annotations: tuple[str, ...]
+    builder: str
+
+    @property
+    def argv(self) -> list[str]:
+        return buildx.imagetools_create_argv(
+            self.tags, self.sources, annotations=self.annotations, builder=self.builder
+        )
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    image: ImageSpec
+    records: tuple[digests.DigestRecord, ...]
+    steps: tuple[MergeStep, ...]
+    tag_names: tuple[str, ...] = field(default=())
+
+
+def plan_merge(
+    settings: Settings,
+    image: ImageSpec,
+    records: Sequence[digests.DigestRecord],
+    tag_names: Sequence[str],
+    annotations: Sequence[str],
+    builder: str,
+) -> MergePlan:
+    if not settings.registries:
+        raise RegistryError(
+            "no registry is enabled: configure one in invoke.yaml or pass --registry PREFIX"
+        )
+    steps = []
+    for reg in settings.registries:
+        repo = reg.reference(image.repository)
+        steps.append(
+            MergeStep(
+                registry=reg,
+                tags=tuple(f"{repo}:{name}" for name in tag_names),
+                sources=tuple(f"{repo}@{r.digest}" for r in records),
+                annotations=tuple(annotations),
+                builder=builder,
+            )
+        )
+    return MergePlan(image, tuple(records), tuple(steps), tuple(tag_names))
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    index_digest: str
+    tags: tuple[str, ...]
+    platforms: tuple[str, ...]
+    duration_s: float
+
+
+def execute_merge(
+    plan: MergePlan, runner: Runner, env: Mapping[str, str], expected: Sequence[Platform]
+) -> MergeResult:
+    started = time.monotonic()
+    # Everything is checked before anything is published: no half-replaced tags.
+    for step in plan.steps:
+        registry.prepare(step.registry, runner, env)
+        if runner.dry_run:
+            continue
+        for source, record in zip(step.sources, plan.records, strict=True):
+            if registry.served_digest(runner, source, step.builder) != record.digest:
+                raise RegistryError(
+                    f"{source} ({record.platform}) is not in registry {step.registry.host}: "
+                    f"re-run `invoke push-digest --image {plan.image.name} --arch "
+                    f"{record.platform}` for this registry set"
+                )
+    digest = ""
+    wanted = {str(p) for p in expected}
+    for step in plan.steps:
+        with log.group(f"merge {plan.image.name} in {step.registry.prefix}"):
+            runner.run(step.argv)
+            if runner.dry_run:
+                continue
+            index = registry.manifest(runner, step.tags[0], step.builder)
+            found = registry.index_platforms(index)
+            if not wanted <= found:
+                raise RegistryError(
+                    f"{step.tags[0]} lacks {', '.join(sorted(wanted - found))} after the merge: "
+                    "check the digest records and re-run merge-manifest"
+                )
+            step_digest = registry.served_digest(runner, step.tags[0], step.builder) or ""
+            for tag in step.tags[1:]:
+                if registry.served_digest(runner, tag, step.builder) != step_digest:
+                    raise RegistryError(
+                        f"{tag} does not resolve to {step_digest}: re-run merge-manifest"
+                    )
+            digest = digest or step_digest
+    tags = tuple(t for s in plan.steps for t in s.tags)
+    return MergeResult(digest, tags, tuple(sorted(wanted)), time.monotonic() - started)
+
+
+def environ() -> dict[str, str]:
+    return dict(os.environ)

@@ -1,0 +1,157 @@
+"""Talking to registries: reachability, login, and checking what a registry really serves."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from fullstack_build import buildx
+from fullstack_build.errors import CommandError, RegistryError
+from fullstack_build.runner import Runner
+from fullstack_build.settings import Registry
+
+DOCKER_HUB = "docker.io"
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name == "localhost" or name.startswith("127.") or name in ("[::1]", "::1")
+
+
+def api_base(host: str) -> str:
+    # Docker talks plain HTTP to loopback registries by default; everything else is HTTPS.
+    if host == DOCKER_HUB:
+        return "https://registry-1.docker.io"
+    return f"{'http' if is_loopback(host) else 'https'}://{host}"
+
+
+def check_reachable(registry: Registry, timeout: float = 10.0) -> int:
+    """GET /v2/: 200 or 401 means a registry answers. Returns the status code."""
+    url = f"{api_base(registry.host)}/v2/"
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+        raise RegistryError(
+            f"registry {registry.host} is unreachable ({reason}): check the address in "
+            f"--registry/invoke.yaml and the network, or start it (`invoke local.up`)"
+        ) from exc
+    if response.status_code not in (200, 401):
+        raise RegistryError(
+            f"{url} answered HTTP {response.status_code}, not a registry: check the prefix "
+            f"{registry.prefix}"
+        )
+    return response.status_code
+
+
+def docker_config_path(env: Mapping[str, str]) -> Path:
+    return Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+
+
+def has_credentials(host: str, env: Mapping[str, str]) -> bool:
+    """Whether the docker client config holds (or delegates) credentials for ``host``."""
+    try:
+        config: dict[str, Any] = json.loads(docker_config_path(env).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    if config.get("credsStore") or host in (config.get("credHelpers") or {}):
+        return True
+    keys = {host, f"https://{host}", f"http://{host}"}
+    if host == DOCKER_HUB:
+        keys.add("https://index.docker.io/v1/")
+    return any(k in (config.get("auths") or {}) for k in keys)
+
+
+def credentials_from_env(registry: Registry, env: Mapping[str, str]) -> tuple[str, str] | None:
+    user = env.get(registry.username_env, "") if registry.username_env else ""
+    password = env.get(registry.password_env, "") if registry.password_env else ""
+    return (user, password) if user and password else None
+
+
+def login_argv(host: str, user: str) -> list[str]:
+    return ["docker", "login", host, "--username", user, "--password-stdin"]
+
+
+def prepare(registry: Registry, runner: Runner, env: Mapping[str, str]) -> None:
+    """Reachable, and logged in when it asks for credentials: or a one-line RegistryError."""
+    status = check_reachable(registry)
+    creds = credentials_from_env(registry, env)
+    if creds:
+        user, password = creds
+        try:
+            runner.with_secrets(password).run(
+                login_argv(registry.host, user), capture=True, input_text=password + "\n"
+            )
+        except CommandError as exc:
+            raise RegistryError(
+                f"login to {registry.host} as {user} failed ({exc.output_tail.strip()[-120:]}): "
+                f"check ${registry.password_env}"
+            ) from exc
+    elif status == 401 and not has_credentials(registry.host, env):
+        hint = f" or set ${registry.username_env}/${registry.password_env}" if registry.password_env else ""
+        raise RegistryError(
+            f"registry {registry.host} needs credentials and none are configured: "
+            f"run `docker login {registry.host}`{hint}"
+        )
+
+
+def served_digest(runner: Runner, reference: str, builder: str = "") -> str | None:
+    """sha256 of the manifest bytes the registry serves for ``reference`` (None: absent)."""
+    result = runner.run(
+        buildx.imagetools_inspect_argv(reference, builder=builder),
+        capture=True, check=False, mutates=False, timeout=120,
+    )  # fmt: skip
+    if not result.ok:
+        return None
+    # imagetools prints the raw manifest followed by a newline it added.
+    raw = result.stdout[:-1] if result.stdout.endswith("\n") else result.stdout
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def manifest(runner: Runner, reference: str, builder: str = "") -> dict[str, Any]:
+    result = runner.run(
+        buildx.imagetools_inspect_argv(reference, builder=builder),
+        capture=True, mutates=False, timeout=120,
+    )  # fmt: skip
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def index_platforms(index: Mapping[str, Any]) -> set[str]:
+    """Platforms in an image index, attestation manifests (unknown/unknown) left out."""
+    found = set()
+    for entry in index.get("manifests") or []:
+        plat = entry.get("platform") or {}
+        if plat.get("os") in (None, "unknown"):
+            continue
+        name = f"{plat['os']}/{plat['architecture']}"
+        if plat.get("variant"):
+            name += f"/{plat['variant']}"
+        found.add(name)
+    return found
+
+
+def skopeo_tls_flag(host: str) -> list[str]:
+    return ["--dest-tls-verify=false"] if is_loopback(host) else []
+
+
+def skopeo_copy_argv(archive: str, destination: str, host: str, authfile: str = "") -> list[str]:
+    argv = ["skopeo", "copy", "--all", "--preserve-digests", *skopeo_tls_flag(host)]
+    if authfile:
+        argv += ["--dest-authfile", authfile]
+    return [*argv, f"oci-archive:{archive}", f"docker://{destination}"]
+
+
+def authfile_for(env: Mapping[str, str]) -> str:
+    path = docker_config_path(env)
+    return str(path) if path.exists() else ""
+
+
+def environ() -> dict[str, str]:
+    return dict(os.environ)
