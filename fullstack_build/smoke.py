@@ -264,6 +264,15 @@ class JunitSummary:
         return self.failures + self.errors
 
 
+_SETUP_PREFIX = re.compile(r'^failed on (?:setup|teardown) with "(?:Failed: )?')
+
+
+def _clean(line: str) -> str:
+    """pytest reports a fixture failure as 'failed on setup with "Failed: REASON'; keep REASON."""
+    cleaned = _SETUP_PREFIX.sub("", line)
+    return cleaned[:-1] if cleaned != line and cleaned.endswith('"') else cleaned
+
+
 def summarize_junit(text: str) -> JunitSummary:
     """Totals and the first failure or error of a pytest JUnit XML report."""
     try:
@@ -285,7 +294,7 @@ def summarize_junit(text: str) -> JunitSummary:
         name = case.get("name", "?")
         message = (problem.get("message") or problem.text or "").strip()
         line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "no message")
-        first = f"{name}: {line}"
+        first = f"{name}: {_clean(line)}"
         break
     return JunitSummary(first_problem=first, **totals)
 
@@ -312,6 +321,14 @@ def _last_line(exc: CommandError) -> str:
     return lines[-1] if lines else str(exc)
 
 
+def names_registry(reference: str) -> bool:
+    """True when the reference starts with a registry host (``HOST.DOMAIN/``, ``HOST:PORT/``,
+    ``localhost/``); a bare ``name:tag`` is only looked up locally, never pulled from the
+    engine's default registry by surprise."""
+    first, slash, _ = reference.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
 def check_engine(runner: Runner) -> None:
     try:
         runner.run(engine_argv(), capture=True, mutates=False, timeout=30)
@@ -332,34 +349,46 @@ def _inspect(runner: Runner, reference: str) -> dict[str, Any] | None:
 
 
 def ensure_image(runner: Runner, plan: SmokePlan) -> None:
-    """The reference must be in the local engine (a --ref may be pulled) for the platform."""
+    """The reference must be in the local engine for the platform; a --ref may be pulled.
+
+    `docker image inspect` shows one platform of a multi-platform image, so a --ref whose
+    local copy reports another platform is pulled for the wanted one; a successful pull
+    proves the reference has it (the suite's `uname -m` check confirms it at run time).
+    """
     found = _inspect(runner, plan.reference)
-    if found is None and plan.from_ref:
-        try:
-            runner.run(
-                pull_argv(plan.reference, plan.platform),
-                capture=True,
-                mutates=False,  # the image under test must exist, even in a dry run
-                timeout=plan.pull_timeout,
-            )
-        except CommandError as exc:
+    if found is not None and image_platform(found) == plan.platform:
+        return
+    if not plan.from_ref or not names_registry(plan.reference):
+        if found is None:
             raise UsageError(
-                f"image {plan.reference} is neither in the local engine nor pullable for "
-                f"{plan.platform} ({_last_line(exc)}): check the reference, the registry and "
-                "`docker login`"
+                f"image {plan.reference} is not in the local engine: build it with `invoke "
+                f"build-arch --image {plan.image} --arch {plan.platform.slug}`, or pass --ref "
+                "with a registry host (e.g. 127.0.0.1:5000/REPO@sha256:…, docker.io/NAME:TAG) "
+                "to pull it"
+            )
+        raise UsageError(
+            f"image {plan.reference} is {image_platform(found)}, not {plan.platform}: "
+            f"build it for {plan.platform.slug} or pass that platform's tag or digest"
+        )
+    try:
+        runner.run(
+            pull_argv(plan.reference, plan.platform),
+            capture=True,
+            mutates=False,  # the image under test must exist, even in a dry run
+            timeout=plan.pull_timeout,
+        )
+    except CommandError as exc:
+        if found is not None:
+            raise UsageError(
+                f"image {plan.reference} is {image_platform(found)} here and has no "
+                f"{plan.platform} variant to pull ({_last_line(exc)}): pass the "
+                f"{plan.platform.slug} tag or per-platform digest"
             ) from exc
-        found = _inspect(runner, plan.reference)
-    if found is None:
         raise UsageError(
-            f"image {plan.reference} is not in the local engine: build it with `invoke "
-            f"build-arch --image {plan.image} --arch {plan.platform.slug}` or pass --ref"
-        )
-    actual = image_platform(found)
-    if actual != plan.platform:
-        raise UsageError(
-            f"image {plan.reference} is {actual}, not {plan.platform}: pass the "
-            f"{plan.platform.slug} tag or per-platform digest"
-        )
+            f"image {plan.reference} is neither in the local engine nor pullable for "
+            f"{plan.platform} ({_last_line(exc)}): check the reference, the registry and "
+            "`docker login`"
+        ) from exc
 
 
 def run_smoke(

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -63,33 +64,61 @@ def compose(smoke_target: SmokeTarget) -> Compose:
     return Compose(smoke_target.compose_file, smoke_target.project)
 
 
+@dataclass
+class StackState:
+    services: Services
+    problem: str = ""  # why the stack did not start; empty when it did
+    reported: bool = False
+
+
 @pytest.fixture(scope="session")
-def smoke_stack(docker_services: Services, compose: Compose, smoke_target: SmokeTarget) -> Services:
-    """Every service of the compose file up and healthy (or running, without a healthcheck)."""
+def _stack_state(
+    docker_services: Services, compose: Compose, smoke_target: SmokeTarget
+) -> StackState:
+    """`up --wait` once per session; a failure is recorded, not raised (see smoke_stack)."""
     wait = smoke_target.wait_timeout
     result = compose.run(
         "up", "--detach", "--wait", "--wait-timeout", str(wait), "--no-build", timeout=wait + 60
     )
-    if result.returncode != 0:
-        states = ", ".join(
-            f"{c.get('Service')}: {c.get('State')}"
-            + (f"/{c.get('Health')}" if c.get("Health") else "")
-            for c in compose.ps()
-        )
-        pytest.fail(
-            f"{smoke_target.image} ({smoke_target.platform}) did not start healthy within "
-            f"{wait} s: {last_line(result.stderr + result.stdout)} [{states or 'no containers'}]"
-            f"\n--- last {LOG_LINES} log lines ---\n{compose.logs()}",
-            pytrace=False,
-        )
-    return docker_services
+    if result.returncode == 0:
+        return StackState(docker_services)
+    states = ", ".join(
+        f"{c.get('Service')}: {c.get('State')}" + (f"/{c.get('Health')}" if c.get("Health") else "")
+        for c in compose.ps()
+    )
+    return StackState(
+        docker_services,
+        f"{smoke_target.image} ({smoke_target.platform}) did not start healthy within {wait} s: "
+        f"{last_line(result.stderr + result.stdout)} [{states or 'no containers'}]"
+        f"\n--- last {LOG_LINES} log lines ---\n{compose.logs()}",
+    )
+
+
+@pytest.fixture
+def smoke_stack(_stack_state: StackState) -> Services:
+    """Every service of the compose file up and healthy (or running, without a healthcheck).
+    If the stack did not start, the first test shows why (with the last log lines), the
+    others say so in one line."""
+    if _stack_state.problem:
+        if _stack_state.reported:
+            pytest.fail("the stack did not start; see the first error", pytrace=False)
+        _stack_state.reported = True
+        pytest.fail(_stack_state.problem, pytrace=False)
+    return _stack_state.services
 
 
 @pytest.fixture(scope="session")
-def base_url(smoke_stack: Services, docker_ip: str) -> Callable[[str, int], str]:
+def _ready_urls() -> dict[tuple[str, int], str]:
+    return {}
+
+
+@pytest.fixture
+def base_url(
+    smoke_stack: Services, docker_ip: str, _ready_urls: dict[tuple[str, int], str]
+) -> Callable[[str, int], str]:
     """``base_url(service, container_port)`` → ``http://127.0.0.1:<host port>``, once the port
     answers HTTP from the host."""
-    ready: dict[tuple[str, int], str] = {}
+    ready = _ready_urls
 
     def url(service: str, port: int) -> str:
         if (service, port) not in ready:

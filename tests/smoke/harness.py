@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import urllib.error
 import urllib.request
@@ -20,6 +21,8 @@ from fullstack_build.platforms import Platform, parse_platform
 SMOKE_DIR = Path(__file__).resolve().parent
 LOG_LINES = 30
 COMMAND_TIMEOUT = 120.0
+# Compose prefixes log lines with terminal control sequences even with --no-color.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class Compose:
 
     def logs(self, tail: int = LOG_LINES) -> str:
         result = self.run("logs", "--no-color", "--tail", str(tail), timeout=60)
-        return (result.stdout + result.stderr).strip() or "(no log output)"
+        return ANSI_ESCAPE.sub("", result.stdout + result.stderr).strip() or "(no log output)"
 
     def ps(self) -> list[dict[str, Any]]:
         """One dict per container (compose prints one JSON object per line, or an array)."""

@@ -20,6 +20,7 @@ from fullstack_build.smoke import (
     image_platform,
     inspect_argv,
     load_smoke_settings,
+    names_registry,
     plan_smoke,
     project_name,
     pull_argv,
@@ -92,7 +93,7 @@ def test_arch_spellings(arch: str, expected: Platform) -> None:
     ],
     ids=["unknown-arch", "unconfigured-arch", "unknown-image", "empty-ref", "blank-ref", "space"],
 )
-def test_bad_flags(flags: dict[str, str], message: str) -> None:
+def test_bad_flags(flags: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         plan(**flags)
 
@@ -252,6 +253,22 @@ def test_pull_argv(ref: str, platform: Platform, expected: list[str]) -> None:
     assert pull_argv(ref, platform) == expected
 
 
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("127.0.0.1:5000/fullstack-agent@sha256:" + "a" * 64, True),
+        ("ghcr.io/acme/fullstack-agent:1", True),
+        ("docker.io/library/python:3", True),
+        ("localhost/x:1", True),
+        ("fullstack-agent:local-amd64", False),
+        ("acme/fullstack-agent:1", False),
+        ("fullstack-agent", False),
+    ],
+)
+def test_only_references_with_a_registry_host_are_pulled(ref: str, expected: bool) -> None:
+    assert names_registry(ref) is expected
+
+
 def test_inspect_argv() -> None:
     assert inspect_argv("x:1") == ["docker", "image", "inspect", "x:1"]
 
@@ -314,3 +331,74 @@ def test_image_platform_refuses_windows_and_blank() -> None:
         image_platform({"Architecture": "amd64", "Os": "windows"})
     with pytest.raises(SmokeTestError, match="no Architecture"):
         image_platform({})
+
+
+# --- JUnit reports (recorded from real smoke runs) ----------------------------------------------
+
+
+def read_fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def test_summary_of_a_passing_run() -> None:
+    summary = summarize_junit(read_fixture("junit-pass-app-amd64.xml"))
+    assert summary == JunitSummary(tests=9, failures=0, errors=0, skipped=0, first_problem="")
+
+
+def test_summary_of_a_failed_check() -> None:
+    summary = summarize_junit(read_fixture("junit-fail-app-amd64.xml"))
+    assert (summary.tests, summary.failures, summary.errors, summary.problems) == (9, 1, 0, 1)
+    assert summary.first_problem.startswith(
+        "test_version_shows_the_labels_of_the_build: AssertionError: assert"
+    )
+
+
+def test_summary_of_a_stack_that_never_turned_healthy() -> None:
+    summary = summarize_junit(read_fixture("junit-unhealthy-app-amd64.xml"))
+    assert (summary.tests, summary.errors, summary.problems) == (9, 9, 9)
+    assert summary.first_problem == (
+        "test_healthz_answers_200: appsmoke-unhealthy:amd64 (linux/amd64) did not start healthy "
+        "within 15 s: application not healthy after 15s "
+        "[app: running/starting, app-runtime: running/starting]"
+    )
+
+
+def test_summary_refuses_broken_xml() -> None:
+    with pytest.raises(SmokeTestError, match="not valid XML"):
+        summarize_junit("<testsuites><testsuite")
+
+
+@pytest.mark.parametrize(
+    ("summary", "returncode", "expected"),
+    [
+        (
+            JunitSummary(9, 1, 0, 0, "test_x: AssertionError: boom"),
+            1,
+            "1 of 9 smoke checks failed for fullstack-agent:local-amd64 (linux/amd64); "
+            "first: test_x: AssertionError: boom (report: {junit})",
+        ),
+        (
+            JunitSummary(9, 0, 9, 0, ""),
+            1,
+            "9 of 9 smoke checks failed for fullstack-agent:local-amd64 (linux/amd64) "
+            "(report: {junit})",
+        ),
+        (
+            JunitSummary(0, 0, 0, 0, ""),
+            5,
+            "no smoke tests were collected from {suite}; add test_*.py files",
+        ),
+        (
+            None,
+            4,
+            "smoke tests for fullstack-agent:local-amd64 (linux/amd64) did not run (pytest exit "
+            "code 4, no report at {junit}); see the pytest output above",
+        ),
+    ],
+    ids=["one-failure", "errors-only", "nothing-collected", "no-report"],
+)
+def test_failure_message(summary: JunitSummary | None, returncode: int, expected: str) -> None:
+    p = plan()
+    message = failure_message(p, summary, returncode)
+    assert message == expected.format(junit=p.junit, suite=p.suite_dir)
+    assert "\n" not in message
