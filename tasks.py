@@ -16,6 +16,7 @@ from fullstack_build import flows
 from fullstack_build import lint as lint_core
 from fullstack_build import log
 from fullstack_build import metadata as metadata_core
+from fullstack_build import rehearse as rehearse_core
 from fullstack_build.boundary import exits_cleanly, runner, settings
 from fullstack_build.errors import UsageError
 from fullstack_build.github import comment as gh_comment
@@ -344,6 +345,54 @@ def smoke_test(
 
 
 ns.add_task(smoke_test)
+
+
+# --- rehearse ------------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "workflow": "Workflow to run: a file in .github/workflows, with or without .yml "
+        "(default: rehearse.workflow in invoke.yaml).",
+        "event": "Event to simulate: push, pull_request, tag or workflow_dispatch "
+        "(default: rehearse.event).",
+        "ref": "GITHUB_REF, e.g. refs/heads/main, refs/tags/v1.2.3 (or v1.2.3 with --event "
+        "tag), refs/pull/7/merge (default: rehearse.refs).",
+        "registry": "Registry prefix HOST[:PORT][/NAMESPACE] the workflow publishes to instead "
+        "of the runtime file's (repeatable).",
+        "work_dir": "Folder for the run's workspaces, artifacts and logs "
+        "(default: rehearse.work_dir).",
+    },
+    iterable=["registry"],
+)
+@exits_cleanly
+def rehearse(  # noqa: PLR0917 (Invoke maps every parameter to a flag)
+    c: Context,
+    workflow: str | None = None,
+    event: str | None = None,
+    ref: str | None = None,
+    registry: list[str] | None = None,
+    work_dir: str | None = None,
+) -> None:
+    """Run a GitHub workflow's own steps on the local stack, as GitHub would for an event.
+
+    Jobs run in `needs` order, matrix by matrix, each in a fresh checkout of the current tree
+    with the GITHUB_* environment, an event payload and per-step output and summary files.
+    `uses:` steps run local equivalents; the PR comment goes to a local GitHub API stand-in;
+    the tasks publish to the local registry (rehearse.runtime_file, or --registry).
+    Fails if any job failed.
+    """
+    options = rehearse_core.Options(
+        workflow=workflow, event=event, ref=ref, registries=tuple(registry or ()),
+        work_dir=work_dir,
+    )  # fmt: skip
+    root = Path(__file__).resolve().parent
+    outcome = rehearse_core.rehearse(settings(c), runner(c), options, root)
+    log.info(rehearse_core.report(outcome))
+    rehearse_core.raise_for_failure(outcome)
+
+
+ns.add_task(rehearse)
 
 
 # --- lint --------------------------------------------------------------------------------

@@ -1,0 +1,695 @@
+"""The rehearsal's plan, pure and unit-tested: which job runs when (``needs`` order, matrix by
+matrix), what GitHub would put in the environment for the event, which local equivalent stands
+in for each ``uses:`` action, how a ``run:`` step's shell is called, and how the file commands
+(``GITHUB_OUTPUT``, ``GITHUB_ENV``, ``GITHUB_PATH``) are read back."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import os
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.settings import validate_prefix
+from fullstack_build.workflows import Job, Status, Step, Workflow, condition_holds
+
+# What `--event` accepts; `tag` is a push of a tag ref.
+EVENTS = ("push", "pull_request", "tag", "workflow_dispatch")
+_EVENT_NAMES = {"push": "push", "tag": "push", "pull_request": "pull_request",
+                "workflow_dispatch": "workflow_dispatch"}  # fmt: skip
+_PR_REF = re.compile(r"^refs/pull/([1-9][0-9]*)/(merge|head)$")
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RehearsalConfig:
+    """The ``rehearse:`` section of invoke.yaml."""
+
+    workflow: str = "docker-build-push"
+    event: str = "push"
+    workflows_dir: str = ".github/workflows"
+    runtime_file: str = "local.yaml"
+    registries: tuple[str, ...] = ()
+    work_dir: str = "build/rehearsal"
+    repository: str = "fullstackagent/fullstackagent"
+    actor: str = "rehearsal"
+    refs: Mapping[str, str] = field(default_factory=dict)
+    head_ref: str = "rehearsal"
+    variables: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+def _strings(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a mapping of NAME: VALUE")
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def load_config(raw: Mapping[str, Any]) -> RehearsalConfig:
+    """``rehearse:`` of the merged configuration; missing keys take the defaults above."""
+    section = raw.get("rehearse") or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError("rehearse: in invoke.yaml must be a mapping")
+    default = RehearsalConfig()
+    registry = section.get("registry") or ()
+    registries = (registry,) if isinstance(registry, str) else tuple(registry)
+    repository = str(section.get("repository") or default.repository)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        raise ConfigError(f"rehearse.repository {repository!r} must be OWNER/NAME")
+    return RehearsalConfig(
+        workflow=str(section.get("workflow") or default.workflow),
+        event=str(section.get("event") or default.event),
+        workflows_dir=str(section.get("workflows_dir") or default.workflows_dir),
+        runtime_file=str(section.get("runtime_file") or ""),
+        registries=tuple(str(r) for r in registries if r),
+        work_dir=str(section.get("work_dir") or default.work_dir),
+        repository=repository,
+        actor=str(section.get("actor") or default.actor),
+        refs=_strings(section.get("refs"), "rehearse.refs"),
+        head_ref=str(section.get("head_ref") or default.head_ref),
+        variables=_strings(section.get("vars"), "rehearse.vars"),
+        secrets=_strings(section.get("secrets"), "rehearse.secrets"),
+    )
+
+
+def find_workflow(name: str, directory: Path) -> Path:
+    """``docker-build-push``, ``docker-build-push.yml`` or a path to the file."""
+    candidates = [
+        Path(name),
+        directory / name,
+        directory / f"{name}.yml",
+        directory / f"{name}.yaml",
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    known = ", ".join(sorted(p.stem for p in directory.glob("*.y*ml"))) or "none"
+    raise UsageError(f"no workflow {name!r} in {directory}: use one of {known}")
+
+
+# --- the event ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """The simulated event: what GITHUB_EVENT_NAME, GITHUB_REF, GITHUB_SHA and the payload
+    say."""
+
+    event: str  # the --event value
+    ref: str
+    sha: str
+    repository: str
+    actor: str
+    default_branch: str
+    head_ref: str = ""
+    commit_date: str = ""
+
+    @property
+    def event_name(self) -> str:
+        return _EVENT_NAMES[self.event]
+
+    @property
+    def ref_name(self) -> str:
+        match = _PR_REF.match(self.ref)
+        if match:
+            return f"{match.group(1)}/{match.group(2)}"
+        return re.sub(r"^refs/(heads|tags)/", "", self.ref)
+
+    @property
+    def ref_type(self) -> str:
+        return "tag" if self.ref.startswith("refs/tags/") else "branch"
+
+    @property
+    def pr_number(self) -> int | None:
+        match = _PR_REF.match(self.ref)
+        return int(match.group(1)) if match else None
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+
+def full_ref(event: str, ref: str) -> str:
+    """``--ref`` as GitHub writes it: ``main`` -> ``refs/heads/main`` on a push, ``v1.2.3`` ->
+    ``refs/tags/v1.2.3`` on a tag, ``7`` -> ``refs/pull/7/merge`` on a pull request."""
+    ref = ref.strip()
+    if ref.startswith("refs/"):
+        full = ref
+    elif event == "tag":
+        full = f"refs/tags/{ref}"
+    elif event == "pull_request":
+        full = f"refs/pull/{ref}/merge"
+    else:
+        full = f"refs/heads/{ref}"
+    expected = {
+        "tag": ("refs/tags/", "refs/tags/v1.2.3"),
+        "pull_request": ("refs/pull/", "refs/pull/7/merge"),
+        "push": ("refs/heads/", "refs/heads/main"),
+        "workflow_dispatch": ("refs/", "refs/heads/main"),
+    }[event]
+    if not full.startswith(expected[0]) or full == expected[0]:
+        raise UsageError(f"--ref {ref!r} does not fit --event {event}: pass e.g. {expected[1]}")
+    if event == "pull_request" and not _PR_REF.match(full):
+        raise UsageError(f"--ref {ref!r} is not a pull request ref: pass e.g. refs/pull/7/merge")
+    return full
+
+
+_DEFAULT_REFS = {
+    "push": "refs/heads/main",
+    "tag": "refs/tags/v1.0.0",
+    "pull_request": "refs/pull/1/merge",
+    "workflow_dispatch": "refs/heads/main",
+}
+
+
+def make_trigger(
+    event: str,
+    ref: str | None,
+    *,
+    sha: str,
+    config: RehearsalConfig,
+    default_branch: str,
+    commit_date: str = "",
+) -> Trigger:
+    """``--event``/``--ref`` beat ``rehearse.refs``, which beats the built-in refs."""
+    if event not in EVENTS:
+        raise UsageError(f"--event {event!r} is unknown: use one of {', '.join(EVENTS)}")
+    wanted = ref or config.refs.get(event) or _DEFAULT_REFS[event]
+    return Trigger(
+        event=event,
+        ref=full_ref(event, wanted),
+        sha=sha,
+        repository=config.repository,
+        actor=config.actor,
+        default_branch=default_branch,
+        head_ref=config.head_ref if event == "pull_request" else "",
+        commit_date=commit_date,
+    )
+
+
+def event_payload(trigger: Trigger, server_url: str) -> dict[str, Any]:
+    """The webhook payload GITHUB_EVENT_PATH points at: the fields the tasks and
+    metadata-action's rules read (repository.default_branch, pull_request.number/head.sha)."""
+    owner, name = trigger.repository.split("/", 1)
+    repo = {
+        "name": name,
+        "full_name": trigger.repository,
+        "owner": {"login": owner},
+        "default_branch": trigger.default_branch,
+        "html_url": f"{server_url}/{trigger.repository}",
+        "private": False,
+        "fork": False,
+    }
+    sender = {"login": trigger.actor}
+    if trigger.event_name == "pull_request":
+        number = trigger.pr_number
+        return {
+            "action": "synchronize",
+            "number": number,
+            "pull_request": {
+                "number": number,
+                "state": "open",
+                "html_url": f"{server_url}/{trigger.repository}/pull/{number}",
+                "user": sender,
+                "head": {"ref": trigger.head_ref, "sha": trigger.sha, "repo": repo},
+                "base": {"ref": trigger.default_branch, "sha": trigger.sha, "repo": repo},
+            },
+            "repository": repo,
+            "sender": sender,
+        }
+    if trigger.event_name == "workflow_dispatch":
+        return {"ref": trigger.ref, "inputs": {}, "repository": repo, "sender": sender}
+    commit = {"id": trigger.sha, "message": "rehearsal", "timestamp": trigger.commit_date}
+    return {
+        "ref": trigger.ref,
+        "before": "0" * 40,
+        "after": trigger.sha,
+        "created": False,
+        "deleted": False,
+        "forced": False,
+        "base_ref": None,
+        "commits": [commit],
+        "head_commit": commit,
+        "pusher": {"name": trigger.actor},
+        "repository": repo,
+        "sender": sender,
+    }
+
+
+def _globs_match(name: str, patterns: Sequence[str]) -> bool:
+    """GitHub's branch/tag filter: the last matching pattern wins, ``!`` negates."""
+    verdict = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        glob = pattern[1:] if negated else pattern
+        # `*` stops at `/` in GitHub's filters, `**` does not.
+        regex = re.escape(glob).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
+        regex = regex.replace(r"\?", ".")
+        if re.fullmatch(regex, name):
+            verdict = not negated
+    return verdict
+
+
+def trigger_notice(workflow: Workflow, trigger: Trigger) -> str | None:
+    """Why GitHub would not start this workflow for this event and ref (None: it would).
+    Path filters are not considered: a rehearsal runs regardless of what changed."""
+    name = trigger.event_name
+    if name not in workflow.on:
+        return f"{workflow.path.name} has no `{name}` trigger: GitHub would not run it"
+    spec = workflow.on.get(name) or {}
+    if name == "pull_request":
+        branches = [str(b) for b in spec.get("branches") or ()]
+        if branches and not _globs_match(trigger.default_branch, branches):
+            return f"pull requests to {trigger.default_branch} do not trigger {workflow.path.name}"
+    elif name == "push":
+        return _push_notice(workflow, trigger, spec)
+    return None
+
+
+def _push_notice(workflow: Workflow, trigger: Trigger, spec: Mapping[str, Any]) -> str | None:
+    is_tag = trigger.ref.startswith("refs/tags/")
+    patterns = [str(p) for p in spec.get("tags" if is_tag else "branches") or ()]
+    other = spec.get("branches" if is_tag else "tags")
+    if not patterns and other:
+        return f"{workflow.path.name} runs on {'branch' if is_tag else 'tag'} pushes only"
+    if patterns and not _globs_match(trigger.ref_name, patterns):
+        return f"a push of {trigger.ref} does not match the triggers of {workflow.path.name}"
+    return None
+
+
+# --- jobs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One job, or one combination of its matrix."""
+
+    job: Job
+    index: int
+    total: int
+    matrix: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """A folder name: ``build-1``, ``build-2``, ``merge``."""
+        return f"{self.job.id}-{self.index + 1}" if self.total > 1 else self.job.id
+
+
+def plan_runs(workflow: Workflow) -> list[JobRun]:
+    """Every job in ``needs`` order; a matrix job once per combination, in matrix order."""
+    runs: list[JobRun] = []
+    for job in workflow.jobs_in_order():
+        combos = job.matrix or ({},)
+        runs.extend(JobRun(job, i, len(combos), dict(c)) for i, c in enumerate(combos))
+    return runs
+
+
+_STATUS_CALL = re.compile(r"\b(success|failure|cancelled|always)\s*\(", re.IGNORECASE)
+# Contexts GitHub offers in jobs.<id>.if (no matrix, env, steps or runner yet).
+_JOB_IF_CONTEXTS = ("github", "needs", "vars", "inputs")
+
+
+def job_condition_holds(job: Job, upstream: Sequence[str], contexts: Mapping[str, Any]) -> bool:
+    """Whether a job runs, given the results of the jobs it needs (directly or not). Without
+    a status function its ``if:`` means ``success() && (...)``: a failed or skipped job
+    upstream skips it; ``always()``, ``failure()`` and ``!cancelled()`` look at ``upstream``."""
+    explicit = bool(job.if_ and _STATUS_CALL.search(job.if_))
+    if not explicit and any(r != "success" for r in upstream):
+        return False
+    status = Status(failed="failure" in upstream, cancelled="cancelled" in upstream)
+    available = {k: v for k, v in contexts.items() if k in _JOB_IF_CONTEXTS}
+    return condition_holds(job.if_, available, status)
+
+
+def _raw_job(workflow: Workflow, job_id: str) -> Mapping[str, Any]:
+    jobs = workflow.raw.get("jobs") or {}
+    raw = jobs.get(job_id) if isinstance(jobs, Mapping) else None
+    return raw if isinstance(raw, Mapping) else {}
+
+
+def raw_step(workflow: Workflow, job_id: str, step: Step) -> Mapping[str, Any]:
+    """The step's mapping as written (id, shell, working-directory, timeout-minutes)."""
+    steps = _raw_job(workflow, job_id).get("steps") or ()
+    raw = steps[step.index] if step.index < len(steps) else {}
+    return raw if isinstance(raw, Mapping) else {}
+
+
+def _default_shell(raw: Mapping[str, Any]) -> str | None:
+    defaults = raw.get("defaults") or {}
+    run = defaults.get("run") if isinstance(defaults, Mapping) else None
+    shell = run.get("shell") if isinstance(run, Mapping) else None
+    return str(shell) if shell else None
+
+
+def step_shell(workflow: Workflow, job_id: str, step: Step) -> str | None:
+    """``shell:`` of the step, else the job's, else the workflow's ``defaults.run.shell``."""
+    shell = raw_step(workflow, job_id, step).get("shell")
+    if shell:
+        return str(shell)
+    return _default_shell(_raw_job(workflow, job_id)) or _default_shell(workflow.raw)
+
+
+def job_outputs(workflow: Workflow, job_id: str) -> dict[str, str]:
+    raw = _raw_job(workflow, job_id).get("outputs") or {}
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+
+
+def timeout_s(workflow: Workflow, job_id: str, step: Step | None = None) -> float:
+    """``timeout-minutes`` of the step, else of the job, else GitHub's 360, in seconds."""
+    for raw in ((raw_step(workflow, job_id, step) if step else {}), _raw_job(workflow, job_id)):
+        value = raw.get("timeout-minutes")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value) * 60
+    return 360 * 60.0
+
+
+# --- shells -----------------------------------------------------------------------------
+
+# GitHub's documented commands for the built-in shells on Linux runners.
+_SHELLS = {
+    "bash": "bash --noprofile --norc -eo pipefail {0}",
+    "sh": "sh -e {0}",
+    "python": "python {0}",
+    "pwsh": "pwsh -command . '{0}'",
+}
+_UNSPECIFIED = "bash -e {0}"
+
+
+def shell_argv(shell: str | None, script_path: str) -> list[str]:
+    """The command a ``run:`` step's script file is run with, as GitHub runs it: no
+    ``shell:`` means ``bash -e {0}``, ``shell: bash`` means ``bash --noprofile --norc -eo
+    pipefail {0}``, a custom shell names ``{0}`` itself (or gets the path appended)."""
+    template = _UNSPECIFIED if not shell else _SHELLS.get(shell.strip(), shell.strip())
+    words = shlex.split(template)
+    if not any("{0}" in w for w in words):
+        words.append("{0}")
+    return [w.replace("{0}", script_path) for w in words]
+
+
+def script_suffix(shell: str | None) -> str:
+    return ".py" if (shell or "").strip().split(" ")[0] == "python" else ".sh"
+
+
+# --- uses: steps ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalAction:
+    """What a ``uses:`` step does in a rehearsal."""
+
+    kind: str  # checkout, noop, login, upload-artifact, download-artifact
+    action: str
+    description: str
+
+
+# action (owner/repo, no ref) -> (kind, what the rehearsal does instead)
+ACTIONS: Mapping[str, tuple[str, str]] = {
+    "actions/checkout": ("checkout", "copies the current tree (uncommitted changes included)"),
+    "actions/setup-python": ("noop", "uses the Python that runs the rehearsal"),
+    "docker/setup-buildx-action": ("noop", "uses buildx's current builder"),
+    "docker/setup-qemu-action": ("noop", "uses the QEMU binfmt entries `invoke local.up` made"),
+    "crazy-max/ghaction-github-runtime": ("noop", "no Actions cache service runs locally"),
+    "docker/login-action": ("login", "logs in to the local registry when it needs it"),
+    "actions/upload-artifact": ("upload-artifact", "copies files to the run's artifacts folder"),
+    "actions/download-artifact": ("download-artifact", "copies from the artifacts folder"),
+}
+
+
+def local_action(step: Step) -> LocalAction:
+    """The local stand-in for a ``uses:`` step; a UsageError for an action without one."""
+    action = step.action or ""
+    if action not in ACTIONS:
+        known = ", ".join(sorted(ACTIONS))
+        raise UsageError(
+            f"step {step.label!r} uses {action}, which has no local equivalent: map it in "
+            f"fullstack_build/rehearsal/plan.py ACTIONS (known: {known})"
+        )
+    kind, description = ACTIONS[action]
+    return LocalAction(kind, action, description)
+
+
+def check_actions(workflow: Workflow) -> list[LocalAction]:
+    """Every ``uses:`` step's local equivalent, so an unknown action fails before anything
+    runs."""
+    return [local_action(step) for job in workflow.jobs.values() for step in job.steps if step.uses]
+
+
+def input_text(with_: Mapping[str, Any], name: str, default: str = "") -> str:
+    value = with_.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def input_bool(with_: Mapping[str, Any], name: str, default: bool) -> bool:
+    text = input_text(with_, name, "").strip().lower()
+    return default if not text else text == "true"
+
+
+def artifact_paths(text: str) -> tuple[list[str], list[str]]:
+    """upload-artifact's ``path:``: one pattern per line; ``!`` lines exclude."""
+    include: list[str] = []
+    exclude: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line:
+            (exclude if line.startswith("!") else include).append(line.lstrip("!"))
+    return include, exclude
+
+
+def artifact_files(
+    workspace: Path, text: str, include_hidden: bool = False
+) -> tuple[Path, list[Path]]:
+    """The files upload-artifact would upload and the root they are stored relative to (the
+    least common ancestor of the search paths, as upload-artifact does)."""
+    include, exclude = artifact_paths(text)
+    files: set[Path] = set()
+    roots: list[Path] = []
+    for pattern in include:
+        base = workspace / pattern
+        literal = re.split(r"[*?\[]", pattern)[0]
+        if literal != pattern:
+            roots.append(
+                (workspace / literal).parent if not literal.endswith("/") else workspace / literal
+            )
+            matches = [Path(p) for p in sorted(workspace.glob(pattern))]
+        else:
+            matches = [base] if base.exists() else []
+            roots.append(base if base.is_dir() else base.parent)
+        for match in matches:
+            if match.is_dir():
+                files.update(p for p in match.rglob("*") if p.is_file())
+            elif match.is_file():
+                files.add(match)
+    for pattern in exclude:
+        files = {f for f in files if not fnmatch.fnmatch(str(f.relative_to(workspace)), pattern)}
+    if not include_hidden:
+        files = {
+            f for f in files if not any(p.startswith(".") for p in f.relative_to(workspace).parts)
+        }
+    root = Path(_common(roots)) if roots else workspace
+    return root, sorted(files)
+
+
+def _common(paths: Sequence[Path]) -> str:
+    return os.path.commonpath([str(p) for p in paths])
+
+
+# --- the environment ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepFiles:
+    """The files GitHub hands a step for its file commands."""
+
+    output: Path
+    env: Path
+    path: Path
+    summary: Path
+    state: Path
+
+    @classmethod
+    def under(cls, folder: Path) -> StepFiles:
+        return cls(folder / "output", folder / "env", folder / "path", folder / "summary.md",
+                   folder / "state")  # fmt: skip
+
+    def all(self) -> tuple[Path, ...]:
+        return (self.output, self.env, self.path, self.summary, self.state)
+
+
+@dataclass(frozen=True)
+class RunnerPaths:
+    """Where one job run lives on the simulated runner."""
+
+    workspace: Path
+    temp: Path
+    tool_cache: Path
+    docker_config: Path
+
+
+def github_env(
+    trigger: Trigger,
+    *,
+    workflow: str,
+    job: str,
+    run_id: int,
+    server_url: str,
+    api_url: str,
+    event_path: Path,
+    paths: RunnerPaths,
+    files: StepFiles,
+    runtime_config: Path,
+    action: str = "",
+) -> dict[str, str]:
+    """The variables GitHub sets for every step, plus the two the rehearsal adds:
+    INVOKE_RUNTIME_CONFIG (the local registry and base images for every task the steps call)
+    and DOCKER_CONFIG (a per-job docker login, as a fresh runner has)."""
+    return {
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_ACTOR": trigger.actor,
+        "GITHUB_TRIGGERING_ACTOR": trigger.actor,
+        "GITHUB_EVENT_NAME": trigger.event_name,
+        "GITHUB_EVENT_PATH": str(event_path),
+        "GITHUB_REF": trigger.ref,
+        "GITHUB_REF_NAME": trigger.ref_name,
+        "GITHUB_REF_TYPE": trigger.ref_type,
+        "GITHUB_REF_PROTECTED": "false",
+        "GITHUB_SHA": trigger.sha,
+        "GITHUB_REPOSITORY": trigger.repository,
+        "GITHUB_REPOSITORY_OWNER": trigger.owner,
+        "GITHUB_WORKFLOW": workflow,
+        "GITHUB_JOB": job,
+        "GITHUB_RUN_ID": str(run_id),
+        "GITHUB_RUN_NUMBER": "1",
+        "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_ACTION": action,
+        "GITHUB_SERVER_URL": server_url,
+        "GITHUB_API_URL": api_url,
+        "GITHUB_GRAPHQL_URL": f"{api_url}/graphql",
+        "GITHUB_WORKSPACE": str(paths.workspace),
+        "GITHUB_OUTPUT": str(files.output),
+        "GITHUB_ENV": str(files.env),
+        "GITHUB_PATH": str(files.path),
+        "GITHUB_STEP_SUMMARY": str(files.summary),
+        "GITHUB_STATE": str(files.state),
+        "GITHUB_HEAD_REF": trigger.head_ref,
+        "GITHUB_BASE_REF": trigger.default_branch if trigger.event_name == "pull_request" else "",
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
+        "RUNNER_NAME": "rehearsal",
+        "RUNNER_ENVIRONMENT": "self-hosted",
+        "RUNNER_TEMP": str(paths.temp),
+        "RUNNER_TOOL_CACHE": str(paths.tool_cache),
+        "INVOKE_RUNTIME_CONFIG": str(runtime_config),
+        "DOCKER_CONFIG": str(paths.docker_config),
+    }
+
+
+_HOST_ONLY = re.compile(r"^(GITHUB|RUNNER|ACTIONS)_")
+
+
+def compose_env(
+    host: Mapping[str, str],
+    github: Mapping[str, str],
+    *,
+    workflow_env: Mapping[str, str],
+    job_env: Mapping[str, str],
+    exported: Mapping[str, str],
+    step_env: Mapping[str, str],
+    path_entries: Sequence[str] = (),
+) -> dict[str, str]:
+    """A step's environment. Later wins: the host's (its own GitHub variables blanked, so a
+    rehearsal inside a real workflow stays hermetic), GitHub's defaults, ``env:`` of the
+    workflow, of the job, what earlier steps wrote to GITHUB_ENV, the step's ``env:``. Entries
+    of GITHUB_PATH go in front of PATH. GitHub's own variables (and the rehearsal's
+    INVOKE_RUNTIME_CONFIG and DOCKER_CONFIG) cannot be overridden."""
+    env = {k: ("" if _HOST_ONLY.match(k) else v) for k, v in host.items()}
+    for layer in (workflow_env, job_env, exported, step_env):
+        env.update(layer)
+    env.update(github)
+    if path_entries:
+        env["PATH"] = ":".join([*reversed(path_entries), env.get("PATH", "")])
+    return env
+
+
+def parse_file_commands(text: str) -> dict[str, str]:
+    """``GITHUB_OUTPUT``/``GITHUB_ENV`` content: ``name=value`` lines and ``name<<DELIM``
+    blocks. A block without its closing delimiter is a ConfigError, as on GitHub."""
+    values: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip("\r")
+        i += 1
+        if not line.strip():
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body: list[str] = []
+            while i < len(lines) and lines[i].rstrip("\r") != delimiter:
+                body.append(lines[i].rstrip("\r"))
+                i += 1
+            if i >= len(lines):
+                raise ConfigError(
+                    f"file command {name!r}: matching delimiter {delimiter!r} not found"
+                )
+            i += 1
+            values[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+        else:
+            raise ConfigError(f"invalid file command line {line!r}: write NAME=VALUE or NAME<<EOF")
+    return values
+
+
+def parse_path_file(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# --- the registry ---------------------------------------------------------------------
+
+
+def runtime_config(base: Mapping[str, Any], registries: Sequence[str]) -> dict[str, Any]:
+    """The runtime file every task of the rehearsal reads: ``base`` (the configured runtime
+    file, e.g. local.yaml: local base images, the local registry) with, when ``registries``
+    are given, every registry it or invoke.yaml names switched off and these in their
+    place."""
+    config = copy.deepcopy(dict(base))
+    if registries:
+        existing = config.get("registries") or {}
+        names = set(existing) | {"ghcr", "dockerhub"}
+        merged: dict[str, Any] = {str(n): {"enabled": False} for n in sorted(names)}
+        for i, prefix in enumerate(registries):
+            merged[f"rehearsal{i + 1}"] = {"prefix": validate_prefix(prefix)}
+        config["registries"] = merged
+    return config
+
+
+def publishing_prefixes(config: Mapping[str, Any], invoke_yaml: Mapping[str, Any]) -> list[str]:
+    """The registry prefixes the rehearsal's tasks will publish to (a runtime file's
+    entries layered on invoke.yaml's; placeholders left out as the tasks skip them)."""
+    merged: dict[str, Any] = {}
+    for source in (invoke_yaml.get("registries") or {}, config.get("registries") or {}):
+        for name, entry in source.items():
+            merged[name] = {**merged.get(name, {}), **(entry or {})}
+    return [
+        str(entry["prefix"])
+        for entry in merged.values()
+        if entry.get("enabled") is not False
+        and entry.get("prefix")
+        and "{" not in str(entry["prefix"])
+    ]

@@ -1,0 +1,692 @@
+"""``invoke rehearse``: run a GitHub workflow's own steps on the local stack.
+
+Jobs run one after another in ``needs`` order, a matrix job once per combination. Each job
+run gets what a fresh GitHub runner gives it: its own workspace (checked out from the current
+tree), RUNNER_TEMP, docker login state, GITHUB_* variables, an event payload, and per-step
+GITHUB_OUTPUT/GITHUB_ENV/GITHUB_PATH/GITHUB_STEP_SUMMARY files. ``run:`` steps run in GitHub's
+shells; ``uses:`` steps run their local equivalents (see ``rehearsal.plan.ACTIONS``): artifacts
+are copied through a local folder under their exact names, and the pull request comment goes
+to a local stand-in for GitHub's REST API. Every task the steps call reads a generated runtime
+file (INVOKE_RUNTIME_CONFIG): local.yaml's base images and registry, or ``--registry``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from fullstack_build.errors import BuildSystemError, CommandError, ConfigError, PreconditionError
+from fullstack_build.metadata.context import DEFAULT_SERVER_URL
+from fullstack_build.registry import check_reachable, login_argv
+from fullstack_build.rehearsal import plan
+from fullstack_build.rehearsal.github_api import FakeGitHub
+from fullstack_build.runner import Runner
+from fullstack_build.settings import Registry, Settings
+from fullstack_build.workflows import (
+    ExpressionError,
+    Job,
+    Status,
+    Step,
+    Workflow,
+    condition_holds,
+    load_workflow,
+    substitute,
+)
+
+
+class RehearsalError(CommandError):
+    """A job of the rehearsed workflow failed."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """The task's flags, each None when not given (then ``rehearse:`` in invoke.yaml)."""
+
+    workflow: str | None = None
+    event: str | None = None
+    ref: str | None = None
+    registries: tuple[str, ...] = ()
+    work_dir: str | None = None
+
+
+@dataclass
+class StepResult:
+    label: str
+    outcome: str  # success, failure, skipped
+    conclusion: str  # as outcome, but success for a failed continue-on-error step
+    duration_s: float = 0.0
+
+
+@dataclass
+class JobResult:
+    key: str
+    job_id: str
+    name: str
+    result: str  # success, failure, skipped, cancelled
+    duration_s: float = 0.0
+    steps: list[StepResult] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    workflow: str
+    trigger: plan.Trigger
+    run_dir: Path
+    jobs: tuple[JobResult, ...]
+    comments: tuple[Mapping[str, Any], ...]
+    publishing: tuple[str, ...]
+
+    @property
+    def failed(self) -> tuple[JobResult, ...]:
+        return tuple(j for j in self.jobs if j.result in {"failure", "cancelled"})
+
+
+def _say(text: str, out: TextIO) -> None:
+    print(text, file=out, flush=True)
+
+
+def _git(runner: Runner, root: Path, *args: str) -> str:
+    result = runner.run(["git", *args], capture=True, check=False, mutates=False, cwd=str(root))
+    return result.stdout.strip() if result.ok else ""
+
+
+def tree_files(runner: Runner, root: Path) -> list[str]:
+    """What checkout copies: tracked and untracked files that git does not ignore."""
+    result = runner.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture=True, check=False, mutates=False, cwd=str(root),
+    )  # fmt: skip
+    if not result.ok:
+        raise PreconditionError(
+            f"{root} is not a git checkout: run `invoke rehearse` inside the repository"
+        )
+    return sorted({f for f in result.stdout.split("\0") if f})
+
+
+def _docker_config_dir(target: Path, env: Mapping[str, str]) -> None:
+    """A fresh docker config per job (logins do not leak between jobs, nor into the user's
+    own), sharing the user's CLI plugins, builders and contexts."""
+    real = Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    target.mkdir(parents=True, exist_ok=True)
+    if not real.is_dir():
+        return
+    for entry in real.iterdir():
+        if entry.name == "config.json":
+            shutil.copy2(entry, target / entry.name)
+        else:
+            (target / entry.name).symlink_to(entry)
+
+
+def _status_of(results: list[str]) -> str:
+    if any(r == "failure" for r in results):
+        return "failure"
+    if any(r == "cancelled" for r in results):
+        return "cancelled"
+    if results and all(r == "skipped" for r in results):
+        return "skipped"
+    return "success"
+
+
+@dataclass
+class _JobState:
+    """What the steps of one job run share."""
+
+    run: plan.JobRun
+    name: str
+    home: Path
+    paths: plan.RunnerPaths
+    ctx: dict[str, Any]
+    job_env: dict[str, str]
+    exported: dict[str, str] = field(default_factory=dict)
+    path_entries: list[str] = field(default_factory=list)
+    steps: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+
+
+class _Rehearsal:
+    """One run of one workflow for one event."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        runner: Runner,
+        workflow: Workflow,
+        trigger: plan.Trigger,
+        config: plan.RehearsalConfig,
+        root: Path,
+        run_dir: Path,
+        runtime_path: Path,
+        publishing: tuple[str, ...],
+        host_env: Mapping[str, str],
+        api: FakeGitHub,
+        token: str,
+    ) -> None:
+        self.settings = settings
+        self.workflow = workflow
+        self.trigger = trigger
+        self.config = config
+        self.root = root
+        self.run_dir = run_dir
+        self.runtime_path = runtime_path
+        self.publishing = publishing
+        self.host_env = host_env
+        self.api = api
+        self.token = token
+        self.secrets = {"GITHUB_TOKEN": token, **config.secrets}
+        self.runner = runner.with_secrets(*self.secrets.values())
+        self.out = runner.out
+        self.artifacts = run_dir / "artifacts"
+        self.event_path = run_dir / "event.json"
+        self.summary = run_dir / "summary.md"
+        self.run_id = int(time.time())
+        self.results: dict[str, list[str]] = {}
+        self.outputs: dict[str, dict[str, str]] = {}
+        self.files: list[str] | None = None
+        self.workflow_env: dict[str, str] = {}
+
+    # --- contexts ---------------------------------------------------------------------
+
+    def github_context(self, job_id: str, workspace: Path | None = None) -> dict[str, Any]:
+        t = self.trigger
+        event = json.loads(self.event_path.read_text()) if self.event_path.exists() else {}
+        return {
+            "event_name": t.event_name, "event": event, "ref": t.ref, "ref_name": t.ref_name,
+            "ref_type": t.ref_type, "sha": t.sha, "repository": t.repository,
+            "repository_owner": t.owner, "actor": t.actor, "triggering_actor": t.actor,
+            "workflow": self.workflow.name, "job": job_id, "run_id": str(self.run_id),
+            "run_number": "1", "run_attempt": "1", "server_url": DEFAULT_SERVER_URL,
+            "api_url": self.api.url, "graphql_url": f"{self.api.url}/graphql",
+            "token": self.token, "head_ref": t.head_ref,
+            "base_ref": t.default_branch if t.event_name == "pull_request" else "",
+            "workspace": str(workspace or ""), "action": "", "retention_days": "90",
+        }  # fmt: skip
+
+    def needs_context(self, job: Job) -> dict[str, Any]:
+        return {
+            n: {"result": _status_of(self.results.get(n, [])), "outputs": self.outputs.get(n, {})}
+            for n in job.needs
+        }
+
+    def ancestors(self, job: Job) -> list[str]:
+        seen: list[str] = []
+        pending = list(job.needs)
+        while pending:
+            name = pending.pop()
+            if name not in seen:
+                seen.append(name)
+                pending.extend(self.workflow.jobs[name].needs)
+        return seen
+
+    # --- the run ----------------------------------------------------------------------
+
+    def run(self) -> list[JobResult]:
+        base = {"github": self.github_context(""), "vars": dict(self.config.variables),
+                "secrets": self.secrets, "inputs": {}}  # fmt: skip
+        self.workflow_env = {
+            k: substitute(v, {**base, "env": {}}) for k, v in self.workflow.env.items()
+        }
+        results: list[JobResult] = []
+        for run in plan.plan_runs(self.workflow):
+            result = self.run_job(run)
+            self.results.setdefault(run.job.id, []).append(result.result)
+            self.outputs.setdefault(run.job.id, {}).update(result.outputs)
+            results.append(result)
+        return results
+
+    def job_contexts(self, run: plan.JobRun, paths: plan.RunnerPaths | None) -> dict[str, Any]:
+        job = run.job
+        return {
+            "github": self.github_context(job.id, paths.workspace if paths else None),
+            "vars": dict(self.config.variables),
+            "secrets": self.secrets,
+            "inputs": {},
+            "needs": self.needs_context(job),
+            "matrix": dict(run.matrix),
+            "strategy": {
+                "fail-fast": job.fail_fast,
+                "job-index": run.index,
+                "job-total": run.total,
+                "max-parallel": run.total,
+            },
+            "runner": {
+                "os": "Linux",
+                "arch": "X64",
+                "name": "rehearsal",
+                "temp": str(paths.temp) if paths else "",
+                "tool_cache": str(paths.tool_cache) if paths else "",
+            },
+            "job": {"status": "success"},
+            "env": dict(self.workflow_env),
+            "steps": {},
+        }
+
+    def job_should_run(self, run: plan.JobRun) -> bool:
+        job = run.job
+        if job.fail_fast and run.index > 0 and "failure" in self.results.get(job.id, []):
+            return False  # fail-fast: the other combinations are cancelled
+        upstream = [_status_of(self.results.get(n, [])) for n in self.ancestors(job)]
+        ctx = self.job_contexts(run, None)
+        return plan.job_condition_holds(job, upstream, ctx)
+
+    def run_job(self, run: plan.JobRun) -> JobResult:
+        job = run.job
+        name = substitute(job.name, self.job_contexts(run, None))
+        result = JobResult(key=run.key, job_id=job.id, name=name, result="skipped")
+        try:
+            runs = self.job_should_run(run)
+        except ExpressionError as exc:
+            _say(f"::error::job {name}: {exc}", self.out)
+            result.result = "failure"
+            return result
+        if not runs:
+            cancelled = job.fail_fast and "failure" in self.results.get(job.id, [])
+            result.result = "cancelled" if cancelled else "skipped"
+            _say(f"==> job {name}: {result.result}", self.out)
+            return result
+        _say(f"==> job {name} ({run.key})", self.out)
+        started = time.monotonic()
+        home = self.run_dir / "jobs" / run.key
+        paths = plan.RunnerPaths(
+            home / "workspace", home / "temp", home / "tool-cache", home / "docker"
+        )
+        for folder in (paths.workspace, paths.temp, paths.tool_cache):
+            folder.mkdir(parents=True, exist_ok=True)
+        _docker_config_dir(paths.docker_config, self.host_env)
+        ctx = self.job_contexts(run, paths)
+        state = _JobState(
+            run, name, home, paths, ctx, {k: substitute(v, ctx) for k, v in job.env.items()}
+        )
+        for step in job.steps:
+            result.steps.append(self.run_step(state, step))
+        result.result = "failure" if state.failed else "success"
+        octx = {**ctx, "steps": state.steps}
+        try:
+            result.outputs = {
+                k: substitute(v, octx) for k, v in plan.job_outputs(self.workflow, job.id).items()
+            }
+        except ExpressionError as exc:
+            _say(f"::error::outputs of job {name}: {exc}", self.out)
+            result.result = "failure"
+        result.duration_s = time.monotonic() - started
+        _say(f"==> job {name}: {result.result} in {result.duration_s:.1f} s", self.out)
+        return result
+
+    def run_step(self, state: _JobState, step: Step) -> StepResult:
+        """One step, as the runner does it: ``if:``, ``env:``, the step itself, then its file
+        commands. A failure marks the job failed unless ``continue-on-error``."""
+        started = time.monotonic()
+        files = plan.StepFiles.under(state.home / "steps" / f"{step.index + 1:02d}")
+        files.output.parent.mkdir(parents=True, exist_ok=True)
+        for f in files.all():
+            f.write_text("")
+        env_ctx = {**self.workflow_env, **state.job_env, **state.exported}
+        job_status = {"status": "failure" if state.failed else "success"}
+        ctx = {**state.ctx, "env": env_ctx, "steps": state.steps, "job": job_status}
+        status = Status(failed=state.failed)
+        step_id = str(plan.raw_step(self.workflow, state.run.job.id, step).get("id") or "")
+        try:
+            runs = condition_holds(step.if_, ctx, status)
+        except ExpressionError as exc:
+            _say(f"::error::{step.label}: {exc}", self.out)
+            state.failed = True
+            return StepResult(step.label, "failure", "failure")
+        if not runs:
+            _say(f"  - {step.label}: skipped", self.out)
+            if step_id:
+                state.steps[step_id] = {
+                    "outputs": {},
+                    "outcome": "skipped",
+                    "conclusion": "skipped",
+                }
+            return StepResult(step.label, "skipped", "skipped")
+        title = f"{state.name} / {step.label}"
+        _say(f"::group::{title}", self.out)
+        ok = False
+        try:
+            step_env = {k: substitute(v, ctx, status) for k, v in step.env.items()}
+            ctx["env"] = {**env_ctx, **step_env}
+            github = plan.github_env(
+                self.trigger,
+                workflow=self.workflow.name,
+                job=state.run.job.id,
+                run_id=self.run_id,
+                server_url=DEFAULT_SERVER_URL,
+                api_url=self.api.url,
+                event_path=self.event_path,
+                paths=state.paths,
+                files=files,
+                runtime_config=self.runtime_path,
+                action=step_id or f"__run_{step.index + 1}",
+            )
+            env = plan.compose_env(
+                self.host_env,
+                github,
+                workflow_env=self.workflow_env,
+                job_env=state.job_env,
+                exported=state.exported,
+                step_env=step_env,
+                path_entries=state.path_entries,
+            )
+            if step.uses:
+                ok = self.run_action(step, ctx, status, env, state.paths)
+            else:
+                ok = self.run_script(state, step, ctx=ctx, status=status, env=env)
+        except BuildSystemError as exc:
+            _say(f"::error::{step.label}: {exc}", self.out)
+        outputs = self._file_commands(state, files, step)
+        ok = ok and outputs is not None
+        self._keep_summary(title, files.summary)
+        outcome = "success" if ok else "failure"
+        conclusion = "success" if ok or step.continue_on_error else "failure"
+        if not ok:
+            note = " (continue-on-error)" if step.continue_on_error else ""
+            _say(f"::error::{title} failed{note}", self.out)
+        _say("::endgroup::", self.out)
+        state.failed = state.failed or conclusion == "failure"
+        if step_id:
+            state.steps[step_id] = {
+                "outputs": outputs,
+                "outcome": outcome,
+                "conclusion": conclusion,
+            }
+        return StepResult(step.label, outcome, conclusion, time.monotonic() - started)
+
+    def _file_commands(
+        self, state: _JobState, files: plan.StepFiles, step: Step
+    ) -> dict[str, str] | None:
+        """The step's outputs, after applying what it wrote to GITHUB_ENV and GITHUB_PATH;
+        None (a failed step, as on GitHub) for a malformed file."""
+        try:
+            outputs = plan.parse_file_commands(files.output.read_text())
+            state.exported.update(plan.parse_file_commands(files.env.read_text()))
+            state.path_entries.extend(plan.parse_path_file(files.path.read_text()))
+        except ConfigError as exc:
+            _say(f"::error::{step.label}: {exc}", self.out)
+            return None
+        return outputs
+
+    def _keep_summary(self, title: str, path: Path) -> None:
+        text = path.read_text() if path.exists() else ""
+        if text.strip():
+            with self.summary.open("a", encoding="utf-8") as fh:
+                fh.write(f"<!-- {title} -->\n{text.rstrip()}\n\n")
+
+    # --- run: steps -------------------------------------------------------------------
+
+    def run_script(
+        self,
+        state: _JobState,
+        step: Step,
+        *,
+        ctx: Mapping[str, Any],
+        status: Status,
+        env: Mapping[str, str],
+    ) -> bool:
+        run, paths = state.run, state.paths
+        raw = plan.raw_step(self.workflow, run.job.id, step)
+        script = substitute(step.run or "", ctx, status)
+        shell = plan.step_shell(self.workflow, run.job.id, step)
+        script_path = paths.temp / f"step-{step.index + 1}{plan.script_suffix(shell)}"
+        script_path.write_text(script, encoding="utf-8")
+        for line in script.rstrip().splitlines():
+            _say(f"  | {line}", self.out)
+        folder = paths.workspace
+        if raw.get("working-directory"):
+            folder = folder / substitute(str(raw["working-directory"]), ctx, status)
+        result = self.runner.run(
+            plan.shell_argv(shell, str(script_path)),
+            env=env,
+            cwd=str(folder),
+            check=False,
+            timeout=plan.timeout_s(self.workflow, run.job.id, step),
+        )
+        if not result.ok:
+            _say(f"::error::Process completed with exit code {result.returncode}.", self.out)
+        return result.ok
+
+    # --- uses: steps ------------------------------------------------------------------
+
+    def run_action(
+        self,
+        step: Step,
+        ctx: Mapping[str, Any],
+        status: Status,
+        env: Mapping[str, str],
+        paths: plan.RunnerPaths,
+    ) -> bool:
+        action = plan.local_action(step)
+        inputs = {
+            k: substitute(v, ctx, status) if isinstance(v, str) else v
+            for k, v in step.with_.items()
+        }
+        _say(f"  uses {step.uses}: {action.description}", self.out)
+        if self.runner.dry_run:
+            return True
+        if action.kind == "checkout":
+            return self.checkout(inputs, paths)
+        if action.kind == "login":
+            return self.login(inputs, env)
+        if action.kind == "upload-artifact":
+            return self.upload(inputs, paths)
+        if action.kind == "download-artifact":
+            return self.download(inputs, paths)
+        if action.action == "actions/setup-python":
+            wanted = plan.input_text(inputs, "python-version")
+            have = f"{sys.version_info.major}.{sys.version_info.minor}"
+            if wanted and not have.startswith(wanted.rstrip(".x")):
+                _say(f"::warning::the workflow asks for Python {wanted}; using {have}", self.out)
+        return True
+
+    def checkout(self, inputs: Mapping[str, Any], paths: plan.RunnerPaths) -> bool:
+        if self.files is None:
+            self.files = tree_files(self.runner, self.root)
+        target = paths.workspace / plan.input_text(inputs, "path", "")
+        copied = 0
+        for name in self.files:
+            source = self.root / name
+            if not source.exists() and not source.is_symlink():
+                continue  # deleted in the working tree
+            dest = target / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                dest.unlink(missing_ok=True)
+                dest.symlink_to(os.readlink(source))
+            else:
+                shutil.copy2(source, dest)
+            copied += 1
+        _say(f"  checked out {copied} files of {self.root} into {target}", self.out)
+        return True
+
+    def login(self, inputs: Mapping[str, Any], env: Mapping[str, str]) -> bool:
+        registry = plan.input_text(inputs, "registry", "docker.io") or "docker.io"
+        user = plan.input_text(inputs, "username")
+        password = plan.input_text(inputs, "password")
+        if not user or not password:
+            _say("::error::Username and password required", self.out)
+            return False
+        local = self.settings.local
+        hosts = {p.split("/", 1)[0] for p in self.publishing}
+        if local.auth_registry in hosts:
+            self.runner.with_secrets(local.auth_registry_password).run(
+                login_argv(local.auth_registry, local.auth_registry_user),
+                capture=True,
+                env={"DOCKER_CONFIG": env["DOCKER_CONFIG"]},
+                input_text=local.auth_registry_password + "\n",
+            )
+            _say(f"  logged in to {local.auth_registry} instead of {registry}", self.out)
+        else:
+            _say(f"  login to {registry} not needed: the rehearsal publishes to "
+                 f"{', '.join(self.publishing) or 'no registry'}", self.out)  # fmt: skip
+        return True
+
+    def upload(self, inputs: Mapping[str, Any], paths: plan.RunnerPaths) -> bool:
+        name = plan.input_text(inputs, "name", "artifact") or "artifact"
+        root, files = plan.artifact_files(
+            paths.workspace,
+            plan.input_text(inputs, "path"),
+            plan.input_bool(inputs, "include-hidden-files", False),
+        )
+        if not files:
+            mode = plan.input_text(inputs, "if-no-files-found", "warn") or "warn"
+            message = f"No files were found with the provided path for artifact {name!r}"
+            if mode == "error":
+                _say(f"::error::{message}", self.out)
+                return False
+            if mode == "warn":
+                _say(f"::warning::{message}. No artifacts will be uploaded.", self.out)
+            return True
+        target = self.artifacts / name
+        if target.exists():
+            if not plan.input_bool(inputs, "overwrite", False):
+                _say(f"::error::an artifact named {name!r} already exists in this run: give it "
+                     "a unique name or set overwrite: true", self.out)  # fmt: skip
+                return False
+            shutil.rmtree(target)
+        for path in files:
+            dest = target / path.relative_to(root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
+        _say(f"  artifact {name}: {len(files)} file(s) from {root}", self.out)
+        return True
+
+    def download(self, inputs: Mapping[str, Any], paths: plan.RunnerPaths) -> bool:
+        name = plan.input_text(inputs, "name")
+        dest = paths.workspace / plan.input_text(inputs, "path", "")
+        if name:
+            chosen = [(self.artifacts / name, dest)]
+            if not chosen[0][0].is_dir():
+                _say(f"::error::Unable to download artifact(s): Artifact not found for name: "
+                     f"{name}", self.out)  # fmt: skip
+                return False
+        else:
+            pattern = plan.input_text(inputs, "pattern", "*") or "*"
+            merge = plan.input_bool(inputs, "merge-multiple", False)
+            found = sorted(self.artifacts.glob(pattern)) if self.artifacts.is_dir() else []
+            chosen = [(a, dest if merge else dest / a.name) for a in found if a.is_dir()]
+        for source, target in chosen:
+            shutil.copytree(source, target, dirs_exist_ok=True)
+            _say(f"  artifact {source.name} -> {target}", self.out)
+        return True
+
+
+# --- entry point ------------------------------------------------------------------------
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the runtime file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"the runtime file {path} must be a mapping")
+    return data
+
+
+def rehearse(
+    settings: Settings,
+    runner: Runner,
+    options: Options,
+    root: Path,
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Rehearse ``options.workflow`` for ``options.event``; returns what each job did. Raises
+    a BuildSystemError only for what stops a rehearsal from starting."""
+    host_env = dict(os.environ if env is None else env)
+    config = plan.load_config(settings.raw)
+    event = options.event or config.event
+    workflow_path = plan.find_workflow(options.workflow or config.workflow,
+                                       root / config.workflows_dir)  # fmt: skip
+    workflow = load_workflow(workflow_path)
+    plan.check_actions(workflow)
+    plan.plan_runs(workflow)  # a `needs:` cycle fails here, before anything runs
+    metadata = settings.raw.get("metadata") or {}
+    sha = _git(runner, root, "rev-parse", "HEAD")
+    if not sha:
+        raise PreconditionError(f"{root} has no commit: the rehearsal simulates GITHUB_SHA=HEAD")
+    trigger = plan.make_trigger(
+        event,
+        options.ref,
+        sha=sha,
+        config=config,
+        default_branch=str(metadata.get("default_branch") or "main"),
+        commit_date=_git(runner, root, "log", "-1", "--format=%cI", "HEAD"),
+    )
+    notice = plan.trigger_notice(workflow, trigger)
+    if notice:
+        _say(f"::warning::{notice}; rehearsing it anyway", runner.out)
+    base = _load_yaml(root / config.runtime_file) if config.runtime_file else {}
+    registries = options.registries or config.registries
+    runtime = plan.runtime_config(base, registries)
+    publishing = tuple(plan.publishing_prefixes(runtime, settings.raw))
+    for prefix in publishing:
+        check_reachable(Registry(name="rehearsal", prefix=prefix))
+    work_dir = Path(options.work_dir or config.work_dir)
+    work_dir = work_dir if work_dir.is_absolute() else root / work_dir
+    run_dir = work_dir / f"{workflow_path.stem}-{event}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    runtime_path = run_dir / "runtime.yaml"
+    runtime_path.write_text(yaml.safe_dump(runtime, sort_keys=False), encoding="utf-8")
+    token = "ghs_" + secrets.token_hex(18)
+    with FakeGitHub(token) as api:
+        (run_dir / "event.json").write_text(
+            json.dumps(plan.event_payload(trigger, DEFAULT_SERVER_URL), indent=2), encoding="utf-8"
+        )
+        _say(
+            f"==> rehearsing {workflow_path.name} for {trigger.event_name} of {trigger.ref} "
+            f"at {sha[:12]}; publishing to {', '.join(publishing) or 'nowhere'}; "
+            f"GitHub API at {api.url}; files in {run_dir}",
+            runner.out,
+        )
+        rehearsal = _Rehearsal(
+            settings=settings, runner=runner, workflow=workflow, trigger=trigger, config=config,
+            root=root, run_dir=run_dir, runtime_path=runtime_path, publishing=publishing,
+            host_env=host_env, api=api, token=token,
+        )  # fmt: skip
+        jobs = rehearsal.run()
+        state = api.state.to_json()
+    (run_dir / "github-api.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    return Outcome(
+        workflow=workflow_path.name,
+        trigger=trigger,
+        run_dir=run_dir,
+        jobs=tuple(jobs),
+        comments=tuple(state["comments"]),
+        publishing=publishing,
+    )
+
+
+def report(outcome: Outcome) -> str:
+    """The closing table: each job run's result and duration, and what the API received."""
+    lines = [
+        f"rehearsal of {outcome.workflow} ({outcome.trigger.event_name} {outcome.trigger.ref}):"
+    ]
+    width = max((len(j.name) for j in outcome.jobs), default=4)
+    for job in outcome.jobs:
+        took = f"{job.duration_s:6.1f} s" if job.result not in {"skipped", "cancelled"} else ""
+        lines.append(f"  {job.name:<{width}}  {job.result:<9} {took}")
+    lines.append(f"  pull request comments on the local GitHub API: {len(outcome.comments)}")
+    lines.append(f"  files: {outcome.run_dir}")
+    return "\n".join(lines)
+
+
+def raise_for_failure(outcome: Outcome) -> None:
+    if outcome.failed:
+        names = ", ".join(f"{j.name} ({j.result})" for j in outcome.failed)
+        raise RehearsalError(
+            f"rehearsal of {outcome.workflow} failed in {names}: see the step output above "
+            f"and {outcome.run_dir}"
+        )
