@@ -56,7 +56,8 @@ def parse_record(text: str, source: str) -> DigestRecord:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DigestRecordError(
-            f"digest record {source} is not valid JSON ({exc.msg} at line {exc.lineno}): "
+            f"digest record {source} is not valid JSON ({exc.msg.removesuffix(' at')} at line "
+            f"{exc.lineno}): "
             "delete it and re-run push-digest for that platform"
         ) from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
@@ -81,7 +82,8 @@ def parse_record(text: str, source: str) -> DigestRecord:
         platform = str(parse_platform(data["platform"]))
     except Exception as exc:
         raise DigestRecordError(
-            f"digest record {source} names an unknown platform {data['platform']!r}"
+            f"digest record {source} names an unknown platform {data['platform']!r}: "
+            "delete it and re-run push-digest for a configured platform"
         ) from exc
     return DigestRecord(
         image=data["image"],

@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fullstack_build import buildx, digests, log, qemu_check, registry
-from fullstack_build.errors import CommandError, PreconditionError, RegistryError
+from fullstack_build.errors import (
+    CommandError,
+    ConfigError,
+    PreconditionError,
+    RegistryError,
+    UsageError,
+)
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Registry, Settings
@@ -60,14 +66,26 @@ def _no_buildx(runner: Runner) -> bool:
     ).ok
 
 
+def _fill(key: str, text: str, **values: str) -> str:
+    """``text`` with its {placeholders} filled, or a ConfigError naming the allowed ones."""
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        allowed = ", ".join("{" + name + "}" for name in values)
+        raise ConfigError(
+            f"{key} {text!r} has a bad placeholder ({exc}): use only {allowed}"
+        ) from exc
+
+
 def local_tag(settings: Settings, image: ImageSpec, platform: Platform) -> str:
-    return settings.local_tag.format(
-        repository=image.repository, arch=platform.slug, image=image.name
-    )
+    return _fill(
+        "local_tag", settings.local_tag,
+        repository=image.repository, arch=platform.slug, image=image.name,
+    )  # fmt: skip
 
 
-def _template(text: str, image: ImageSpec, platform: Platform) -> str:
-    return text.format(image=image.name, arch=platform.slug) if text else ""
+def _template(key: str, text: str, image: ImageSpec, platform: Platform) -> str:
+    return _fill(key, text, image=image.name, arch=platform.slug) if text else ""
 
 
 def common_request(
@@ -83,7 +101,7 @@ def common_request(
     for arg, label in LABEL_BUILD_ARGS.items():
         if label in labels and arg not in build_args:
             build_args[arg] = labels[label]
-    secrets = ()
+    secrets: tuple[str, ...] = ()
     if settings.extra_ca_file and Path(settings.extra_ca_file).is_file():
         secrets = (f"id=extra_ca,src={settings.extra_ca_file}",)
     return buildx.BuildRequest(
@@ -96,8 +114,8 @@ def common_request(
         labels=dict(labels),
         secrets=secrets,
         metadata_file=str(metadata_file),
-        cache_from=_template(settings.cache_from, image, platform),
-        cache_to=_template(settings.cache_to, image, platform),
+        cache_from=_template("cache_from", settings.cache_from, image, platform),
+        cache_to=_template("cache_to", settings.cache_to, image, platform),
     )
 
 
@@ -346,6 +364,9 @@ def plan_merge(
         raise RegistryError(
             "no registry is enabled: configure one in invoke.yaml or pass --registry PREFIX"
         )
+    if not tag_names:
+        # An untagged index is unreachable by name, and the checks after the merge need a tag.
+        raise UsageError(f"no tag to publish {image.name} under: pass --tag TAG")
     steps = []
     for reg in settings.registries:
         repo = reg.reference(image.repository)

@@ -23,6 +23,7 @@ _ALIASES = {
     "x86-64": "amd64",
     "aarch64": "arm64",
     "arm64/v8": "arm64",
+    "arm": "arm/v7",  # Docker's default variant for linux/arm
     "armv7": "arm/v7",
     "armv7l": "arm/v7",
     "armhf": "arm/v7",

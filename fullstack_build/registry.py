@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -20,8 +21,20 @@ DOCKER_HUB = "docker.io"
 
 
 def is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return name == "localhost" or name.startswith("127.") or name in ("[::1]", "::1")
+    """``localhost``, 127.0.0.0/8 or ::1, with or without a port (``[::1]:5000``)."""
+    if host.startswith("["):
+        name = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        name = host.rsplit(":", 1)[0]
+    else:
+        name = host
+    if name == "localhost":
+        return True
+    try:
+        # An address, not a prefix match: `127.example.com` is a remote host.
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def api_base(host: str) -> str:
@@ -94,7 +107,11 @@ def prepare(registry: Registry, runner: Runner, env: Mapping[str, str]) -> None:
                 f"check ${registry.password_env}"
             ) from exc
     elif status == 401 and not has_credentials(registry.host, env):
-        hint = f" or set ${registry.username_env}/${registry.password_env}" if registry.password_env else ""
+        hint = (
+            f" or set ${registry.username_env}/${registry.password_env}"
+            if registry.password_env
+            else ""
+        )
         raise RegistryError(
             f"registry {registry.host} needs credentials and none are configured: "
             f"run `docker login {registry.host}`{hint}"
@@ -107,10 +124,12 @@ def served_digest(runner: Runner, reference: str, builder: str = "") -> str | No
         buildx.imagetools_inspect_argv(reference, builder=builder),
         capture=True, check=False, mutates=False, timeout=120,
     )  # fmt: skip
-    if not result.ok:
-        return None
-    # imagetools prints the raw manifest followed by a newline it added.
-    raw = result.stdout[:-1] if result.stdout.endswith("\n") else result.stdout
+    return manifest_digest(result.stdout) if result.ok else None
+
+
+def manifest_digest(raw: str) -> str:
+    """Digest of `imagetools inspect --raw` output. buildx prints the manifest bytes exactly
+    as served, with no newline of its own, so a manifest that ends in a newline keeps it."""
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 

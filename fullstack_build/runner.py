@@ -12,6 +12,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -59,7 +60,8 @@ class Runner:
     out: TextIO = field(default=sys.stderr, compare=False, repr=False)
 
     def with_secrets(self, *secrets: str) -> Runner:
-        return Runner(self.dry_run, self.echo, self.secrets + tuple(s for s in secrets if s), self.out)
+        added = tuple(s for s in secrets if s)
+        return Runner(self.dry_run, self.echo, self.secrets + added, self.out)
 
     def run(
         self,
@@ -80,7 +82,10 @@ class Runner:
             that depend on them (e.g. ``docker buildx inspect``) stay truthful.
         """
         argv = tuple(argv)
-        secrets = self.secrets + ((input_text,) if input_text else ())
+        # The text piped in is secret (a password for --password-stdin), also without the
+        # newline that ends it: a tool that echoes it rarely repeats that newline.
+        piped = input_text or ""
+        secrets = self.secrets + tuple(s for s in dict.fromkeys((piped, piped.strip())) if s)
         shown = display(argv, secrets)
         if self.echo:
             print(f"$ {shown}", file=self.out, flush=True)
@@ -94,14 +99,25 @@ class Runner:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE if capture else subprocess.STDOUT,
                 text=True,
+                errors="replace",  # a stray non-UTF-8 byte in a build log must not crash us
                 env=full_env,
                 cwd=cwd,
             )
         except FileNotFoundError as exc:
+            if cwd is not None and not os.path.isdir(cwd):
+                raise CommandError(
+                    f"cannot run `{shown}`: its working folder {cwd} does not exist",
+                    returncode=127,
+                ) from exc
             raise CommandError(
                 f"`{argv[0]}` is not installed or not on PATH (needed for: {shown}); "
                 "install it or run `invoke local.up`",
                 returncode=127,
+            ) from exc
+        except PermissionError as exc:
+            raise CommandError(
+                f"`{argv[0]}` is not executable (needed for: {shown}): fix its permissions",
+                returncode=126,
             ) from exc
         tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
         try:
@@ -121,7 +137,8 @@ class Runner:
             lines = list(tail) or mask(stdout, secrets).splitlines()[-_TAIL_LINES:]
             last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
             raise CommandError(
-                f"`{shown}` failed with exit code {proc.returncode}" + (f": {last}" if last else ""),
+                f"`{shown}` failed with exit code {proc.returncode}"
+                + (f": {last}" if last else ""),
                 returncode=proc.returncode,
                 output_tail="\n".join(lines),
             )
@@ -135,14 +152,22 @@ class Runner:
         secrets: tuple[str, ...],
         timeout: float | None,
     ) -> str:
-        assert proc.stdout is not None
+        stdout = proc.stdout
+        assert stdout is not None
         if input_text is not None and proc.stdin is not None:
             proc.stdin.write(input_text)
             proc.stdin.close()
-        for line in proc.stdout:
-            shown = mask(line, secrets)
-            tail.append(shown.rstrip("\n"))
-            self.out.write(shown)
-        self.out.flush()
+
+        def pump() -> None:
+            for line in stdout:
+                shown = mask(line, secrets)
+                tail.append(shown.rstrip("\n"))
+                self.out.write(shown)
+            self.out.flush()
+
+        # Output is read on a thread so that the timeout also holds while a command is silent.
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
         proc.wait(timeout=timeout)
+        reader.join()
         return ""

@@ -184,7 +184,13 @@ def _registries(
         if not isinstance(entry, Mapping) or not entry.get("prefix"):
             raise ConfigError(f"registries.{name} needs a prefix, e.g. ghcr.io/{{github_owner}}")
         template = str(entry["prefix"])
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        except ValueError as exc:
+            raise ConfigError(
+                f"registries.{name}.prefix {template!r} has an unbalanced brace: "
+                "write placeholders as {github_owner} or {dockerhub_user}"
+            ) from exc
         unknown = [f for f in fields if f not in values]
         if unknown:
             raise ConfigError(
@@ -219,9 +225,62 @@ def _int(config: Mapping[str, Any], key: str, where: str) -> int:
         raise ConfigError(f"{where}.{key} must be a whole number") from exc
 
 
+def _provenance(value: Any) -> str:
+    # YAML reads `provenance: false` as a boolean; buildx wants the word.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+ENV_PREFIX = "INVOKE_"
+
+
+def _env_names(value: Any, path: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """INVOKE_* name -> key path for every leaf, named the way Invoke names them."""
+    if isinstance(value, Mapping):
+        names: dict[str, tuple[str, ...]] = {}
+        for key, child in value.items():
+            for name, where in _env_names(child, (*path, str(key))).items():
+                names.setdefault(name, where)
+        return names
+    return {"_".join(path).upper(): path} if path else {}
+
+
+def _cast(old: Any, text: str, name: str) -> Any:
+    if isinstance(old, bool):
+        return text not in ("0", "")
+    if isinstance(old, (list, tuple)):
+        return [item for item in re.split(r"[,\s]+", text) if item]
+    if isinstance(old, (int, float)):
+        try:
+            return type(old)(text)
+        except ValueError as exc:
+            raise ConfigError(f"${name} must be a number like {old!r}, got {text!r}") from exc
+    return text
+
+
+def apply_environment(config: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``config`` with every INVOKE_* variable of ``env`` applied on top.
+
+    Invoke itself ranks a runtime file (-f) above INVOKE_* variables and cannot read a list
+    from one; the documented order here is flag > environment > runtime file > invoke.yaml,
+    and a list setting takes a comma-separated string."""
+    result: dict[str, Any] = {str(k): v for k, v in config.items()}
+    for name, path in _env_names(config, ()).items():
+        if ENV_PREFIX + name not in env:
+            continue
+        node = result
+        for key in path[:-1]:
+            node[key] = dict(node[key])
+            node = node[key]
+        node[path[-1]] = _cast(node[path[-1]], env[ENV_PREFIX + name], ENV_PREFIX + name)
+    return result
+
+
 def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
     """Resolve the merged Invoke configuration into Settings. Raises ConfigError."""
     env = dict(os.environ) if env is None else env
+    config = apply_environment(config, env)
     images_raw = config.get("images") or {}
     if not isinstance(images_raw, Mapping) or not images_raw:
         raise ConfigError("no images configured: invoke.yaml needs an `images:` mapping")
@@ -265,7 +324,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         extra_ca_file=str(config.get("extra_ca_file") or env.get("SSL_CERT_FILE", "")),
         cache_from=str(config.get("cache_from") or ""),
         cache_to=str(config.get("cache_to") or ""),
-        provenance=str(config.get("provenance") if config.get("provenance") is not None else ""),
+        provenance=_provenance(config.get("provenance")),
         local=local,
         raw=config,
     )

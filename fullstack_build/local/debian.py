@@ -19,23 +19,37 @@ def is_debian_family(os_release: str) -> bool:
     return any("debian" in value.split() for value in ids)
 
 
+# Suites of the Debian archive itself; third-party repositories (nodistro, cloud-sdk-bookworm)
+# do not carry another suite's packages and would break `apt-get update` for it.
+_DEBIAN_SUITE = re.compile(
+    r"^(buster|bullseye|bookworm|trixie|forky|duke|sid|"
+    r"oldstable|stable|testing|unstable|experimental)(-[a-z]+)?$"
+)
+
+
+def _field(stanza: str, name: str) -> list[str]:
+    found = re.search(rf"^{name}:[ \t]*(.*)$", stanza, flags=re.MULTILINE | re.IGNORECASE)
+    return found.group(1).split() if found else []
+
+
 def debian_mirror_uris(sources_texts: Sequence[str]) -> list[str]:
     """Archive URIs of the host's main Debian sources (deb822 or one-line), security excluded."""
     uris: list[str] = []
     for text in sources_texts:
         for stanza in re.split(r"\n\s*\n", text):
-            if re.search(r"^URIs:", stanza, flags=re.MULTILINE):
-                types = re.search(r"^Types:\s*(.+)$", stanza, flags=re.MULTILINE)
-                if types and "deb" not in types.group(1).split():
+            if re.search(r"^URIs:", stanza, flags=re.MULTILINE | re.IGNORECASE):
+                if "deb" not in (_field(stanza, "Types") or ["deb"]):
                     continue
-                found = re.search(r"^URIs:\s*(.+)$", stanza, flags=re.MULTILINE)
-                uris.extend(found.group(1).split() if found else [])
+                if _field(stanza, "Enabled")[:1] == ["no"]:
+                    continue
+                if any(_DEBIAN_SUITE.match(s) for s in _field(stanza, "Suites")):
+                    uris.extend(_field(stanza, "URIs"))
             else:
                 for line in stanza.splitlines():
-                    parts = line.split()
-                    if parts[:1] == ["deb"]:
-                        uri = next(p for p in parts[1:] if not p.startswith("["))
-                        uris.append(uri)
+                    # Options may hold spaces: deb [arch=amd64 signed-by=/k.gpg] URI SUITE ...
+                    parts = re.sub(r"\[[^\]]*\]", " ", line).split()
+                    if parts[:1] == ["deb"] and len(parts) >= 3 and _DEBIAN_SUITE.match(parts[2]):
+                        uris.append(parts[1])
     return [u for u in dict.fromkeys(uris) if "security" not in u]
 
 

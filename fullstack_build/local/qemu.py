@@ -29,9 +29,10 @@ class BinfmtEntry:
 
 
 def parse_entry(name: str, text: str) -> BinfmtEntry:
-    fields = dict(
-        line.split(" ", 1) if " " in line else (line, "") for line in text.splitlines()
-    )
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        fields[key] = value
     return BinfmtEntry(
         name=name,
         enabled=text.startswith("enabled"),
@@ -47,10 +48,14 @@ def read_entry(name: str, root: Path = BINFMT) -> BinfmtEntry | None:
         return None
 
 
+_COMPAT = {"arm64": {"arm/v7", "arm/v6"}, "amd64": {"386"}}
+
+
 def foreign(platforms: Iterable[Platform], host: Platform | None = None) -> list[Platform]:
     host = host or host_platform()
-    # An arm64 host runs arm/v7 natively on most CPUs; everything else needs QEMU.
-    native = {host.arch} | ({"arm/v7", "arm/v6"} if host.arch == "arm64" else set())
+    # An arm64 host runs arm/v7 natively on most CPUs, an amd64 host runs 386 code;
+    # everything else needs QEMU.
+    native = {host.arch} | _COMPAT.get(host.arch, set())
     return [p for p in platforms if p.arch not in native]
 
 
