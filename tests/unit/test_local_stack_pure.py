@@ -1,0 +1,388 @@
+"""The local stack's pure parts: apt sources, QEMU binfmt entries (recorded from
+/proc/sys/fs/binfmt_misc), mmdebstrap and push argv, registry and engine configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fullstack_build.errors import PreconditionError
+from fullstack_build.local import bases, debian, engine, qemu, registries
+from fullstack_build.platforms import Platform
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binfmt"
+AMD64 = Platform("linux", "amd64")
+ARM64 = Platform("linux", "arm64")
+ARMV7 = Platform("linux", "arm/v7")
+I386 = Platform("linux", "386")
+RISCV = Platform("linux", "riscv64")
+MIRROR = "http://mirror.example/debian"
+
+# --- apt sources ----------------------------------------------------------------------------
+
+DEB822 = f"""Types: deb
+# {MIRROR}/archive/20250520T000000Z
+URIs: {MIRROR}
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+THIRD_PARTY_DEB822 = """Types: deb
+URIs: http://vendor.example/node_20.x
+Suites: nodistro
+Components: main
+Signed-By: /usr/share/keyrings/nodesource.gpg
+"""
+ONE_LINE = f"""# comment: deb http://commented.example/debian bookworm main
+deb {MIRROR} bookworm main contrib
+deb-src http://src.example/debian bookworm main
+deb [arch=amd64 signed-by=/usr/share/keyrings/d.gpg] http://alt.example/debian bookworm-updates main
+deb http://security.example/debian-security bookworm-security main
+deb http://vendor.example/apt cloud-sdk-bookworm main
+"""
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        pytest.param([DEB822], [MIRROR], id="deb822-security-excluded"),
+        pytest.param([DEB822, THIRD_PARTY_DEB822], [MIRROR], id="deb822-third-party-excluded"),
+        pytest.param(
+            [DEB822.replace("Types: deb\n", "Types: deb-src\n", 1)], [], id="deb822-deb-src-only"
+        ),
+        pytest.param(
+            [DEB822.replace("Components: main\n", "Components: main\nEnabled: no\n", 1)],
+            [],
+            id="deb822-disabled",
+        ),
+        pytest.param(
+            [
+                f"Types: deb deb-src\nURIs: {MIRROR} http://two.example/debian\n"
+                "Suites: trixie\nComponents: main\n"
+            ],
+            [MIRROR, "http://two.example/debian"],
+            id="deb822-two-uris",
+        ),
+        pytest.param(
+            [ONE_LINE],
+            [MIRROR, "http://alt.example/debian"],
+            id="one-line-with-multi-word-options",
+        ),
+        pytest.param(
+            [DEB822, ONE_LINE],
+            [MIRROR, "http://alt.example/debian"],
+            id="both-formats-deduplicated",
+        ),
+        pytest.param([""], [], id="empty"),
+    ],
+)
+def test_debian_mirror_uris(texts: list[str], expected: list[str]) -> None:
+    assert debian.debian_mirror_uris(texts) == expected
+
+
+def test_private_sources_swaps_in_the_suite() -> None:
+    assert debian.private_sources("trixie", [MIRROR]) == (
+        f"Types: deb\nURIs: {MIRROR}\nSuites: trixie\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+    )
+
+
+def test_private_sources_without_a_debian_archive() -> None:
+    with pytest.raises(PreconditionError, match="no Debian archive found"):
+        debian.private_sources("trixie", [])
+
+
+def test_private_apt_argv_reads_only_its_own_state() -> None:
+    apt = debian.PrivateApt(Path("/state/engine/apt"))
+    options = [
+        "-o", "Dir::Etc::SourceList=/state/engine/apt/sources.list",
+        "-o", "Dir::Etc::SourceParts=/dev/null",
+        "-o", "Dir::State=/state/engine/apt/state",
+        "-o", "Dir::State::Lists=/state/engine/apt/lists",
+        "-o", "Dir::Cache=/state/engine/apt/cache",
+        "-o", "Dir::State::status=/var/lib/dpkg/status",
+        "-o", "APT::Sandbox::User=root",
+    ]  # fmt: skip
+    assert apt.update_argv() == ["apt-get", *options, "-qq", "update"]
+    assert apt.download_argv(["docker.io", "containerd"]) == [
+        "apt-get", *options, "-qq", "download", "docker.io", "containerd",
+    ]  # fmt: skip
+    assert apt.dirs() == [
+        Path("/state/engine/apt/state"),
+        Path("/state/engine/apt/lists/partial"),
+        Path("/state/engine/apt/cache/archives/partial"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("os_release", "expected"),
+    [
+        pytest.param(
+            'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n', True, id="debian"
+        ),
+        pytest.param("ID=ubuntu\nID_LIKE=debian\n", True, id="ubuntu"),
+        pytest.param('ID="linuxmint"\nID_LIKE="ubuntu debian"\n', True, id="quoted-like"),
+        pytest.param('ID="fedora"\n', False, id="fedora"),
+        pytest.param("", False, id="empty"),
+    ],
+)
+def test_is_debian_family(os_release: str, expected: bool) -> None:
+    assert debian.is_debian_family(os_release) is expected
+
+
+def test_installed_packages_from_dpkg_query() -> None:
+    output = "runc installed\nskopeo not-installed\nqemu-user-static installed\n"
+    assert debian.parse_installed(output) == {"runc", "qemu-user-static"}
+    assert debian.missing_packages_argv(["runc"]) == [
+        "dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n", "runc",
+    ]  # fmt: skip
+    assert debian.install_argv(["skopeo"]) == [
+        "apt-get", "install", "-y", "-qq", "--no-install-recommends", "skopeo",
+    ]  # fmt: skip
+
+
+# --- QEMU through binfmt_misc ---------------------------------------------------------------
+
+RECORDED = (FIXTURES / "qemu-aarch64").read_text()
+
+
+def test_parse_recorded_entry() -> None:
+    entry = qemu.parse_entry("qemu-aarch64", RECORDED)
+    assert entry == qemu.BinfmtEntry(
+        name="qemu-aarch64",
+        enabled=True,
+        flags="POF",
+        interpreter="/usr/libexec/qemu-binfmt/aarch64-binfmt-P",
+    )
+
+
+def test_parse_disabled_entry() -> None:
+    entry = qemu.parse_entry("qemu-aarch64", RECORDED.replace("enabled", "disabled", 1))
+    assert not entry.enabled
+
+
+def binfmt_folder(tmp_path: Path, entries: dict[str, str]) -> Path:
+    """A folder laid out like /proc/sys/fs/binfmt_misc."""
+    root = tmp_path / "binfmt_misc"
+    root.mkdir()
+    (root / "status").write_text((FIXTURES / "status").read_text())
+    (root / "register").write_text("")
+    for name, text in entries.items():
+        (root / name).write_text(text)
+    return root
+
+
+FIX = (
+    "run `invoke local.up` (as root) or "
+    "`docker run --privileged --rm tonistiigi/binfmt --install all`"
+)
+
+
+@pytest.mark.parametrize(
+    ("entries", "platform", "expected"),
+    [
+        pytest.param({"qemu-aarch64": RECORDED}, ARM64, None, id="recorded-entry-works"),
+        pytest.param(
+            {},
+            ARM64,
+            f"linux/arm64 needs QEMU emulation but binfmt_misc has no qemu-aarch64 entry: {FIX}",
+            id="no-entry",
+        ),
+        pytest.param(
+            {"qemu-aarch64": RECORDED.replace("enabled", "disabled", 1)},
+            ARM64,
+            f"binfmt_misc entry qemu-aarch64 is disabled: {FIX}",
+            id="disabled",
+        ),
+        pytest.param(
+            {"qemu-aarch64": RECORDED.replace("flags: POF", "flags: P")},
+            ARM64,
+            "binfmt_misc entry qemu-aarch64 lacks the F flag, so containers cannot use it: "
+            "remove it (`echo -1 > {root}/qemu-aarch64`) and " + FIX,
+            id="no-fix-binary-flag",
+        ),
+        pytest.param(
+            {"qemu-aarch64": RECORDED},
+            ARMV7,
+            f"linux/arm/v7 needs QEMU emulation but binfmt_misc has no qemu-arm entry: {FIX}",
+            id="other-arch-needs-its-own-entry",
+        ),
+    ],
+)
+def test_emulation_problem(
+    tmp_path: Path, entries: dict[str, str], platform: Platform, expected: str | None
+) -> None:
+    root = binfmt_folder(tmp_path, entries)
+    problem = qemu.emulation_problem(platform, root)
+    assert problem == (None if expected is None else expected.replace("{root}", str(root)))
+
+
+def test_read_entry_absent(tmp_path: Path) -> None:
+    assert qemu.read_entry("qemu-aarch64", binfmt_folder(tmp_path, {})) is None
+
+
+@pytest.mark.parametrize(
+    ("platforms", "host", "expected"),
+    [
+        pytest.param([AMD64, ARM64], AMD64, [ARM64], id="amd64-host"),
+        pytest.param([AMD64, ARM64], ARM64, [AMD64], id="arm64-host"),
+        pytest.param([ARM64, ARMV7], ARM64, [], id="arm64-runs-arm-v7"),
+        pytest.param([AMD64, I386], AMD64, [], id="amd64-runs-386"),
+        pytest.param([AMD64, ARMV7, RISCV], AMD64, [ARMV7, RISCV], id="keeps-order"),
+    ],
+)
+def test_foreign(platforms: list[Platform], host: Platform, expected: list[Platform]) -> None:
+    assert qemu.foreign(platforms, host) == expected
+
+
+# --- base images ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "out", "expected"),
+    [
+        pytest.param(
+            AMD64,
+            "/s/rootfs-amd64.partial.tar",
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                "--architectures=amd64",
+                "trixie",
+                "/s/rootfs-amd64.partial.tar",
+            ],
+            id="amd64",
+        ),
+        pytest.param(
+            ARMV7,
+            "/s/rootfs-arm.tar",
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                "--architectures=arm",
+                "trixie",
+                "/s/rootfs-arm.tar",
+            ],
+            id="arm-v7-uses-debian-arch-without-variant",
+        ),
+    ],
+)
+def test_mmdebstrap_argv(platform: Platform, out: str, expected: list[str]) -> None:
+    assert bases.mmdebstrap_argv("trixie", platform, Path(out)) == expected
+
+
+@pytest.mark.parametrize(
+    ("builder", "expected"),
+    [
+        pytest.param(
+            "",
+            [
+                "docker",
+                "buildx",
+                "build",
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--provenance=false",
+                "--tag",
+                "127.0.0.1:5000/base/debian:trixie",
+                "--push",
+                "/s/context",
+            ],
+            id="current-builder",
+        ),
+        pytest.param(
+            "ci",
+            [
+                "docker",
+                "buildx",
+                "build",
+                "--builder",
+                "ci",
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--provenance=false",
+                "--tag",
+                "127.0.0.1:5000/base/debian:trixie",
+                "--push",
+                "/s/context",
+            ],
+            id="named-builder",
+        ),
+    ],
+)
+def test_push_argv(builder: str, expected: list[str]) -> None:
+    reference = bases.BaseImage("debian:trixie", "debian").reference("127.0.0.1:5000")
+    assert bases.push_argv(reference, [AMD64, ARM64], Path("/s/context"), builder) == expected
+
+
+def test_base_image_names() -> None:
+    names = [b.name for b in bases.base_images("trixie", "22")]
+    assert names == ["debian:trixie", "debian:trixie-sid", "python:3-trixie", "node:22"]
+    assert bases.BaseImage("python:3-trixie", "derived").slug == "python-3-trixie"
+
+
+# --- local registries -----------------------------------------------------------------------
+
+
+def test_plain_registry_config() -> None:
+    reg = registries.LocalRegistry("plain", 5000)
+    root = Path("/state/registries/plain")
+    config = yaml.safe_load(registries.config_yaml(reg, root))
+    assert config == {
+        "version": 0.1,
+        "log": {"level": "warn"},
+        "storage": {
+            "filesystem": {"rootdirectory": "/state/registries/plain/data"},
+            "delete": {"enabled": True},
+        },
+        "http": {"addr": "127.0.0.1:5000"},
+    }
+    assert reg.root(Path("/state")) == root
+
+
+def test_auth_registry_config_uses_htpasswd() -> None:
+    reg = registries.LocalRegistry("auth", 5001, "ci", "ci-password")
+    root = Path("/state/registries/auth")
+    text = registries.config_yaml(reg, root)
+    config = yaml.safe_load(text)
+    assert config["http"] == {"addr": "127.0.0.1:5001"}
+    assert config["auth"] == {
+        "htpasswd": {"realm": "auth", "path": "/state/registries/auth/htpasswd"}
+    }
+    assert "ci-password" not in text
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+def test_engine_layout_keeps_everything_under_one_folder() -> None:
+    layout = engine.EngineLayout(Path("/state"))
+    assert layout.root == Path("/state/engine")
+    assert layout.prefix == Path("/state/engine/prefix")
+    assert layout.daemon_json == Path("/state/engine/daemon.json")
+    assert layout.plugin_dir == Path("/state/engine/prefix/usr/libexec/docker/cli-plugins")
+    assert layout.dockerd == Path("/state/engine/prefix/usr/sbin/dockerd")
+    path = layout.path_env().split(os.pathsep)
+    assert path[:2] == ["/state/engine/prefix/usr/bin", "/state/engine/prefix/usr/sbin"]
+
+
+def test_daemon_config_enables_the_containerd_image_store() -> None:
+    config = engine.daemon_config(engine.EngineLayout(Path("/state")))
+    assert config == {
+        "features": {"containerd-snapshotter": True},
+        "data-root": "/state/engine/data",
+        "exec-root": "/state/engine/exec",
+        "pidfile": "/state/engine/dockerd.pid",
+        "init-path": "/state/engine/prefix/usr/sbin/docker-init",
+    }
+    json.dumps(config)  # what start_engine writes must be JSON

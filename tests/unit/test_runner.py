@@ -1,0 +1,192 @@
+"""The runner, with real tiny commands: echo, masking, dry runs, failures, timeouts."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fullstack_build.errors import CommandError
+from fullstack_build.runner import MASK, Runner, display, mask
+
+PY = sys.executable
+
+
+def quiet(**kwargs: object) -> tuple[Runner, io.StringIO]:
+    out = io.StringIO()
+    return Runner(out=out, **kwargs), out  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets", "expected"),
+    [
+        pytest.param("token abc", ["abc"], "token ***", id="one"),
+        pytest.param("abcdef abc", ["abc", "abcdef"], "*** ***", id="longest-first"),
+        pytest.param("abcdef", ["abc", "abcdef", "def"], "***", id="superset-masked-whole"),
+        pytest.param("nothing here", ["", "zzz"], "nothing here", id="empty-secret-ignored"),
+        pytest.param("a-a-a", ["a"], "***-***-***", id="every-occurrence"),
+    ],
+)
+def test_mask(text: str, secrets: list[str], expected: str) -> None:
+    assert mask(text, secrets) == expected
+
+
+def test_display_is_copy_pasteable_and_masked() -> None:
+    argv = ["docker", "login", "-p", "s3cret", "reg with space"]
+    assert display(argv, ["s3cret"]) == "docker login -p *** 'reg with space'"
+
+
+def test_echo_masks_secrets_in_argv_and_output() -> None:
+    runner, out = quiet(secrets=("hunter2",))
+    runner.run(["sh", "-c", "echo the password is $0", "hunter2"])
+    text = out.getvalue()
+    assert "hunter2" not in text
+    assert f"$ sh -c 'echo the password is $0' {MASK}" in text
+    assert f"the password is {MASK}" in text
+
+
+def test_with_secrets_adds_and_skips_empty() -> None:
+    runner = Runner(secrets=("a",)).with_secrets("", "bb")
+    assert runner.secrets == ("a", "bb")
+
+
+@pytest.mark.parametrize("capture", [False, True], ids=["streamed", "captured"])
+def test_input_text_is_masked_even_without_its_newline(capture: bool) -> None:
+    runner, out = quiet()
+    # The tool echoes the password inside a sentence on stderr, then fails.
+    script = (
+        "import sys; p = sys.stdin.read().strip(); sys.stderr.write(f'bad {p}!\\n'); sys.exit(3)"
+    )
+    with pytest.raises(CommandError) as error:
+        runner.run([PY, "-c", script], input_text="pa55word\n", capture=capture)
+    assert "pa55word" not in str(error.value)
+    assert "pa55word" not in error.value.output_tail
+    assert "pa55word" not in out.getvalue()
+    assert str(error.value).endswith(f": bad {MASK}!")
+
+
+def test_capture_returns_stdout_and_streams_nothing() -> None:
+    runner, out = quiet()
+    result = runner.run(["sh", "-c", "echo out; echo err >&2"], capture=True)
+    assert result.ok
+    assert result.stdout == "out\n"
+    assert result.argv == ("sh", "-c", "echo out; echo err >&2")
+    assert out.getvalue() == "$ sh -c 'echo out; echo err >&2'\n"
+
+
+def test_streaming_merges_stderr_into_the_echo() -> None:
+    runner, out = quiet()
+    result = runner.run(["sh", "-c", "echo one; echo two >&2"])
+    assert result.stdout == ""
+    assert out.getvalue().splitlines()[1:] == ["one", "two"]
+
+
+def test_echo_off_prints_no_command_line() -> None:
+    runner, out = quiet(echo=False)
+    runner.run(["true"])
+    assert out.getvalue() == ""
+
+
+def test_dry_run_skips_mutating_commands(tmp_path: Path) -> None:
+    marker = tmp_path / "made"
+    runner, out = quiet(dry_run=True)
+    result = runner.run(["touch", str(marker)])
+    assert result.dry_run
+    assert result.ok
+    assert not marker.exists()
+    assert f"$ touch {marker}" in out.getvalue()
+
+
+def test_dry_run_still_runs_read_only_queries() -> None:
+    runner, _ = quiet(dry_run=True)
+    result = runner.run(["sh", "-c", "echo answer"], capture=True, mutates=False)
+    assert not result.dry_run
+    assert result.stdout == "answer\n"
+
+
+@pytest.mark.parametrize("capture", [False, True], ids=["streamed", "captured"])
+def test_failure_names_command_code_and_last_line(capture: bool) -> None:
+    runner, _ = quiet()
+    script = "echo first; echo; echo last words >&2; echo; exit 7"
+    with pytest.raises(CommandError) as error:
+        runner.run(["sh", "-c", script], capture=capture)
+    assert str(error.value) == f"`sh -c '{script}'` failed with exit code 7: last words"
+    assert error.value.returncode == 7
+    assert error.value.exit_code == 4
+    assert "last words" in error.value.output_tail
+
+
+def test_failure_without_output_has_no_trailing_colon() -> None:
+    runner, _ = quiet()
+    with pytest.raises(CommandError) as error:
+        runner.run(["false"])
+    assert str(error.value) == "`false` failed with exit code 1"
+
+
+def test_failure_tail_comes_from_stdout_when_stderr_is_silent() -> None:
+    runner, _ = quiet()
+    with pytest.raises(CommandError, match=r"exit code 2: from stdout$"):
+        runner.run(["sh", "-c", "echo from stdout; exit 2"], capture=True)
+
+
+def test_check_false_returns_the_failure() -> None:
+    runner, _ = quiet()
+    result = runner.run(["sh", "-c", "echo partial; exit 5"], capture=True, check=False)
+    assert (result.ok, result.returncode, result.stdout) == (False, 5, "partial\n")
+
+
+def test_missing_binary_is_exit_127_with_advice() -> None:
+    runner, _ = quiet()
+    with pytest.raises(CommandError) as error:
+        runner.run(["no-such-tool-fullstack", "--version"])
+    assert error.value.returncode == 127
+    assert str(error.value).startswith("`no-such-tool-fullstack` is not installed or not on PATH")
+    assert "invoke local.up" in str(error.value)
+
+
+def test_missing_working_folder_is_not_blamed_on_the_tool(tmp_path: Path) -> None:
+    runner, _ = quiet()
+    with pytest.raises(CommandError, match=r"working folder .* does not exist"):
+        runner.run(["true"], cwd=str(tmp_path / "gone"))
+
+
+def test_not_executable_is_exit_126(tmp_path: Path) -> None:
+    script = tmp_path / "tool"
+    script.write_text("#!/bin/sh\necho hi\n")
+    runner, _ = quiet()
+    with pytest.raises(CommandError, match="is not executable") as error:
+        runner.run([str(script)])
+    assert error.value.returncode == 126
+
+
+@pytest.mark.parametrize("capture", [False, True], ids=["streamed", "captured"])
+def test_timeout_stops_a_silent_command(capture: bool) -> None:
+    runner, _ = quiet()
+    started = time.monotonic()
+    with pytest.raises(CommandError) as error:
+        runner.run([PY, "-c", "import time; time.sleep(30)"], capture=capture, timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert (
+        str(error.value) == f"`{PY} -c 'import time; time.sleep(30)'` did not finish within 0.5 s"
+    )
+    assert error.value.returncode == -9
+
+
+def test_env_and_cwd_reach_the_command(tmp_path: Path) -> None:
+    runner, _ = quiet()
+    result = runner.run(
+        ["sh", "-c", "echo $FULLSTACK_PROBE; pwd"],
+        capture=True,
+        env={"FULLSTACK_PROBE": "x"},
+        cwd=str(tmp_path),
+    )
+    assert result.stdout.splitlines() == ["x", str(tmp_path.resolve())]
+
+
+def test_undecodable_output_does_not_crash() -> None:
+    runner, out = quiet()
+    runner.run([PY, "-c", "import sys; sys.stdout.buffer.write(b'bad \\xff byte\\n')"])
+    assert "bad \ufffd byte" in out.getvalue()
