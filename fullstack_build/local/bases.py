@@ -18,15 +18,19 @@ from fullstack_build.errors import PreconditionError
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Runner
 
-# Adds sid at a low pin priority, derived from the image's own trixie sources line, so that
+# Adds sid at a low pin priority, derived from the image's own stable sources line, so that
 # packages missing from the stable suite (ttyd) install while everything else stays stable.
-_SID_HOOKS = (
-    "sed -n 's#^deb \\(\\S*\\) {suite} main$#deb \\1 sid main#p' \"$1/etc/apt/sources.list\""
-    " > \"$1/etc/apt/sources.list.d/sid.list\"",
-    "printf 'Package: *\\nPin: release n=sid\\nPin-Priority: 100\\n'"
-    " > \"$1/etc/apt/preferences.d/sid.pref\"",
-    # sid's Release file in a snapshot mirror may be expired.
-    "echo 'Acquire::Check-Valid-Until \"false\";' > \"$1/etc/apt/apt.conf.d/99sid-valid-until\"",
+# sid's Release file in a snapshot mirror may be expired, hence Check-Valid-Until.
+_SID_STEPS = (
+    "RUN sed -n 's#^deb \\(\\S*\\) {suite} main$#deb \\1 sid main#p' /etc/apt/sources.list"
+    " > /etc/apt/sources.list.d/sid.list \\\n"
+    " && printf 'Package: *\\nPin: release n=sid\\nPin-Priority: 100\\n'"
+    " > /etc/apt/preferences.d/sid.pref \\\n"
+    " && echo 'Acquire::Check-Valid-Until \"false\";' > /etc/apt/apt.conf.d/99sid-valid-until\n"
+)
+_APT_STEP = (
+    "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends {packages} \\\n"
+    " && rm -rf /var/lib/apt/lists/*\n"
 )
 
 
@@ -35,8 +39,8 @@ class BaseImage:
     """One base image: ``<registry>/base/<name>``."""
 
     name: str
-    kind: str  # "debian" (mmdebstrap root) or "node" (official Node.js binaries)
-    include: tuple[str, ...] = ()
+    kind: str  # "debian" (mmdebstrap root), "derived" (FROM the debian one) or "node"
+    include: tuple[str, ...] = ()  # apt packages added on top (derived)
     with_sid: bool = False
     node_major: str = "22"
 
@@ -51,19 +55,27 @@ class BaseImage:
 def base_images(suite: str, node_major: str) -> tuple[BaseImage, ...]:
     return (
         BaseImage(f"debian:{suite}", "debian"),
-        BaseImage(f"debian:{suite}-sid", "debian", with_sid=True),
-        BaseImage(f"python:3-{suite}", "debian", include=("python3",)),
+        BaseImage(f"debian:{suite}-sid", "derived", with_sid=True),
+        BaseImage(f"python:3-{suite}", "derived", include=("python3",)),
         BaseImage(f"node:{node_major}", "node", node_major=node_major),
     )
 
 
-def mmdebstrap_argv(image: BaseImage, suite: str, platform: Platform, out: Path) -> list[str]:
-    argv = ["mmdebstrap", "--variant=minbase", f"--architectures={platform.architecture}"]
-    if image.include:
-        argv.append(f"--include={','.join(image.include)}")
+def mmdebstrap_argv(suite: str, platform: Platform, out: Path) -> list[str]:
+    return [
+        "mmdebstrap", "--variant=minbase", f"--architectures={platform.architecture}",
+        suite, str(out),
+    ]  # fmt: skip
+
+
+def derived_dockerfile(image: BaseImage, parent: str, suite: str) -> str:
+    """A base made FROM the local Debian root: cheaper than another mmdebstrap run."""
+    text = f"FROM {parent}\n"
     if image.with_sid:
-        argv += [f"--customize-hook={hook.replace('{suite}', suite)}" for hook in _SID_HOOKS]
-    return [*argv, suite, str(out)]
+        text += _SID_STEPS.replace("{suite}", suite)
+    if image.include:
+        text += _APT_STEP.replace("{packages}", " ".join(image.include))
+    return text
 
 
 DEBIAN_DOCKERFILE = (
@@ -164,7 +176,7 @@ def prepare_node_context(
 
 
 def prepare_debian_context(
-    runner: Runner, image: BaseImage, suite: str, platforms: Sequence[Platform], work: Path
+    runner: Runner, suite: str, platforms: Sequence[Platform], work: Path
 ) -> Path:
     context = work / "context"
     context.mkdir(parents=True, exist_ok=True)
@@ -173,7 +185,7 @@ def prepare_debian_context(
         if not tar.exists():  # the tarball is the slow part (minutes under QEMU): keep it
             partial = tar.with_suffix(".partial.tar")
             partial.unlink(missing_ok=True)
-            runner.run(mmdebstrap_argv(image, suite, platform, partial))
+            runner.run(mmdebstrap_argv(suite, platform, partial))
             if not runner.dry_run:
                 partial.rename(tar)
     (context / "Dockerfile").write_text(DEBIAN_DOCKERFILE)
@@ -193,7 +205,12 @@ def ensure_base(
     if wanted <= present_platforms(runner, reference):
         return f"base: reused {reference}"
     work = state_dir / "bases" / image.slug
-    if image.kind == "node":
+    if image.kind == "derived":
+        context = work / "context"
+        context.mkdir(parents=True, exist_ok=True)
+        parent = BaseImage(f"debian:{suite}", "debian").reference(registry)
+        (context / "Dockerfile").write_text(derived_dockerfile(image, parent, suite))
+    elif image.kind == "node":
         if shutil.which("npm") is None:
             raise PreconditionError("npm is missing: `apt-get install npm`, then `invoke local.up`")
         context = prepare_node_context(runner, image, platforms, work)
@@ -202,6 +219,6 @@ def ensure_base(
             raise PreconditionError(
                 "mmdebstrap is missing: `apt-get install mmdebstrap`, then `invoke local.up`"
             )
-        context = prepare_debian_context(runner, image, suite, platforms, work)
+        context = prepare_debian_context(runner, suite, platforms, work)
     runner.run(push_argv(reference, platforms, context))
     return f"base: made {reference} for {', '.join(sorted(wanted))}"

@@ -122,15 +122,25 @@ def fetch_engine(runner: Runner, layout: EngineLayout, suite: str, need_client: 
         runner.run(["dpkg-deb", "-x", str(deb), str(layout.prefix)])
 
 
+SYSTEM_PLUGIN_DIR = Path("/usr/local/lib/docker/cli-plugins")
+
+
+def plugin_dir_for(home: Path, is_root: bool) -> Path:
+    """The docker client searches both; the system folder also serves clients that run with
+    another DOCKER_CONFIG (tests log in to a throwaway config), the per-user one needs no root."""
+    return SYSTEM_PLUGIN_DIR if is_root else home / ".docker" / "cli-plugins"
+
+
 def link_cli_plugins(layout: EngineLayout, home: Path) -> list[Path]:
-    """Make buildx/compose visible to the docker client through its per-user plugin folder."""
-    target_dir = home / ".docker" / "cli-plugins"
+    """Make buildx/compose visible to the docker client through a plugin folder it searches."""
+    target_dir = plugin_dir_for(home, os.geteuid() == 0)
     target_dir.mkdir(parents=True, exist_ok=True)
     made = []
     for plugin in ("docker-buildx", "docker-compose"):
         link = target_dir / plugin
         source = layout.plugin_dir / plugin
         if source.exists() and not link.exists():
+            link.unlink(missing_ok=True)  # a dangling link from an earlier state folder
             link.symlink_to(source)
             made.append(link)
     return made
