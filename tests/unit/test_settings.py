@@ -438,13 +438,6 @@ def test_platforms_precedence(
         flows.platforms_for(settings, "s390x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UncastableEnvVar,
-    reason="invoke.yaml declares platforms as a list, and Invoke's own loader refuses to cast "
-    "an environment string into a list before any task runs: INVOKE_PLATFORMS works only "
-    "once invoke.yaml (or a runtime file) writes platforms as a string",
-)
 def test_platforms_env_beats_invoke_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     settings = invoke_settings(monkeypatch, tmp_path, None, {"INVOKE_PLATFORMS": "linux/arm64"})
     assert settings.platforms == (ARM64,)
