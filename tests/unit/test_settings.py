@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 from invoke.config import Config
-from invoke.exceptions import UncastableEnvVar
 
 from fullstack_build import flows
 from fullstack_build.boundary import plain
