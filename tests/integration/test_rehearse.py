@@ -1,0 +1,188 @@
+"""`invoke rehearse` of the app image's workflow (docker-build-push.yml) on the local stack.
+
+Each test runs the real task as a user would, publishing under its own namespace of the local
+registry (`rehearse-<hex>`), and checks the result through the registry's HTTP API and the
+requests the local GitHub API stand-in recorded. What it published is deleted afterwards.
+The app image builds in seconds once cached, so CI runs the push and pull request rehearsals.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.engine
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = "127.0.0.1:5000"
+REPOSITORY = "fullstack-agent"
+ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The repository a rehearsal publishes to: 127.0.0.1:5000/rehearse-<hex>/fullstack-agent."""
+
+    namespace: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{REGISTRY}/{self.namespace}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{REGISTRY}/v2/{self.namespace}/{REPOSITORY}"
+
+    def tags(self) -> set[str]:
+        response = requests.get(f"{self.url}/tags/list", timeout=10)
+        if response.status_code == 404:
+            return set()
+        response.raise_for_status()
+        return set(response.json().get("tags") or [])
+
+    def manifest(self, reference: str) -> tuple[str, dict[str, Any]]:
+        response = requests.get(
+            f"{self.url}/manifests/{reference}", headers={"Accept": ACCEPT}, timeout=10
+        )
+        response.raise_for_status()
+        return response.headers["Docker-Content-Digest"], json.loads(response.content)
+
+    def delete_all(self) -> None:
+        digests: set[str] = set()
+        for tag in self.tags():
+            digest, body = self.manifest(tag)
+            digests.add(digest)
+            digests.update(m["digest"] for m in body.get("manifests") or [])
+        for digest in digests:
+            requests.delete(f"{self.url}/manifests/{digest}", timeout=10)
+
+
+@pytest.fixture
+def published() -> Iterator[Published]:
+    target = Published(f"rehearse-{secrets.token_hex(4)}")
+    yield target
+    target.delete_all()
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    proc: subprocess.CompletedProcess[str]
+    run_dir: Path
+
+    @property
+    def output(self) -> str:
+        return self.proc.stdout + self.proc.stderr
+
+    def api(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.run_dir / "github-api.json").read_text())
+        return data
+
+    def event(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.run_dir / "event.json").read_text())
+        return data
+
+    def job_line(self, name: str) -> str:
+        """The job's line of the closing table, e.g. `build (amd64)     success   6.2 s`."""
+        lines = [ln for ln in self.output.splitlines() if ln.strip().startswith(name + " ")]
+        assert lines, f"no result line for {name}:\n{self.output[-3000:]}"
+        return lines[-1]
+
+
+def rehearse(event: str, ref: str, published: Published, work_dir: Path) -> Rehearsal:
+    argv = [
+        sys.executable, "-m", "invoke", "rehearse",
+        "--workflow", "docker-build-push", "--event", event, "--ref", ref,
+        "--registry", published.prefix, "--work-dir", str(work_dir),
+    ]  # fmt: skip
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False)
+    rehearsal = Rehearsal(proc, work_dir / f"docker-build-push-{event}")
+    assert proc.returncode == 0, rehearsal.output[-6000:]
+    return rehearsal
+
+
+def platforms(index: dict[str, Any]) -> set[str]:
+    return {
+        f"{m['platform']['os']}/{m['platform']['architecture']}"
+        for m in index.get("manifests") or []
+        if m.get("platform", {}).get("os") not in (None, "unknown")
+    }
+
+
+def assert_multi_arch_under(published: Published, tags: set[str]) -> None:
+    assert published.tags() == tags
+    digests = set()
+    for tag in tags:
+        digest, index = published.manifest(tag)
+        digests.add(digest)
+        assert platforms(index) == {"linux/amd64", "linux/arm64"}, (tag, index)
+    assert len(digests) == 1, "every tag names the same manifest list"
+
+
+def test_push_to_main_publishes_a_multi_arch_image_under_the_metadata_tags(
+    published: Published, tmp_path: Path
+) -> None:
+    run = rehearse("push", "refs/heads/main", published, tmp_path)
+    sha = run.event()["after"]
+    assert_multi_arch_under(published, {"main", "latest", f"sha-{sha[:7]}"})
+    for job in ("build (amd64)", "build (arm64)", "merge"):
+        assert "success" in run.job_line(job)
+    for job in ("pr-build (amd64)", "pr-comment"):
+        assert "skipped" in run.job_line(job)
+    # The digest records travelled between the jobs as artifacts under their exact names.
+    artifacts = run.run_dir / "artifacts"
+    assert sorted(p.name for p in artifacts.iterdir()) == ["digest-app-amd64", "digest-app-arm64"]
+    assert (artifacts / "digest-app-arm64" / "app" / "arm64.json").is_file()
+    assert run.api()["comments"] == []
+    assert "### merge app" in (run.run_dir / "summary.md").read_text()
+
+
+def test_pull_request_builds_amd64_without_pushing_and_comments_once(
+    published: Published, tmp_path: Path
+) -> None:
+    run = rehearse("pull_request", "refs/pull/7/merge", published, tmp_path)
+    assert published.tags() == set(), "a pull request build pushes nothing"
+    assert "success" in run.job_line("pr-build (amd64)")
+    assert "success" in run.job_line("pr-comment")
+    for job in ("build (amd64)", "build (arm64)", "merge"):
+        assert "skipped" in run.job_line(job)
+    assert "invoke build-arch --image app --arch amd64" in run.output
+    assert "invoke push-digest" not in run.output
+    api = run.api()
+    assert len(api["comments"]) == 1
+    comment = api["comments"][0]
+    assert comment["issue_url"].endswith("/repos/fullstackagent/fullstackagent/issues/7")
+    assert "<!-- fullstack-build:pr-comment image=app -->" in comment["body"]
+    assert "build succeeded" in comment["body"]
+    assert "no (pull request build)" in comment["body"]
+    writes = [r for r in api["requests"] if r["method"] in {"POST", "PATCH"}]
+    assert writes == [
+        {
+            "method": "POST",
+            "path": "/repos/fullstackagent/fullstackagent/issues/7/comments",
+            "status": 201,
+        }
+    ]
+    log = run.run_dir / "artifacts" / "pr-build-app" / "pr-build.log"
+    assert "linux/amd64" in log.read_text()
+
+
+def test_version_tag_publishes_semver_tags_and_latest(published: Published, tmp_path: Path) -> None:
+    run = rehearse("tag", "refs/tags/v1.2.3", published, tmp_path)
+    sha = run.event()["after"]
+    assert_multi_arch_under(published, {"v1.2.3", "1.2.3", "1.2", "1", "latest", f"sha-{sha[:7]}"})
