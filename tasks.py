@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
+from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from fullstack_build import flows
+from fullstack_build import bench as bench_core
+from fullstack_build import flows, log, suite
 from fullstack_build import lint as lint_core
-from fullstack_build import log
 from fullstack_build import metadata as metadata_core
 from fullstack_build import rehearse as rehearse_core
-from fullstack_build.boundary import exits_cleanly, runner, settings
+from fullstack_build.boundary import exits_cleanly, plain, runner, settings
 from fullstack_build.errors import UsageError
 from fullstack_build.github import comment as gh_comment
 from fullstack_build.local import stack
@@ -68,7 +70,8 @@ _DIGEST_DIR = "Folder of digest records (default: digest_dir in invoke.yaml)"
         "arch": _ARCH,
         "builder": _BUILDER,
         "tag": "Local tag (default: local_tag in invoke.yaml)",
-    }
+        "no_cache": "Build every step again, ignoring the layer cache",
+    },
 )
 @exits_cleanly
 def build_arch(
@@ -77,10 +80,11 @@ def build_arch(
     arch: str | None = None,
     builder: str | None = None,
     tag: str | None = None,
+    no_cache: bool = False,
 ) -> None:
     """Build one image for one platform and load it into the local engine under a local tag."""
     target = flows.resolve(settings(c), image, builder=builder)
-    flows.build_arch(target, arch, runner(c), dict(os.environ), tag)
+    flows.build_arch(target, arch, runner(c), dict(os.environ), tag, no_cache=no_cache)
 
 
 ns.add_task(build_arch)
@@ -190,7 +194,7 @@ ns.add_task(ship)
     iterable=["rule", "flavor", "registry"],
 )
 @exits_cleanly
-def tags(  # noqa: PLR0917 (Invoke maps every parameter to a flag)
+def tags(
     c: Context,
     image: str | None = None,
     rule: list[str] | None = None,
@@ -275,7 +279,7 @@ ns.add_task(changed)
     iterable=["tags", "report"],
 )
 @exits_cleanly
-def pr_comment(  # noqa: PLR0917 (Invoke maps every parameter to a flag)
+def pr_comment(
     c: Context,
     image: str | None = None,
     status: str | None = None,
@@ -366,7 +370,7 @@ ns.add_task(smoke_test)
     iterable=["registry"],
 )
 @exits_cleanly
-def rehearse(  # noqa: PLR0917 (Invoke maps every parameter to a flag)
+def rehearse(
     c: Context,
     workflow: str | None = None,
     event: str | None = None,
@@ -393,6 +397,59 @@ def rehearse(  # noqa: PLR0917 (Invoke maps every parameter to a flag)
 
 
 ns.add_task(rehearse)
+
+
+# --- test and bench -------------------------------------------------------------------------
+
+
+@task(help={})
+@exits_cleanly
+def test(c: Context) -> None:
+    """Everything CI proves: lint, unit and integration tests, each configured image built
+    and smoke-tested (the `test:` section of invoke.yaml). Needs `invoke local.up` first."""
+    steps = suite.plan(suite.load_suite_config(plain(c.config)))
+    results = suite.run(steps, runner(c))
+    log.info(suite.summary(results))
+    if not all(ok for _, ok, _ in results):
+        raise Exit(code=1)
+
+
+ns.add_task(test)
+
+
+@task(
+    help={
+        "images": "Also measure each image of bench.images: cold/warm/edited build, sizes",
+        "pipeline": "Measure the pipeline ratios on the fixture (default: on)",
+    }
+)
+@exits_cleanly
+def bench(c: Context, images: bool = False, pipeline: bool = True) -> None:
+    """Print the speed and size figures (ratios against raw buildx); never asserted."""
+    the_settings = settings(c)
+    section = plain(c.config).get("bench") or {}
+    if pipeline:
+        for figure in bench_core.run(the_settings, int(section.get("repeat") or 5)):
+            print(figure.line())
+    if images:
+        invoke = [
+            sys.executable,
+            "-m",
+            "invoke",
+            "-f",
+            str(section.get("runtime_file") or "local.yaml"),
+        ]
+        touch = section.get("touch") or {}
+        for pair in section.get("images") or []:
+            image, _, arch = str(pair).partition(":")
+            figures = bench_core.run_image(
+                the_settings, invoke, image, arch, str(touch.get(image) or "")
+            )
+            for line in figures.lines():
+                print(line)
+
+
+ns.add_task(bench)
 
 
 # --- lint --------------------------------------------------------------------------------

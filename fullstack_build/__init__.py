@@ -1,1 +1,1 @@
-"""Core of the FullstackAgent image build system: plans, argv builders and runners behind tasks.py."""
+"""Core of the FullstackAgent image build system: plans, argv builders, runners behind tasks.py."""

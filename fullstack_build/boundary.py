@@ -21,7 +21,7 @@ R = TypeVar("R")
 def plain(value: Any) -> Any:
     """Invoke's DataProxy tree as plain dicts/lists, so the core never sees Invoke types."""
     if hasattr(value, "keys") and callable(value.keys):
-        return {str(k): plain(value[k]) for k in value.keys()}
+        return {str(k): plain(value[k]) for k in value.keys()}  # noqa: SIM118 (DataProxy)
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value

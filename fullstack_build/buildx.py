@@ -25,6 +25,7 @@ class BuildRequest:
     tags: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     load: bool = False
+    no_cache: bool = False
     metadata_file: str = ""
     cache_from: str = ""
     cache_to: str = ""
@@ -50,6 +51,8 @@ def build_argv(req: BuildRequest) -> list[str]:
         argv += ["--secret", secret]
     for tag in req.tags:
         argv += ["--tag", tag]
+    if req.no_cache:
+        argv.append("--no-cache")
     if req.cache_from:
         argv += ["--cache-from", req.cache_from]
     if req.cache_to:
@@ -116,9 +119,17 @@ def builder_inspect_argv(builder: str = "") -> list[str]:
 
 
 def parse_builder_driver(text: str) -> str:
-    """The driver named in `docker buildx inspect` output ("" when absent)."""
-    found = re.search(r"^Driver:\s*(\S+)", text, flags=re.MULTILINE)
+    """The driver named in `docker buildx inspect` output ("" when absent or empty)."""
+    found = re.search(r"^Driver:[ \t]*(\S*)", text, flags=re.MULTILINE)
     return found.group(1) if found else ""
+
+
+def parse_builder_error(text: str) -> str:
+    """The builder-level `Error:` of `docker buildx inspect` ("" when none). buildx exits 0
+    and prints it when the builder cannot be reached, e.g. no engine answers its endpoint."""
+    header = re.split(r"^Nodes:", text, maxsplit=1, flags=re.MULTILINE)[0]
+    found = re.search(r"^Error:[ \t]*(.+)$", header, flags=re.MULTILINE)
+    return found.group(1).strip() if found else ""
 
 
 # Drivers whose BuildKit can push by digest (a `docker` driver cannot).

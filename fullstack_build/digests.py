@@ -133,10 +133,13 @@ def select_records(
         if platform not in wanted:
             problems.append(f"{', '.join(p.name for p in paths)} is for unconfigured {platform}")
         elif len(paths) > 1:
-            problems.append(f"{platform} recorded {len(paths)} times ({', '.join(p.name for p in paths)})")
+            problems.append(
+                f"{platform} recorded {len(paths)} times ({', '.join(p.name for p in paths)})"
+            )
     if problems:
         raise DigestRecordError(
-            f"refusing to publish {image}: " + "; ".join(problems)
+            f"refusing to publish {image}: "
+            + "; ".join(problems)
             + ": push-digest each configured platform exactly once into one digest folder"
         )
     records = {r.platform: r for _, r in found}

@@ -54,14 +54,22 @@ def _base_image(image: ImageSpec) -> str:
 
 
 def build_arch(
-    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str], tag: str | None = None
+    target: Target,
+    arch: str | None,
+    runner: Runner,
+    env: Mapping[str, str],
+    tag: str | None = None,
+    *,
+    no_cache: bool = False,
 ) -> pipeline.BuildResult:
     settings, image = target.settings, target.image
     platform = platforms_for(settings, arch)
     builder = pipeline.probe_builder(runner, target.builder)
     pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
-    plan = pipeline.plan_build(settings, image, platform, meta.labels, target.builder, tag)
+    plan = pipeline.plan_build(
+        settings, image, platform, meta.labels, target.builder, tag, no_cache=no_cache
+    )
     result = pipeline.execute_build(plan, runner)
     report = actions.BuildReport(
         image=image.name,

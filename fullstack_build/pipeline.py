@@ -10,7 +10,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,13 +48,20 @@ def probe_builder(runner: Runner, name: str) -> Builder:
         buildx.builder_inspect_argv(name), capture=True, check=False, mutates=False, timeout=60
     )
     if not result.ok:
-        if "unknown command" in result.stdout or not result.stdout and _no_buildx(runner):
+        if "unknown command" in result.stdout or (not result.stdout and _no_buildx(runner)):
             raise PreconditionError(
                 "docker buildx is not available: install the buildx plugin or run `invoke local.up`"
             )
         target = f"builder {name!r}" if name else "the current builder"
         raise PreconditionError(
             f"cannot use {target}: is the engine running and the builder created? "
+            "(`docker buildx ls`; `invoke local.up` starts a local engine)"
+        )
+    problem = buildx.parse_builder_error(result.stdout)
+    if problem:
+        target = f"builder {name!r}" if name else "the current builder"
+        raise PreconditionError(
+            f"cannot use {target} ({problem}): start the engine or pick another --builder "
             "(`docker buildx ls`; `invoke local.up` starts a local engine)"
         )
     return Builder(name, buildx.parse_builder_driver(result.stdout) or "docker")
@@ -145,6 +152,8 @@ def plan_build(
     labels: Mapping[str, str],
     builder: str,
     tag: str | None = None,
+    *,
+    no_cache: bool = False,
 ) -> BuildPlan:
     the_tag = tag or local_tag(settings, image, platform)
     base = common_request(
@@ -155,7 +164,7 @@ def plan_build(
         metadata_path(settings, image, platform, "build"),
         builder,
     )
-    request = buildx.BuildRequest(**{**base.__dict__, "tags": (the_tag,), "load": True})
+    request = replace(base, tags=(the_tag,), load=True, no_cache=no_cache)
     return BuildPlan(image, platform, the_tag, request)
 
 
@@ -261,9 +270,7 @@ def plan_push(
         # registry by digest with skopeo, which creates no tag at all.
         archive = settings.build_dir / "oci" / f"{image.name}-{platform.slug}.tar"
         output = buildx.oci_output(str(archive))
-    request = buildx.BuildRequest(
-        **{**base.__dict__, "outputs": (output,), "provenance": settings.provenance}
-    )
+    request = replace(base, outputs=(output,), provenance=settings.provenance)
     return PushPlan(image, platform, builder, settings.registries, request, archive)
 
 

@@ -297,8 +297,9 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
     registries, skipped = _registries(config, env)
     local_raw = config.get("local") or {}
     local = LocalStack(
-        state_dir=Path(str(local_raw.get("state_dir") or "~/.local/state/fullstack-build"))
-        .expanduser(),
+        state_dir=Path(
+            str(local_raw.get("state_dir") or "~/.local/state/fullstack-build")
+        ).expanduser(),
         engine_suite=str(local_raw.get("engine_suite") or "trixie"),
         registry_port=_int(local_raw, "registry_port", "local"),
         auth_registry_port=_int(local_raw, "auth_registry_port", "local"),

@@ -79,8 +79,7 @@ def derived_dockerfile(image: BaseImage, parent: str, suite: str) -> str:
 
 
 DEBIAN_DOCKERFILE = (
-    "FROM scratch\nARG TARGETARCH\nADD rootfs-${TARGETARCH}.tar /\n"
-    'ENV LANG=C.UTF-8\nCMD ["bash"]\n'
+    'FROM scratch\nARG TARGETARCH\nADD rootfs-${TARGETARCH}.tar /\nENV LANG=C.UTF-8\nCMD ["bash"]\n'
 )
 NODE_DOCKERFILE = (
     "FROM scratch\nARG TARGETARCH\nCOPY node-${TARGETARCH}/ /\n"
@@ -131,7 +130,7 @@ def npm_arch(platform: Platform) -> str:
 def _npm_pack(runner: Runner, spec: str, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     result = runner.run(["npm", "pack", "--json", spec], capture=True, cwd=str(into))
-    filename = json.loads(result.stdout)[0]["filename"]
+    filename = str(json.loads(result.stdout)[0]["filename"])
     return into / filename
 
 
@@ -156,7 +155,9 @@ def prepare_node_context(
     npm_tgz = _npm_pack(runner, "npm@10", work / "packs")
     version = ""
     for platform in platforms:
-        tgz = _npm_pack(runner, f"node-linux-{npm_arch(platform)}@{image.node_major}", work / "packs")
+        tgz = _npm_pack(
+            runner, f"node-linux-{npm_arch(platform)}@{image.node_major}", work / "packs"
+        )
         version = tgz.name.rsplit("-", 1)[-1].removesuffix(".tgz")
         root = context / f"node-{platform.architecture}" / "usr" / "local"
         _extract_package(tgz, root)

@@ -115,11 +115,7 @@ def missing_packages_argv(packages: Sequence[str]) -> list[str]:
 
 
 def parse_installed(output: str) -> set[str]:
-    return {
-        line.split()[0]
-        for line in output.splitlines()
-        if line.strip().endswith(" installed")
-    }
+    return {line.split()[0] for line in output.splitlines() if line.strip().endswith(" installed")}
 
 
 def install_argv(packages: Sequence[str]) -> list[str]:

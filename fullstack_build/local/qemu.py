@@ -96,7 +96,9 @@ def ensure_emulation(runner: Runner, platforms: Iterable[Platform]) -> list[str]
         name = platform.qemu_binfmt or ""
         if read_entry(name) is not None:
             raise PreconditionError(problem)
-        conf = next((d / f"{name}.conf" for d in BINFMT_CONF_DIRS if (d / f"{name}.conf").exists()), None)
+        conf = next(
+            (d / f"{name}.conf" for d in BINFMT_CONF_DIRS if (d / f"{name}.conf").exists()), None
+        )
         if conf is None:
             raise PreconditionError(
                 f"{platform} needs QEMU but {name}.conf is missing: "

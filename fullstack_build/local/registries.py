@@ -90,7 +90,9 @@ def ensure_registry(runner: Runner, registry: LocalRegistry, state_dir: Path) ->
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if answers(registry):
-            return f"registry: started {registry.address}" + (" (htpasswd auth)" if registry.user else "")
+            return f"registry: started {registry.address}" + (
+                " (htpasswd auth)" if registry.user else ""
+            )
         time.sleep(0.2)
     tail = processes.log_tail(state_dir, f"registry-{registry.name}")
     raise PreconditionError(f"registry on {registry.address} did not start: {tail}")

@@ -68,7 +68,9 @@ def down(settings: Settings) -> list[str]:
     notes = []
     for registry in plan(settings).registries:
         stopped = registries.stop_registry(registry, state)
-        notes.append(f"registry {registry.address}: {'stopped' if stopped else 'not started by us'}")
+        notes.append(
+            f"registry {registry.address}: {'stopped' if stopped else 'not started by us'}"
+        )
     stopped = engine.stop_engine(state)
     notes.append(f"engine: {'stopped' if stopped else 'not started by us'}")
     return notes

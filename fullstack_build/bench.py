@@ -1,0 +1,230 @@
+"""`invoke bench`: the speed figures of the pipeline, measured on the integration fixture and
+printed as ratios (never asserted in tests).
+
+(a) `invoke build-arch` against the identical raw `docker buildx build`, fully cached;
+(b) the per-arch flow (push-digest per platform, then merge-manifest) against one raw
+    `docker buildx build --platform A,B --push`;
+(c) `merge-manifest` wall time on the local registry.
+Every task is timed as a user runs it: a fresh `python -m invoke` process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from fullstack_build import buildx, pipeline
+from fullstack_build.settings import Settings
+
+FIXTURE = {
+    "repository": "fullstack-bench",
+    "context": "tests/fixtures/image",
+    "dockerfile": "tests/fixtures/image/Dockerfile",
+    "title": "Benchmark fixture",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    ours_s: float
+    raw_s: float | None
+    target: str
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ours_s / self.raw_s if self.raw_s else None
+
+    def line(self) -> str:
+        if self.raw_s is None:
+            return f"{self.name:<44} {self.ours_s:8.2f} s{'':>22}  target {self.target}"
+        return (
+            f"{self.name:<44} {self.ours_s:8.2f} s vs raw {self.raw_s:6.2f} s "
+            f"= {self.ratio:5.2f}x  target {self.target}"
+        )
+
+
+def _timed(argv: Sequence[str], cwd: Path | None = None) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"`{' '.join(argv)}` failed: {' | '.join(tail)}")
+    return elapsed
+
+
+def _median(argv: Sequence[str], repeat: int) -> float:
+    return statistics.median(_timed(argv) for _ in range(repeat))
+
+
+def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
+    """A runtime file: the fixture image, published to a throwaway namespace."""
+    config = {
+        "registries": {
+            "ghcr": {"enabled": False},
+            "dockerhub": {"enabled": False},
+            "bench": {"prefix": f"{settings.local.registry}/{namespace}"},
+        },
+        "default_image": "bench",
+        "images": {
+            "bench": {
+                **FIXTURE,
+                "build_args": {"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
+            }
+        },
+        "build_dir": str(work / "build"),
+        "digest_dir": str(work / "digests"),
+    }
+    path = work / "bench.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run(settings: Settings, repeat: int = 5) -> list[Figure]:
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    work = settings.build_dir / "bench"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    config = runtime_file(settings, work, namespace)
+    invoke = [sys.executable, "-m", "invoke", "-f", str(config)]
+    registry = f"{settings.local.registry}/{namespace}/{FIXTURE['repository']}"
+    figures: list[Figure] = []
+    platforms = settings.platforms
+
+    # (a) fully cached: warm both sides first, then alternate to share any drift.
+    amd64 = platforms[0]
+    tag = f"{FIXTURE['repository']}:local-{amd64.slug}"
+    raw_build = buildx.build_argv(
+        buildx.BuildRequest(
+            context=FIXTURE["context"],
+            dockerfile=FIXTURE["dockerfile"],
+            platform=str(amd64),
+            build_args={"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
+            tags=(tag,),
+            load=True,
+            metadata_file=str(work / "raw-metadata.json"),
+        )
+    )
+    ours_build = [*invoke, "build-arch", "--arch", amd64.slug]
+    _timed(ours_build)
+    _timed(raw_build)
+    ours, raw = [], []
+    for _ in range(repeat):
+        ours.append(_timed(ours_build))
+        raw.append(_timed(raw_build))
+    figures.append(
+        Figure(
+            "(a) build-arch, fully cached",
+            statistics.median(ours),
+            statistics.median(raw),
+            "<= 1.05",
+        )
+    )
+
+    # (b) the per-arch flow against one multi-platform build and push.
+    started = time.perf_counter()
+    for platform in platforms:
+        _timed([*invoke, "push-digest", "--arch", platform.slug])
+    merge_s = _timed([*invoke, "merge-manifest", "--tag", "bench"])
+    flow_s = time.perf_counter() - started
+    raw_multi = [
+        "docker", "buildx", "build",
+        "--platform", ",".join(str(p) for p in platforms),
+        "--file", FIXTURE["dockerfile"],
+        "--build-arg", f"BASE_IMAGE={settings.local.registry}/base/debian:trixie",
+        "--tag", f"{registry}:raw", "--push", FIXTURE["context"],
+    ]  # fmt: skip
+    raw_multi_s = _timed(raw_multi)
+    figures.append(Figure("(b) per-arch flow (push x2 + merge)", flow_s, raw_multi_s, "<= 1.3"))
+
+    # (c) merge-manifest alone, records in place: the median of several runs.
+    merges = [merge_s] + [
+        _timed([*invoke, "merge-manifest", "--tag", "bench"]) for _ in range(repeat - 1)
+    ]
+    figures.append(
+        Figure("(c) merge-manifest wall time", statistics.median(merges), None, "<= 2 s")
+    )
+    return figures
+
+
+@dataclass(frozen=True)
+class ImageFigures:
+    image: str
+    platform: str
+    cold_s: float
+    warm_s: float
+    touched_s: float | None
+    touched_file: str
+    size_bytes: int
+    compressed_bytes: int
+
+    def lines(self) -> list[str]:
+        mb = 1_000_000
+        touched = (
+            f"{self.touched_s:.1f} s after editing {self.touched_file} (target <= 30 s)"
+            if self.touched_s is not None
+            else "no touch file configured"
+        )
+        return [
+            f"{self.image} {self.platform}: cold {self.cold_s:.1f} s, warm {self.warm_s:.1f} s, "
+            f"{touched}",
+            f"{self.image} {self.platform}: {self.size_bytes / mb:.0f} MB uncompressed, "
+            f"{self.compressed_bytes / mb:.0f} MB gzip-compressed",
+        ]
+
+
+def compressed_size(tag: str) -> int:
+    """Bytes of `docker save TAG` through gzip level 6, what registries roughly store."""
+    import zlib  # noqa: PLC0415 (only the image bench needs it)
+
+    proc = subprocess.Popen(["docker", "image", "save", tag], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    total = 0
+    for chunk in iter(lambda: proc.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
+        total += len(compressor.compress(chunk))
+    total += len(compressor.flush())
+    if proc.wait() != 0:
+        raise RuntimeError(f"`docker image save {tag}` failed")
+    return total
+
+
+def run_image(
+    settings: Settings,
+    invoke: Sequence[str],
+    image: str,
+    arch: str,
+    touch_file: str,
+) -> ImageFigures:
+    spec = settings.image(image)
+    platform = next(p for p in settings.platforms if p.slug == arch or str(p) == arch)
+    build = [*invoke, "build-arch", "--image", image, "--arch", platform.slug]
+    cold = _timed([*build, "--no-cache"])
+    warm = _timed(build)
+    touched: float | None = None
+    if touch_file:
+        path = Path(touch_file)
+        original = path.read_bytes()
+        try:
+            path.write_bytes(original + f"\n# bench {uuid.uuid4().hex}\n".encode())
+            touched = _timed(build)
+        finally:
+            path.write_bytes(original)
+    tag = pipeline.local_tag(settings, spec, platform)
+    size = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Size}}", tag],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    return ImageFigures(
+        image, str(platform), cold, warm, touched, touch_file, int(size), compressed_size(tag)
+    )
