@@ -1,0 +1,90 @@
+"""push-digest and merge-manifest into both local registries (plain, and htpasswd auth),
+checked through the registries' HTTP API."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration.conftest import Merged, Pushed, Session
+from integration.support import INDEX_LINE, PLATFORMS, UNAME, RegistryAPI
+
+pytestmark = pytest.mark.engine
+
+
+def _apis(session: Session) -> list[RegistryAPI]:
+    return list(session.stack.apis)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_push_digest_records_what_both_registries_serve(
+    session: Session, pushed: Pushed, platform: str
+) -> None:
+    record = pushed.records[platform]
+    digest = str(record["digest"])
+    assert record["image"] == "fixture"
+    assert record["repository"] == "fullstack-fixture"
+    assert record["platform"] == platform
+    assert record["driver"] == pushed.driver
+    # The `docker` driver cannot push by digest: it exports an OCI archive that skopeo copies.
+    assert record["path"] == ("oci-archive" if pushed.driver == "docker" else "push-by-digest")
+    assert record["references"] == [f"{session.reference(api)}@{digest}" for api in _apis(session)]
+    for api in _apis(session):
+        served = api.manifest(session.name(), digest)
+        assert served is not None, f"{api.host} does not serve {session.name()}@{digest}"
+        assert served.digest == digest
+        assert api.image_platform(session.name(), served) == platform
+
+
+def test_push_digest_creates_no_tag(pushed: Pushed) -> None:
+    assert pushed.tags_after_push == {host: [] for host in pushed.tags_after_push}
+
+
+def test_merge_publishes_one_index_under_both_tags_in_both_registries(
+    session: Session, pushed: Pushed, merged: Merged
+) -> None:
+    printed = INDEX_LINE.search(merged.run.stderr)
+    assert printed, merged.run.describe()
+    index_digests = set()
+    for api in _apis(session):
+        assert set(merged.tags) <= set(api.tags(session.name()))
+        first, second = (api.manifest(session.name(), tag) for tag in merged.tags)
+        assert first is not None
+        assert second is not None
+        assert first.is_index, first.media_type
+        assert first.digest == second.digest
+        index_digests.add(first.digest)
+        children = first.platform_digests()
+        assert set(children) == set(PLATFORMS)
+        # Each platform's image is the one push-digest recorded (inside its per-arch index).
+        for platform in PLATFORMS:
+            pushed_one = api.manifest(session.name(), str(pushed.records[platform]["digest"]))
+            assert pushed_one is not None
+            recorded = (
+                pushed_one.platform_digests()[platform] if pushed_one.is_index
+                else pushed_one.digest
+            )  # fmt: skip
+            assert children[platform] == recorded
+    # Both registries got the same index, and the task printed its digest.
+    assert index_digests == {printed.group(1)}
+
+
+def test_merged_arm64_image_runs_under_qemu(session: Session, merged: Merged) -> None:
+    reference = f"{session.reference(session.stack.plain)}:{merged.tags[0]}"
+    name = f"{session.namespace}-pulled-arm64"
+    ran = session.docker("run", "--rm", "--name", name, "--platform", "linux/arm64", reference)
+    assert ran.stdout.strip() == UNAME["linux/arm64"]
+
+
+def test_merge_again_with_the_same_records_is_harmless(
+    session: Session, pushed: Pushed, merged: Merged
+) -> None:
+    again = session.invoke("merge-manifest", *[a for t in merged.tags for a in ("--tag", t)])
+    printed = INDEX_LINE.search(again.stderr)
+    assert printed, again.describe()
+    for api in _apis(session):
+        assert api.tags(session.name()) == sorted(merged.tags)
+        first, second = (api.manifest(session.name(), tag) for tag in merged.tags)
+        assert first is not None
+        assert second is not None
+        assert first.digest == second.digest == printed.group(1)
+        assert set(first.platform_digests()) == set(PLATFORMS)
