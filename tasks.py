@@ -14,16 +14,9 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from fullstack_build import bench as bench_core
-from fullstack_build import flows, log, suite
-from fullstack_build import lint as lint_core
-from fullstack_build import metadata as metadata_core
-from fullstack_build import rehearse as rehearse_core
+from fullstack_build import log
 from fullstack_build.boundary import exits_cleanly, plain, runner, settings
 from fullstack_build.errors import UsageError
-from fullstack_build.github import comment as gh_comment
-from fullstack_build.local import stack
-from fullstack_build.smoke import run_smoke
 
 ns = Collection()
 
@@ -37,6 +30,8 @@ def up(c: Context, no_bases: bool = False) -> None:
 
     Reuses whatever already works and makes only what is missing; a second run takes seconds.
     """
+    from fullstack_build.local import stack
+
     for note in stack.up(settings(c), runner(c), with_bases=not no_bases):
         log.info(note)
 
@@ -45,6 +40,8 @@ def up(c: Context, no_bases: bool = False) -> None:
 @exits_cleanly
 def down(c: Context) -> None:
     """Stop what `local.up` started (and nothing else); data stays for the next `local.up`."""
+    from fullstack_build.local import stack
+
     for note in stack.down(settings(c)):
         log.info(note)
 
@@ -83,6 +80,8 @@ def build_arch(
     no_cache: bool = False,
 ) -> None:
     """Build one image for one platform and load it into the local engine under a local tag."""
+    from fullstack_build import flows
+
     target = flows.resolve(settings(c), image, builder=builder)
     flows.build_arch(target, arch, runner(c), dict(os.environ), tag, no_cache=no_cache)
 
@@ -110,6 +109,8 @@ def push_digest(
     digest_dir: str | None = None,
 ) -> None:
     """Build one platform, push it by digest (no tag) to every registry, write its record."""
+    from fullstack_build import flows
+
     target = flows.resolve(
         settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
     )
@@ -139,6 +140,8 @@ def merge_manifest(
     tag: list[str] | None = None,
 ) -> None:
     """Join the per-platform digests into one multi-arch manifest list under the tags."""
+    from fullstack_build import flows
+
     target = flows.resolve(
         settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
     )
@@ -168,6 +171,8 @@ def ship(
     tag: list[str] | None = None,
 ) -> None:
     """The whole flow: push-digest for every configured platform, then merge-manifest."""
+    from fullstack_build import flows
+
     target = flows.resolve(
         settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
     )
@@ -207,6 +212,8 @@ def tags(
     The context is the GitHub Actions event (GITHUB_ACTIONS=true) or the git checkout.
     Fails when no rule gives a tag or no registry is enabled.
     """
+    from fullstack_build import metadata as metadata_core
+
     conf = settings(c).with_registries(registry)
     spec = conf.image(image)
     meta = metadata_core.compute(
@@ -239,6 +246,8 @@ def changed(
 
     Files come from `git diff --name-only BASE...HEAD`; a null BASE (a new branch) means all.
     """
+    from fullstack_build import metadata as metadata_core
+
     if not base:
         raise UsageError("changed needs --base REF, e.g. --base origin/main")
     conf = settings(c)
@@ -298,6 +307,8 @@ def pr_comment(
     Needs GITHUB_TOKEN and GITHUB_REPOSITORY. With a fork's read-only token the comment goes
     to the step summary instead, and the task still succeeds. `invoke --dry` prints the body.
     """
+    from fullstack_build.github import comment as gh_comment
+
     conf = settings(c)
     gh_comment.pr_comment_task(
         conf,
@@ -345,6 +356,8 @@ def smoke_test(
     Starts the image with pytest-docker, writes a JUnit report, removes the containers after,
     and exits non-zero on any failure.
     """
+    from fullstack_build.smoke import run_smoke
+
     run_smoke(settings(c), runner(c), image=image, arch=arch, ref=ref, junit=junit)
 
 
@@ -386,6 +399,8 @@ def rehearse(
     the tasks publish to the local registry (rehearse.runtime_file, or --registry).
     Fails if any job failed.
     """
+    from fullstack_build import rehearse as rehearse_core
+
     options = rehearse_core.Options(
         workflow=workflow, event=event, ref=ref, registries=tuple(registry or ()),
         work_dir=work_dir,
@@ -407,6 +422,8 @@ ns.add_task(rehearse)
 def test(c: Context) -> None:
     """Everything CI proves: lint, unit and integration tests, each configured image built
     and smoke-tested (the `test:` section of invoke.yaml). Needs `invoke local.up` first."""
+    from fullstack_build import suite
+
     steps = suite.plan(suite.load_suite_config(plain(c.config)))
     results = suite.run(steps, runner(c))
     log.info(suite.summary(results))
@@ -426,6 +443,8 @@ ns.add_task(test)
 @exits_cleanly
 def bench(c: Context, images: bool = False, pipeline: bool = True) -> None:
     """Print the speed and size figures (ratios against raw buildx); never asserted."""
+    from fullstack_build import bench as bench_core
+
     the_settings = settings(c)
     section = plain(c.config).get("bench") or {}
     if pipeline:
@@ -470,6 +489,8 @@ def lint(c: Context, only: list[str] | None = None) -> None:
     workflows; hadolint on every image's Dockerfile. Runs every check, prints a table, and
     fails if any check failed.
     """
+    from fullstack_build import lint as lint_core
+
     root = Path(__file__).resolve().parent
     outcomes = lint_core.run_checks(lint_core.plan(settings(c), root, only), runner(c), root)
     log.info(lint_core.summary(outcomes))

@@ -87,7 +87,9 @@ def image_output(names: Sequence[str], *, push_by_digest: bool) -> str:
 
 
 def oci_output(dest: str) -> str:
-    return f"type=oci,dest={dest}"
+    """An OCI image layout directory (tar=false): re-exports write only the blobs that changed,
+    where a tarball is rewritten whole every time."""
+    return f"type=oci,dest={dest},tar=false"
 
 
 def imagetools_create_argv(

@@ -17,7 +17,7 @@ from fullstack_build.platforms import Platform, parse_platform
 SCHEMA = 1
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 PATH_PUSH_BY_DIGEST = "push-by-digest"
-PATH_OCI_ARCHIVE = "oci-archive"
+PATH_OCI_LAYOUT = "oci-layout"
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class DigestRecord:
     platform: str
     digest: str
     references: tuple[str, ...]  # REPO@sha256:... in every registry it was pushed to
-    path: str  # PATH_PUSH_BY_DIGEST or PATH_OCI_ARCHIVE
+    path: str  # PATH_PUSH_BY_DIGEST or PATH_OCI_LAYOUT
     builder: str
     driver: str
     revision: str = ""

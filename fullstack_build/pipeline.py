@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fullstack_build import buildx, digests, log, qemu_check, registry
+from fullstack_build import buildx, digests, log, oci_layout, qemu_check, registry
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -232,11 +232,11 @@ class PushPlan:
     builder: Builder
     registries: tuple[Registry, ...]
     build: buildx.BuildRequest
-    archive: Path | None  # the OCI archive path (docker driver) or None (push by digest)
+    layout: Path | None  # the OCI layout folder (docker driver) or None (push by digest)
 
     @property
     def path(self) -> str:
-        return digests.PATH_OCI_ARCHIVE if self.archive else digests.PATH_PUSH_BY_DIGEST
+        return digests.PATH_OCI_LAYOUT if self.layout else digests.PATH_PUSH_BY_DIGEST
 
     @property
     def repositories(self) -> tuple[str, ...]:
@@ -262,16 +262,16 @@ def plan_push(
         builder.name,
     )  # fmt: skip
     repos = tuple(r.reference(image.repository) for r in settings.registries)
-    archive: Path | None = None
+    layout: Path | None = None
     if builder.pushes_by_digest:
         output = buildx.image_output(repos, push_by_digest=True)
     else:
-        # The docker driver cannot push by digest: export an OCI archive and copy it to every
+        # The docker driver cannot push by digest: export an OCI layout and copy it to every
         # registry by digest with skopeo, which creates no tag at all.
-        archive = settings.build_dir / "oci" / f"{image.name}-{platform.slug}.tar"
-        output = buildx.oci_output(str(archive))
+        layout = settings.build_dir / "oci" / f"{image.name}-{platform.slug}"
+        output = buildx.oci_output(str(layout))
     request = replace(base, outputs=(output,), provenance=settings.provenance)
-    return PushPlan(image, platform, builder, settings.registries, request, archive)
+    return PushPlan(image, platform, builder, settings.registries, request, layout)
 
 
 def execute_push(
@@ -283,8 +283,8 @@ def execute_push(
 ) -> tuple[digests.DigestRecord, BuildResult]:
     for reg in plan.registries:
         registry.prepare(reg, runner, env)
-    if plan.archive:
-        plan.archive.parent.mkdir(parents=True, exist_ok=True)
+    if plan.layout:
+        plan.layout.parent.mkdir(parents=True, exist_ok=True)
     Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log.group(f"build and push {plan.image.name} for {plan.platform} ({plan.path})"):
@@ -299,11 +299,11 @@ def execute_push(
                     "upgrade buildx (0.10+) or check the build output above"
                 )
         references = tuple(f"{repo}@{digest}" for repo in plan.repositories)
-        if plan.archive:
+        if plan.layout:
             authfile = registry.authfile_for(env)
             for reg, reference in zip(plan.registries, references, strict=True):
                 runner.run(
-                    registry.skopeo_copy_argv(str(plan.archive), reference, reg.host, authfile)
+                    registry.skopeo_copy_argv(str(plan.layout), reference, reg.host, authfile)
                 )
     duration = time.monotonic() - started
     if not runner.dry_run:
@@ -328,7 +328,9 @@ def execute_push(
     )
     if not runner.dry_run:
         digests.write_record(digest_dir, record)
-    size = plan.archive.stat().st_size if plan.archive and plan.archive.exists() else None
+    size = None
+    if plan.layout and not runner.dry_run:
+        size = oci_layout.prune(plan.layout)
     result = BuildResult("", digest, duration, size, Path(plan.build.metadata_file))
     return record, result
 

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from fullstack_build import buildx
 from fullstack_build.errors import CommandError, RegistryError
 from fullstack_build.runner import Runner
@@ -46,6 +44,8 @@ def api_base(host: str) -> str:
 
 def check_reachable(registry: Registry, timeout: float = 10.0) -> int:
     """GET /v2/: 200 or 401 means a registry answers. Returns the status code."""
+    import requests  # noqa: PLC0415 (only pushes need HTTP; builds start faster)
+
     url = f"{api_base(registry.host)}/v2/"
     try:
         response = requests.get(url, timeout=timeout)
@@ -160,11 +160,11 @@ def skopeo_tls_flag(host: str) -> list[str]:
     return ["--dest-tls-verify=false"] if is_loopback(host) else []
 
 
-def skopeo_copy_argv(archive: str, destination: str, host: str, authfile: str = "") -> list[str]:
+def skopeo_copy_argv(layout: str, destination: str, host: str, authfile: str = "") -> list[str]:
     argv = ["skopeo", "copy", "--all", "--preserve-digests", *skopeo_tls_flag(host)]
     if authfile:
         argv += ["--dest-authfile", authfile]
-    return [*argv, f"oci-archive:{archive}", f"docker://{destination}"]
+    return [*argv, f"oci:{layout}", f"docker://{destination}"]
 
 
 def authfile_for(env: Mapping[str, str]) -> str:

@@ -169,6 +169,11 @@ def start_engine(runner: Runner, layout: EngineLayout, timeout: float = 90.0) ->
 def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
     """Reuse a running engine or make and start one. Returns a one-line description."""
     if engine_answers(runner) and buildx_version(runner):
+        layout = EngineLayout(state_dir)
+        if os.geteuid() == 0 and (layout.plugin_dir / "docker-buildx").exists():
+            # Our plugins may be visible only through ~/.docker; the system folder also serves
+            # clients that run with another DOCKER_CONFIG.
+            link_cli_plugins(layout, Path.home())
         return "engine: reused the running Docker engine"
     layout = EngineLayout(state_dir)
     if not engine_answers(runner):

@@ -26,7 +26,7 @@ def test_push_digest_records_what_both_registries_serve(
     assert record["platform"] == platform
     assert record["driver"] == pushed.driver
     # The `docker` driver cannot push by digest: it exports an OCI archive that skopeo copies.
-    assert record["path"] == ("oci-archive" if pushed.driver == "docker" else "push-by-digest")
+    assert record["path"] == ("oci-layout" if pushed.driver == "docker" else "push-by-digest")
     assert record["references"] == [f"{session.reference(api)}@{digest}" for api in _apis(session)]
     for api in _apis(session):
         served = api.manifest(session.name(), digest)

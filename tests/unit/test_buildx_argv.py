@@ -61,15 +61,15 @@ def request(**fields: object) -> BuildRequest:
             id="push-by-digest-two-registries",
         ),
         pytest.param(
-            request(outputs=(buildx.oci_output("build/oci/app-arm64.tar"),), provenance="false"),
+            request(outputs=(buildx.oci_output("build/oci/app-arm64"),), provenance="false"),
             [
                 *BASE,
                 "--provenance=false",
                 "--output",
-                "type=oci,dest=build/oci/app-arm64.tar",
+                "type=oci,dest=build/oci/app-arm64,tar=false",
                 "app",
             ],
-            id="oci-archive",
+            id="oci-layout",
         ),
         pytest.param(
             request(secrets=("id=extra_ca,src=/etc/ssl/ca.pem", "id=npmrc,src=/r/.npmrc")),

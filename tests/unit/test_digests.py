@@ -28,7 +28,7 @@ def record(platform: str = "linux/amd64", digest: str = "sha256:" + "a" * 64) ->
         platform=platform,
         digest=digest,
         references=(f"127.0.0.1:5000/team/{REPO}@{digest}", f"127.0.0.1:5001/team/{REPO}@{digest}"),
-        path=digests.PATH_OCI_ARCHIVE,
+        path=digests.PATH_OCI_LAYOUT,
         builder="",
         driver="docker",
         revision="b2c44aa9bdda8d99e34d7f690337c588d3e105b6",
@@ -83,7 +83,7 @@ def test_recorded_fixtures_select_in_configured_order(tmp_path: Path) -> None:
         assert [r.platform for r in selected] == [str(p) for p in platforms]
     amd64 = digests.select_records(found, "app", REPO, (AMD64, ARM64))[0]
     assert amd64.digest == "sha256:ee8c12f522a1cce9284e4be5cf5d3bdbf7d21dae75e479a1a7ac5bd7f61da1d0"
-    assert amd64.path == digests.PATH_OCI_ARCHIVE
+    assert amd64.path == digests.PATH_OCI_LAYOUT
     assert amd64.references == (f"127.0.0.1:5000/fullstack/{REPO}@{amd64.digest}",)
 
 

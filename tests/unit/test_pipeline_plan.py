@@ -39,7 +39,7 @@ def record(platform: Platform, digit: str) -> digests.DigestRecord:
     digest = "sha256:" + digit * 64
     return digests.DigestRecord(
         "app", "fullstack-agent", str(platform), digest,
-        (f"127.0.0.1:5000/team/fullstack-agent@{digest}",), digests.PATH_OCI_ARCHIVE, "", "docker",
+        (f"127.0.0.1:5000/team/fullstack-agent@{digest}",), digests.PATH_OCI_LAYOUT, "", "docker",
     )  # fmt: skip
 
 
@@ -150,7 +150,7 @@ def test_plan_push_by_digest_on_a_container_builder() -> None:
     s = settings(build_dir="out")
     plan = pipeline.plan_push(s, s.image("app"), ARM64, LABELS, CONTAINER)
     assert plan.path == digests.PATH_PUSH_BY_DIGEST
-    assert plan.archive is None
+    assert plan.layout is None
     assert plan.repositories == (
         "127.0.0.1:5000/team/fullstack-agent",
         "127.0.0.1:5001/team/fullstack-agent",
@@ -167,13 +167,13 @@ def test_plan_push_by_digest_on_a_container_builder() -> None:
     assert argv[argv.index("--metadata-file") + 1] == "out/metadata/app-arm64.push.json"
 
 
-def test_plan_push_on_the_docker_driver_exports_an_oci_archive() -> None:
+def test_plan_push_on_the_docker_driver_exports_an_oci_layout() -> None:
     s = settings(build_dir="out", provenance=False)
     plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, DOCKER)
-    assert plan.path == digests.PATH_OCI_ARCHIVE
-    assert plan.archive == Path("out/oci/app-amd64.tar")
+    assert plan.path == digests.PATH_OCI_LAYOUT
+    assert plan.layout == Path("out/oci/app-amd64")
     argv = buildx_argv(plan)
-    assert argv[argv.index("--output") + 1] == "type=oci,dest=out/oci/app-amd64.tar"
+    assert argv[argv.index("--output") + 1] == "type=oci,dest=out/oci/app-amd64,tar=false"
     assert "--provenance=false" in argv
     assert "--builder" not in argv
     assert "--tag" not in argv

@@ -137,7 +137,7 @@ DIGEST = "sha256:" + "4" * 64
                 "--all",
                 "--preserve-digests",
                 "--dest-tls-verify=false",
-                "oci-archive:build/oci/app-arm64.tar",
+                "oci:build/oci/app-arm64",
                 f"docker://127.0.0.1:5000/team/fullstack-agent@{DIGEST}",
             ],
             id="loopback-no-tls-verify",
@@ -153,7 +153,7 @@ DIGEST = "sha256:" + "4" * 64
                 "--preserve-digests",
                 "--dest-authfile",
                 "/home/u/.docker/config.json",
-                "oci-archive:build/oci/app-arm64.tar",
+                "oci:build/oci/app-arm64",
                 f"docker://ghcr.io/acme/fullstack-agent@{DIGEST}",
             ],
             id="remote-verifies-tls-with-authfile",
@@ -167,7 +167,7 @@ DIGEST = "sha256:" + "4" * 64
                 "copy",
                 "--all",
                 "--preserve-digests",
-                "oci-archive:build/oci/app-arm64.tar",
+                "oci:build/oci/app-arm64",
                 f"docker://127.example.com/x@{DIGEST}",
             ],
             id="lookalike-host-keeps-tls-verify",
@@ -176,7 +176,7 @@ DIGEST = "sha256:" + "4" * 64
 )
 def test_skopeo_copy_argv(destination: str, host: str, authfile: str, expected: list[str]) -> None:
     assert (
-        registry.skopeo_copy_argv("build/oci/app-arm64.tar", destination, host, authfile)
+        registry.skopeo_copy_argv("build/oci/app-arm64", destination, host, authfile)
         == expected
     )
 
