@@ -83,7 +83,9 @@ def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
                 "build_args": {"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
             }
         },
-        "build_dir": str(work / "build"),
+        # One build folder for every run (its OCI layouts persist, as on a developer's
+        # machine); one digest folder per namespace.
+        "build_dir": str(work.parent / "build"),
         "digest_dir": str(work / "digests"),
     }
     path = work / "bench.yaml"

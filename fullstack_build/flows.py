@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import digests, log, metadata, pipeline
-from fullstack_build.errors import UsageError
+from fullstack_build import digests, log, metadata, pipeline, qemu_check
+from fullstack_build.errors import CommandError, UsageError
 from fullstack_build.github import actions
 from fullstack_build.metadata.tags import docker_tag
 from fullstack_build.platforms import Platform, select_platform
@@ -64,13 +64,20 @@ def build_arch(
 ) -> pipeline.BuildResult:
     settings, image = target.settings, target.image
     platform = platforms_for(settings, arch)
-    builder = pipeline.probe_builder(runner, target.builder)
-    pipeline.check_can_build(builder, platform)
+    if qemu_check.problem_for(platform):
+        # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
+        pipeline.check_can_build(pipeline.probe_builder(runner, target.builder), platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_build(
         settings, image, platform, meta.labels, target.builder, tag, no_cache=no_cache
     )
-    result = pipeline.execute_build(plan, runner)
+    try:
+        result = pipeline.execute_build(plan, runner)
+    except CommandError:
+        # Diagnose on failure, so a healthy build pays nothing for it: no engine, no buildx or
+        # no such builder becomes one actionable line instead of buildx's output.
+        pipeline.probe_builder(runner, target.builder)
+        raise
     report = actions.BuildReport(
         image=image.name,
         repository=image.repository,
