@@ -427,11 +427,15 @@ def comment_on_pr(
     """``invoke pr-comment``: gather the facts, render the body, post it. Returns the outcome
     and the body. ``dry_run`` renders without calling GitHub."""
     settings = GitHubSettings.from_config(config.get("github"), env)
+    # A build that died early wrote no report; the comment is still due, with what is known.
+    present = [r for r in reports if Path(r).is_file()]
+    for missing in sorted(set(map(str, reports)) - set(map(str, present))):
+        log.warning(f"build report {missing} does not exist; commenting without it")
     facts = build_facts(
         image=image,
         repository=repository,
         status=status,
-        report=load_reports(reports),
+        report=load_reports(present),
         platforms=platforms,
         pushed=pushed,
         base_image=base_image,
