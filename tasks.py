@@ -222,8 +222,23 @@ def tags(
     metadata_core.ensure_tags(meta, spec, conf)
     for notice in conf.skipped_registries:
         log.notice(notice)
+    # On Actions, metadata-action's outputs: version, tags, labels, annotations, json.
+    from fullstack_build.github import actions
+
+    data = meta.to_json()
+    actions.write_outputs(
+        {
+            "version": meta.version or "",
+            "tags": list(meta.tags),
+            "tag-names": list(meta.tag_names),
+            "labels": [f"{k}={v}" for k, v in meta.labels.items()],
+            "annotations": list(meta.annotations),
+            "json": data,
+        },
+        os.environ,
+    )
     if json_:
-        print(json.dumps(meta.to_json(), indent=2))
+        print(json.dumps(data, indent=2))
     else:
         print("\n".join(meta.tags))
 
@@ -254,6 +269,9 @@ def changed(
     target = head or "HEAD"
     files = metadata_core.changed_files(runner(c), base, target)
     images = metadata_core.images_to_build(conf, files)
+    from fullstack_build.github import actions
+
+    actions.write_outputs({"images": list(images), "any": bool(images)}, os.environ)
     if json_:
         listed = None if files is None else list(files)
         report = {"base": base, "head": target, "files": listed, "images": list(images)}
