@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -119,12 +120,19 @@ def prepare(registry: Registry, runner: Runner, env: Mapping[str, str]) -> None:
 
 
 def served_digest(runner: Runner, reference: str, builder: str = "") -> str | None:
-    """sha256 of the manifest bytes the registry serves for ``reference`` (None: absent)."""
-    result = runner.run(
-        buildx.imagetools_inspect_argv(reference, builder=builder),
-        capture=True, check=False, mutates=False, timeout=120,
-    )  # fmt: skip
-    return manifest_digest(result.stdout) if result.ok else None
+    """sha256 of the manifest bytes the registry serves for ``reference`` (None: absent).
+    Any other failure (no buildx, credentials, network) is a RegistryError saying so."""
+    try:
+        result = runner.run(
+            buildx.imagetools_inspect_argv(reference, builder=builder),
+            capture=True, mutates=False, timeout=120,
+        )  # fmt: skip
+    except CommandError as exc:
+        reason = exc.output_tail.strip().splitlines()[-1:] or [str(exc)]
+        if re.search(r"\bnot found\b|MANIFEST_UNKNOWN|manifest unknown", reason[0], re.IGNORECASE):
+            return None
+        raise RegistryError(f"cannot read {reference}: {reason[0]}") from exc
+    return manifest_digest(result.stdout)
 
 
 def manifest_digest(raw: str) -> str:
