@@ -14,13 +14,13 @@ A suite uses: `smoke_stack` (pytest-docker's Services, all services healthy), `c
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import docker
+import docker.errors
 import pytest
 from harness import LOG_LINES, Compose, SmokeTarget, http_get, last_line, target_from_env
 from pytest_docker.plugin import Services
@@ -140,15 +140,13 @@ def base_url(
 
 @pytest.fixture(scope="session")
 def image_inspect(smoke_target: SmokeTarget) -> dict[str, Any]:
-    """`docker image inspect` of the image under test: labels, env, user, architecture."""
-    result = subprocess.run(
-        ["docker", "image", "inspect", smoke_target.image],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"cannot inspect {smoke_target.image}: {last_line(result.stderr)}")
-    data: list[dict[str, Any]] = json.loads(result.stdout)
-    return data[0]
+    """`docker image inspect` of the image under test: labels, env, user, architecture.
+    Asked through the Engine API (docker-py): a dict, no CLI output to parse."""
+    client = docker.from_env(timeout=60)
+    try:
+        data: dict[str, Any] = client.api.inspect_image(smoke_target.image)
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"cannot inspect {smoke_target.image}: {exc}")
+    finally:
+        client.close()
+    return data
