@@ -144,10 +144,20 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
     return (int(found[1]), int(found[2]), int(found[3])) if found else None
 
 
-# The oldest buildx that has each feature we use (buildx release notes).
-FEATURE_MIN_VERSION = {
-    "--annotation on imagetools create": (0, 12, 0),
+# The oldest buildx that has each flag we use (buildx release notes).
+FLAG_MIN_VERSION = {
+    "--annotation": (0, 12, 0),
     "--metadata-file": (0, 6, 0),
     "--build-context": (0, 8, 0),
     "--provenance": (0, 10, 0),
 }
+
+
+def too_new_flags(argv: Sequence[str], version: tuple[int, int, int]) -> list[str]:
+    """The flags of ``argv`` that buildx ``version`` does not have yet."""
+    used = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    return [
+        f"{flag} (needs buildx {'.'.join(map(str, need))})"
+        for flag, need in FLAG_MIN_VERSION.items()
+        if flag in used and version < need
+    ]

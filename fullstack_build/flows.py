@@ -77,6 +77,7 @@ def build_arch(
         # Diagnose on failure, so a healthy build pays nothing for it: no engine, no buildx or
         # no such builder becomes one actionable line instead of buildx's output.
         pipeline.probe_builder(runner, target.builder)
+        pipeline.require_buildx_for(runner, plan.argv)
         raise
     report = actions.BuildReport(
         image=image.name,

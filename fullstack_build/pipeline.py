@@ -67,6 +67,24 @@ def probe_builder(runner: Runner, name: str) -> Builder:
     return Builder(name, buildx.parse_builder_driver(result.stdout) or "docker")
 
 
+def require_buildx_for(runner: Runner, argv: Sequence[str]) -> None:
+    """A one-line PreconditionError when buildx is missing or too old for a flag of ``argv``."""
+    result = runner.run(
+        ["docker", "buildx", "version"], capture=True, check=False, mutates=False, timeout=30
+    )
+    if not result.ok:
+        raise PreconditionError(
+            "docker buildx is not available: install the buildx plugin or run `invoke local.up`"
+        )
+    version = buildx.parse_version(result.stdout)
+    missing = buildx.too_new_flags(argv, version) if version else []
+    if missing:
+        found = ".".join(map(str, version or ()))
+        raise PreconditionError(
+            f"buildx {found} is too old for {', '.join(missing)}: upgrade the buildx plugin"
+        )
+
+
 def _no_buildx(runner: Runner) -> bool:
     return not runner.run(
         ["docker", "buildx", "version"], capture=True, check=False, mutates=False
@@ -281,6 +299,7 @@ def execute_push(
     env: Mapping[str, str],
     revision: str = "",
 ) -> tuple[digests.DigestRecord, BuildResult]:
+    require_buildx_for(runner, buildx.build_argv(plan.build))
     for reg in plan.registries:
         registry.prepare(reg, runner, env)
     if plan.layout:
@@ -404,6 +423,7 @@ def execute_merge(
 ) -> MergeResult:
     started = time.monotonic()
     # Everything is checked before anything is published: no half-replaced tags.
+    require_buildx_for(runner, plan.steps[0].argv)
     for step in plan.steps:
         registry.prepare(step.registry, runner, env)
         if runner.dry_run:

@@ -296,7 +296,7 @@ def test_parse_version(text: str, expected: tuple[int, int, int] | None) -> None
 def test_recorded_buildx_is_new_enough_for_every_feature() -> None:
     version = buildx.parse_version((FIXTURES / "version-debian.txt").read_text())
     assert version is not None
-    assert all(version >= needed for needed in buildx.FEATURE_MIN_VERSION.values())
+    assert all(version >= needed for needed in buildx.FLAG_MIN_VERSION.values())
 
 
 @pytest.mark.parametrize(
@@ -306,3 +306,37 @@ def test_recorded_metadata_names_the_image_digest(fixture: str) -> None:
     meta = json.loads((FIXTURES / fixture).read_text())
     assert meta["containerimage.digest"] == meta["containerimage.descriptor"]["digest"]
     assert meta["containerimage.digest"].startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    ("argv", "version", "expected"),
+    [
+        pytest.param(
+            ["docker", "buildx", "imagetools", "create", "--annotation", "index:a=b", "r@x"],
+            (0, 11, 2),
+            ["--annotation (needs buildx 0.12.0)"],
+            id="annotation-on-0.11",
+        ),
+        pytest.param(
+            ["docker", "buildx", "imagetools", "create", "--annotation", "index:a=b", "r@x"],
+            (0, 12, 0),
+            [],
+            id="annotation-on-0.12",
+        ),
+        pytest.param(
+            ["docker", "buildx", "build", "--provenance=mode=min", "--metadata-file", "m", "."],
+            (0, 9, 1),
+            ["--provenance (needs buildx 0.10.0)"],
+            id="provenance-on-0.9",
+        ),
+        pytest.param(
+            ["docker", "buildx", "build", "--build-context", "a=b", "."],
+            (0, 7, 0),
+            ["--build-context (needs buildx 0.8.0)"],
+            id="build-context-on-0.7",
+        ),
+        pytest.param(["docker", "buildx", "build", "."], (0, 1, 0), [], id="no-new-flags"),
+    ],
+)
+def test_too_new_flags(argv: list[str], version: tuple[int, int, int], expected: list[str]) -> None:
+    assert buildx.too_new_flags(argv, version) == expected
