@@ -64,7 +64,6 @@ def daemon_config(layout: EngineLayout) -> dict[str, object]:
         "data-root": str(layout.root / "data"),
         "exec-root": str(layout.root / "exec"),
         "pidfile": str(layout.root / "dockerd.pid"),
-        "init-path": str(layout.prefix / "usr" / "sbin" / "docker-init"),
     }
 
 

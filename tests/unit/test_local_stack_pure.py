@@ -383,6 +383,5 @@ def test_daemon_config_enables_the_containerd_image_store() -> None:
         "data-root": "/state/engine/data",
         "exec-root": "/state/engine/exec",
         "pidfile": "/state/engine/dockerd.pid",
-        "init-path": "/state/engine/prefix/usr/sbin/docker-init",
     }
     json.dumps(config)  # what start_engine writes must be JSON
