@@ -85,13 +85,14 @@ class PrivateApt:
 
     @property
     def sources(self) -> Path:
-        return self.root / "sources.list"
+        # deb822 text: apt reads that format only from a *.sources file in SourceParts.
+        return self.root / "sources.list.d" / "private.sources"
 
     def options(self) -> list[str]:
         r = self.root
         return [
-            "-o", f"Dir::Etc::SourceList={self.sources}",
-            "-o", "Dir::Etc::SourceParts=/dev/null",
+            "-o", "Dir::Etc::SourceList=/dev/null",
+            "-o", f"Dir::Etc::SourceParts={self.sources.parent}",
             "-o", f"Dir::State={r}/state",
             "-o", f"Dir::State::Lists={r}/lists",
             "-o", f"Dir::Cache={r}/cache",
@@ -107,7 +108,12 @@ class PrivateApt:
 
     def dirs(self) -> list[Path]:
         r = self.root
-        return [r / "state", r / "lists" / "partial", r / "cache" / "archives" / "partial"]
+        return [
+            r / "state",
+            r / "lists" / "partial",
+            r / "cache" / "archives" / "partial",
+            self.sources.parent,
+        ]
 
 
 def missing_packages_argv(packages: Sequence[str]) -> list[str]:

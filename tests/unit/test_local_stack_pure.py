@@ -105,8 +105,8 @@ def test_private_sources_without_a_debian_archive() -> None:
 def test_private_apt_argv_reads_only_its_own_state() -> None:
     apt = debian.PrivateApt(Path("/state/engine/apt"))
     options = [
-        "-o", "Dir::Etc::SourceList=/state/engine/apt/sources.list",
-        "-o", "Dir::Etc::SourceParts=/dev/null",
+        "-o", "Dir::Etc::SourceList=/dev/null",
+        "-o", "Dir::Etc::SourceParts=/state/engine/apt/sources.list.d",
         "-o", "Dir::State=/state/engine/apt/state",
         "-o", "Dir::State::Lists=/state/engine/apt/lists",
         "-o", "Dir::Cache=/state/engine/apt/cache",
@@ -121,6 +121,7 @@ def test_private_apt_argv_reads_only_its_own_state() -> None:
         Path("/state/engine/apt/state"),
         Path("/state/engine/apt/lists/partial"),
         Path("/state/engine/apt/cache/archives/partial"),
+        Path("/state/engine/apt/sources.list.d"),
     ]
 
 
