@@ -120,16 +120,16 @@ def push_digest(
 ns.add_task(push_digest)
 
 
-@task(
-    help={
-        "image": _IMAGE,
-        "builder": _BUILDER,
-        "registry": _REGISTRY,
-        "digest_dir": _DIGEST_DIR,
-        "tag": "Tag to publish (repeatable; default: the metadata rules, see `invoke tags`)",
-    },
-    iterable=["registry", "tag"],
-)
+_PUBLISH_HELP = {
+    "image": _IMAGE,
+    "builder": _BUILDER,
+    "registry": _REGISTRY,
+    "digest_dir": _DIGEST_DIR,
+    "tag": "Tag to publish (repeatable; default: the metadata rules, see `invoke tags`)",
+}
+
+
+@task(help=_PUBLISH_HELP, iterable=["registry", "tag"])
 @exits_cleanly
 def merge_manifest(
     c: Context,
@@ -151,16 +151,7 @@ def merge_manifest(
 ns.add_task(merge_manifest)
 
 
-@task(
-    help={
-        "image": _IMAGE,
-        "builder": _BUILDER,
-        "registry": _REGISTRY,
-        "digest_dir": _DIGEST_DIR,
-        "tag": "Tag to publish (repeatable; default: the metadata rules)",
-    },
-    iterable=["registry", "tag"],
-)
+@task(help=_PUBLISH_HELP, iterable=["registry", "tag"])
 @exits_cleanly
 def ship(
     c: Context,
