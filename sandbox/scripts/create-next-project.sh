@@ -4,6 +4,8 @@
 #
 # Usage: create-next-project.sh DIR
 # Environment (all optional):
+#   SHADCN_VERSION       The shadcn CLI to run (npx), `latest` by default; `shadcn init`
+#                        also adds it to the project, whose copy the agent uses later.
 #   SHADCN_COMPONENTS    `all` (default), `none`, or a space-separated list of component names.
 #                        `none` installs only the npm-distributed part of `shadcn init`
 #                        (components.json, lib/utils.ts, the CSS and utility packages), for
@@ -17,6 +19,7 @@ set -euo pipefail
 
 dir=${1:?usage: create-next-project.sh DIR}
 components=${SHADCN_COMPONENTS:-all}
+shadcn_cli="shadcn@${SHADCN_VERSION:-latest}"
 registry_url=${SHADCN_REGISTRY_URL:-}
 registry_dir=${SHADCN_REGISTRY_DIR:-}
 record="$HOME/.local/share/sandbox/shadcn.env"
@@ -37,7 +40,7 @@ if [ "$components" = none ]; then
   # the class-name helper, and the npm packages its CSS and components build on.
   log "shadcn: no registry; installing the npm-distributed parts of init only"
   npm install --no-audit --no-fund \
-    shadcn class-variance-authority clsx tailwind-merge lucide-react tw-animate-css
+    "$shadcn_cli" class-variance-authority clsx tailwind-merge lucide-react tw-animate-css
   cat > components.json <<'JSON'
 {
   "$schema": "https://ui.shadcn.com/schema.json",
@@ -95,14 +98,16 @@ else
   if [ -n "$registry_url" ]; then
     export REGISTRY_URL="$registry_url"
   fi
-  log "shadcn $(shadcn --version): registry ${REGISTRY_URL:-(the default of the CLI)}"
-  shadcn init --yes --defaults --base radix --force
+  log "$shadcn_cli: registry ${REGISTRY_URL:-(the default of the CLI)}"
+  npx --yes "$shadcn_cli" init --yes --defaults --base radix --force
   if [ "$components" = all ]; then
-    shadcn add --all --yes --overwrite
+    npx --yes "$shadcn_cli" add --all --yes --overwrite
   else
     # shellcheck disable=SC2086 # a space-separated list of component names, split on purpose
-    shadcn add --yes --overwrite $components
+    npx --yes "$shadcn_cli" add --yes --overwrite $components
   fi
+  # The agent runs the project's own CLI later (`npx shadcn add ...`, offline-friendly).
+  npm ls shadcn >/dev/null 2>&1 || npm install --no-audit --no-fund --save-dev "$shadcn_cli"
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
     trap - EXIT
