@@ -50,6 +50,17 @@ def display(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
     return mask(shlex.join(argv), secrets)
 
 
+_BRIEF_LENGTH = 100
+
+
+def brief(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
+    """The command for a one-line error: whole when short, else its head and its last word."""
+    whole = display(argv, secrets)
+    if len(whole) <= _BRIEF_LENGTH or len(argv) <= 4:
+        return whole
+    return f"{display(argv[:3], secrets)} ... {display(argv[-1:], secrets)}"
+
+
 @dataclass(frozen=True)
 class Runner:
     """Runs argv lists. ``dry_run`` prints what would run and returns success without running."""
@@ -86,9 +97,10 @@ class Runner:
         # newline that ends it: a tool that echoes it rarely repeats that newline.
         piped = input_text or ""
         secrets = self.secrets + tuple(s for s in dict.fromkeys((piped, piped.strip())) if s)
-        shown = display(argv, secrets)
         if self.echo:
-            print(f"$ {shown}", file=self.out, flush=True)
+            print(f"$ {display(argv, secrets)}", file=self.out, flush=True)
+        # Errors name the command briefly: it was echoed whole just above.
+        shown = brief(argv, secrets)
         if self.dry_run and mutates:
             return Result(argv, 0, "", dry_run=True)
         full_env = None if env is None else {**os.environ, **env}

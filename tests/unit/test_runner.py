@@ -190,3 +190,12 @@ def test_undecodable_output_does_not_crash() -> None:
     runner, out = quiet()
     runner.run([PY, "-c", "import sys; sys.stdout.buffer.write(b'bad \\xff byte\\n')"])
     assert "bad \ufffd byte" in out.getvalue()
+
+
+def test_a_long_command_is_named_briefly_in_its_error() -> None:
+    argv = ["sh", "-c", "exit 3", *[f"--flag-{i}=value" for i in range(30)], "context"]
+    with pytest.raises(CommandError) as caught:
+        Runner(echo=False).run(argv)
+    message = str(caught.value)
+    assert message.startswith("`sh -c 'exit 3' ... context` failed with exit code 3")
+    assert "--flag-1" not in message
