@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from harness import Compose, SmokeTarget, http_get
 
+from fullstack_build.platforms import host_platform
+
 pytestmark = pytest.mark.usefixtures("smoke_stack")
 
 SERVICE = "runtime"
@@ -170,23 +172,37 @@ def test_container_tools_present_with_vfs_configuration(compose: Compose) -> Non
     assert sh(compose, "echo $BUILDAH_ISOLATION") == "chroot"
 
 
-def test_rootless_podman_and_buildah_use_vfs(compose: Compose) -> None:
-    info = sh(
-        compose,
-        "podman info --format '{{.Store.GraphDriverName}} {{.Host.Security.Rootless}}'",
-        service=ENGINE,
+def test_rootless_storage_is_vfs_in_the_agents_home(compose: Compose) -> None:
+    # podman logs its storage choice before it needs a user namespace, so this holds in an
+    # unprivileged container and under QEMU too.
+    log = sh(compose, "podman --log-level=debug info 2>&1 || true")
+    assert "Using graph driver vfs" in log
+    assert f"Using graph root {HOME}/.local/share/containers/storage" in log
+
+
+def test_rootless_podman_and_buildah_run(compose: Compose, smoke_target: SmokeTarget) -> None:
+    """In the privileged `engine` service the rootless tools create their user namespace and
+    work on VFS storage. QEMU's user-mode emulation cannot emulate clone() with namespace
+    flags, so an emulated platform fails exactly there; that is reported as an expected
+    failure, anything else fails the test."""
+    script = (
+        "podman info --format '{{.Store.GraphDriverName}} {{.Host.Security.Rootless}}' "
+        "&& buildah info --format '{{.store.GraphDriverName}}' && echo "
+        '&& c=$(buildah from scratch) && buildah config --label smoke=1 "$c" '
+        '&& buildah rm "$c" >/dev/null && echo ok'
     )
-    assert info.split()[-2:] == ["vfs", "true"]
-    assert sh(compose, "buildah info --format '{{.store.GraphDriverName}}'", service=ENGINE) == (
-        "vfs"
-    )
-    working = sh(
-        compose,
-        'c=$(buildah from scratch) && buildah config --label smoke=1 "$c" '
-        '&& buildah rm "$c" >/dev/null && echo ok',
-        service=ENGINE,
-    )
-    assert working.splitlines()[-1] == "ok"
+    result = compose.run("exec", "-T", ENGINE, "bash", "-c", script, timeout=300)
+    output = result.stdout + result.stderr
+    if (
+        result.returncode != 0
+        and smoke_target.platform != host_platform()
+        and "cannot clone: Invalid argument" in output
+    ):
+        pytest.xfail("QEMU user-mode emulation cannot create user namespaces (clone: EINVAL)")
+    assert result.returncode == 0, output[-500:]
+    lines = result.stdout.split()
+    assert lines[:3] == ["vfs", "true", "vfs"]
+    assert lines[-1] == "ok"
 
 
 def test_dockerhub_credentials_are_honoured_at_run_time(compose: Compose) -> None:
