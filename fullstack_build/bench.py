@@ -235,10 +235,11 @@ def run_image(
         finally:
             path.write_bytes(original)
     tag = pipeline.local_tag(settings, spec, platform)
-    size = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Size}}", tag],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    size = pipeline.parse_layer_sizes(
+        subprocess.run(
+            pipeline.image_size_argv(tag), capture_output=True, text=True, check=True
+        ).stdout
+    )
     return ImageFigures(
-        image, str(platform), cold, warm, touched, touch_file, int(size), compressed_size(tag)
+        image, str(platform), cold, warm, touched, touch_file, size or 0, compressed_size(tag)
     )

@@ -214,15 +214,23 @@ def read_metadata(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def image_size(runner: Runner, tag: str) -> int | None:
-    result = runner.run(
-        ["docker", "image", "inspect", "--format", "{{.Size}}", tag],
-        capture=True, check=False, mutates=False,
-    )  # fmt: skip
+def image_size_argv(tag: str) -> list[str]:
+    return ["docker", "image", "history", "--human=false", "--format", "{{.Size}}", tag]
+
+
+def parse_layer_sizes(text: str) -> int | None:
+    """Sum of `docker image history` layer sizes: the unpacked size on either image store
+    (`image inspect`'s Size is the compressed content with the containerd store)."""
     try:
-        return int(result.stdout.strip()) if result.ok else None
+        return sum(int(line) for line in text.split())
     except ValueError:
         return None
+
+
+def image_size(runner: Runner, tag: str) -> int | None:
+    """Uncompressed size of a local image, None when it cannot be read."""
+    result = runner.run(image_size_argv(tag), capture=True, check=False, mutates=False)
+    return parse_layer_sizes(result.stdout) if result.ok else None
 
 
 def execute_build(plan: BuildPlan, runner: Runner) -> BuildResult:

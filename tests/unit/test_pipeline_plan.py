@@ -251,3 +251,15 @@ def test_builders_that_push_by_digest() -> None:
     assert CONTAINER.pushes_by_digest
     assert pipeline.Builder("k", "kubernetes").pushes_by_digest
     assert pipeline.Builder("r", "remote").pushes_by_digest
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        pytest.param("172883968\n0\n70000\n", 172953968, id="layers"),
+        pytest.param("", 0, id="no-layers"),
+        pytest.param("12MB\n", None, id="human-readable-refused"),
+    ],
+)
+def test_image_size_sums_the_unpacked_layers(history: str, expected: int | None) -> None:
+    assert pipeline.parse_layer_sizes(history) == expected
