@@ -67,7 +67,8 @@ def compose(smoke_target: SmokeTarget) -> Compose:
 @dataclass
 class StackState:
     services: Services
-    problem: str = ""  # why the stack did not start; empty when it did
+    problem: str = ""  # why the stack did not start (one line); empty when it did
+    logs: str = ""  # the containers' last log lines when it did not
     reported: bool = False
 
 
@@ -89,8 +90,8 @@ def _stack_state(
     return StackState(
         docker_services,
         f"{smoke_target.image} ({smoke_target.platform}) did not start healthy within {wait} s: "
-        f"{last_line(result.stderr + result.stdout)} [{states or 'no containers'}]"
-        f"\n--- last {LOG_LINES} log lines ---\n{compose.logs()}",
+        f"{last_line(result.stderr + result.stdout)} [{states or 'no containers'}]",
+        f"--- last {LOG_LINES} log lines ---\n{compose.logs()}",
     )
 
 
@@ -103,6 +104,9 @@ def smoke_stack(_stack_state: StackState) -> Services:
         if _stack_state.reported:
             pytest.fail("the stack did not start; see the first error", pytrace=False)
         _stack_state.reported = True
+        # The verdict stays one line (pytest repeats it whole in its summary on CI); the log
+        # lines go to this first test's captured output, shown once in its report.
+        print(_stack_state.logs)
         pytest.fail(_stack_state.problem, pytrace=False)
     return _stack_state.services
 
