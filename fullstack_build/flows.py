@@ -39,7 +39,7 @@ def resolve(
     return Target(resolved, spec, resolved.builder if builder is None else builder)
 
 
-def platforms_for(settings: Settings, arch: str | None) -> Platform:
+def platform_for(settings: Settings, arch: str | None) -> Platform:
     if not arch:
         raise UsageError("--arch is required: pass e.g. --arch amd64 or --arch linux/arm64")
     return select_platform(arch, settings.platforms)
@@ -63,7 +63,7 @@ def build_arch(
     no_cache: bool = False,
 ) -> pipeline.BuildResult:
     settings, image = target.settings, target.image
-    platform = platforms_for(settings, arch)
+    platform = platform_for(settings, arch)
     if qemu_check.problem_for(platform):
         # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
         pipeline.check_can_build(pipeline.probe_builder(runner, target.builder), platform)
@@ -110,7 +110,7 @@ def push_digest(
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
-    platform = platforms_for(settings, arch)
+    platform = platform_for(settings, arch)
     builder = pipeline.probe_builder(runner, target.builder)
     pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)

@@ -7,7 +7,6 @@ run them through the Runner and check what the engine and the registries report 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -467,6 +466,3 @@ def execute_merge(
     tags = tuple(t for s in plan.steps for t in s.tags)
     return MergeResult(digest, tags, tuple(sorted(wanted)), time.monotonic() - started)
 
-
-def environ() -> dict[str, str]:
-    return dict(os.environ)

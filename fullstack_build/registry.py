@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -179,6 +178,3 @@ def authfile_for(env: Mapping[str, str]) -> str:
     path = docker_config_path(env)
     return str(path) if path.exists() else ""
 
-
-def environ() -> dict[str, str]:
-    return dict(os.environ)

@@ -432,9 +432,9 @@ def test_platforms_precedence(
     settings = invoke_settings(monkeypatch, tmp_path, runtime, env)
     assert settings.platforms == expected
     # --arch picks one of the winning level's platforms and nothing else.
-    assert flows.platforms_for(settings, str(expected[0])) == expected[0]
+    assert flows.platform_for(settings, str(expected[0])) == expected[0]
     with pytest.raises(UsageError, match="is not configured"):
-        flows.platforms_for(settings, "s390x")
+        flows.platform_for(settings, "s390x")
 
 
 def test_platforms_env_beats_invoke_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
