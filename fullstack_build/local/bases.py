@@ -7,12 +7,14 @@ out like the official `node` images, from the official binaries the npm registry
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fullstack_build.errors import PreconditionError
 from fullstack_build.platforms import Platform
@@ -30,7 +32,7 @@ _SID_STEPS = (
 )
 _APT_STEP = (
     "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends {packages} \\\n"
-    " && rm -rf /var/lib/apt/lists/*\n"
+    " && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin\n"
 )
 
 
@@ -88,11 +90,17 @@ NODE_DOCKERFILE = (
 
 
 def push_argv(
-    reference: str, platforms: Sequence[Platform], context: Path, builder: str = ""
+    reference: str,
+    platforms: Sequence[Platform],
+    context: Path,
+    builder: str = "",
+    labels: Mapping[str, str] | None = None,
 ) -> list[str]:
     argv = ["docker", "buildx", "build"]
     if builder:
         argv += ["--builder", builder]
+    for key, value in (labels or {}).items():
+        argv += ["--label", f"{key}={value}"]
     return [
         *argv,
         "--platform", ",".join(str(p) for p in platforms),
@@ -103,23 +111,37 @@ def push_argv(
     ]  # fmt: skip
 
 
-def present_platforms(runner: Runner, reference: str) -> set[str]:
-    """Platforms the registry serves for ``reference`` (empty when it is absent)."""
+RECIPE_LABEL = "org.fullstack-build.base.recipe"
+
+
+def recipe(image: BaseImage, suite: str) -> str:
+    """A digest of everything that decides a base's content, stored as a label: a changed
+    recipe (another suite, package, Dockerfile) makes local.up build the base again."""
+    parts = [image.kind, image.name, suite, image.node_major, ",".join(image.include)]
+    parts += [str(image.with_sid), DEBIAN_DOCKERFILE, NODE_DOCKERFILE, _SID_STEPS, _APT_STEP]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def parse_recipes(image_json: str) -> dict[str, str]:
+    """platform -> recipe label, from `imagetools inspect --format '{{json .Image}}'` (a map of
+    platform to image config for an index, one config for a single manifest)."""
+    data: dict[str, Any] = json.loads(image_json)
+    configs = {"": data} if "config" in data or "architecture" in data else data
+    found = {}
+    for key, config in configs.items():
+        name = key or f"{config.get('os')}/{config.get('architecture')}"
+        labels = (config.get("config") or {}).get("Labels") or {}
+        found[name] = str(labels.get(RECIPE_LABEL, ""))
+    return found
+
+
+def served_recipes(runner: Runner, reference: str) -> dict[str, str]:
+    """platform -> recipe label of what the registry serves for ``reference`` ({}: absent)."""
     result = runner.run(
-        ["docker", "buildx", "imagetools", "inspect", "--raw", reference],
+        ["docker", "buildx", "imagetools", "inspect", "--format", "{{json .Image}}", reference],
         capture=True, check=False, mutates=False, timeout=60,
     )  # fmt: skip
-    if not result.ok:
-        return set()
-    doc = json.loads(result.stdout)
-    found = set()
-    for manifest in doc.get("manifests", []):
-        plat = manifest.get("platform") or {}
-        name = f"{plat.get('os')}/{plat.get('architecture')}"
-        if plat.get("variant"):
-            name += f"/{plat['variant']}"
-        found.add(name)
-    return found
+    return parse_recipes(result.stdout) if result.ok and result.stdout.strip() else {}
 
 
 def npm_arch(platform: Platform) -> str:
@@ -203,7 +225,9 @@ def ensure_base(
 ) -> str:
     reference = image.reference(registry)
     wanted = {str(p) for p in platforms}
-    if wanted <= present_platforms(runner, reference):
+    want_recipe = recipe(image, suite)
+    served = served_recipes(runner, reference)
+    if all(served.get(p) == want_recipe for p in wanted):
         return f"base: reused {reference}"
     work = state_dir / "bases" / image.slug
     if image.kind == "derived":
@@ -221,5 +245,5 @@ def ensure_base(
                 "mmdebstrap is missing: `apt-get install mmdebstrap`, then `invoke local.up`"
             )
         context = prepare_debian_context(runner, suite, platforms, work)
-    runner.run(push_argv(reference, platforms, context))
+    runner.run(push_argv(reference, platforms, context, labels={RECIPE_LABEL: want_recipe}))
     return f"base: made {reference} for {', '.join(sorted(wanted))}"

@@ -386,3 +386,58 @@ def test_daemon_config_enables_the_containerd_image_store() -> None:
         "pidfile": "/state/engine/dockerd.pid",
     }
     json.dumps(config)  # what start_engine writes must be JSON
+
+
+def test_push_argv_labels_the_base_with_its_recipe() -> None:
+    argv = bases.push_argv("r/base/x", [AMD64], Path("/c"), labels={bases.RECIPE_LABEL: "abc"})
+    assert argv[3:5] == ["--label", f"{bases.RECIPE_LABEL}=abc"]
+
+
+def test_recipe_changes_with_what_decides_the_content() -> None:
+    python = bases.BaseImage("python:3-trixie", "derived", include=("python3",))
+    same = bases.recipe(python, "trixie")
+    assert same == bases.recipe(python, "trixie")
+    assert same != bases.recipe(python, "forky")
+    assert same != bases.recipe(bases.BaseImage("python:3-trixie", "derived"), "trixie")
+    node = bases.BaseImage("node:22", "node")
+    assert bases.recipe(node, "trixie") != bases.recipe(
+        bases.BaseImage("node:22", "node", node_major="24"), "trixie"
+    )
+
+
+def test_derived_apt_step_leaves_no_package_caches() -> None:
+    python = bases.BaseImage("python:3-trixie", "derived", include=("python3",))
+    text = bases.derived_dockerfile(python, "r/base/debian:trixie", "trixie")
+    assert text.startswith("FROM r/base/debian:trixie\n")
+    assert "apt-get clean" in text
+    assert "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin" in text
+
+
+@pytest.mark.parametrize(
+    ("image_json", "expected"),
+    [
+        pytest.param(
+            json.dumps(
+                {
+                    "linux/amd64": {"config": {"Labels": {bases.RECIPE_LABEL: "r1"}}},
+                    "linux/arm64": {"config": {"Labels": None}},
+                }
+            ),
+            {"linux/amd64": "r1", "linux/arm64": ""},
+            id="index",
+        ),
+        pytest.param(
+            json.dumps(
+                {
+                    "os": "linux",
+                    "architecture": "amd64",
+                    "config": {"Labels": {bases.RECIPE_LABEL: "r2"}},
+                }
+            ),
+            {"linux/amd64": "r2"},
+            id="single-manifest",
+        ),
+    ],
+)
+def test_parse_recipes(image_json: str, expected: dict[str, str]) -> None:
+    assert bases.parse_recipes(image_json) == expected
