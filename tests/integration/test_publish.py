@@ -51,7 +51,12 @@ def test_merge_publishes_one_index_under_both_tags_in_both_registries(
         assert first is not None
         assert second is not None
         assert first.is_index, first.media_type
+        assert first.media_type == "application/vnd.oci.image.index.v1+json"
         assert first.digest == second.digest
+        # The OCI annotations of the metadata rules sit on the index itself.
+        annotations = first.body.get("annotations") or {}
+        assert annotations.get("org.opencontainers.image.title") == "Integration fixture"
+        assert len(annotations.get("org.opencontainers.image.revision", "")) == 40
         index_digests.add(first.digest)
         children = first.platform_digests()
         assert set(children) == set(PLATFORMS)
