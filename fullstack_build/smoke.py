@@ -29,6 +29,7 @@ from fullstack_build.errors import (
     SmokeTestError,
     UsageError,
 )
+from fullstack_build.local import qemu
 from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
@@ -209,32 +210,12 @@ def pull_argv(reference: str, platform: Platform) -> list[str]:
 
 
 def check_runnable(platform: Platform, host: Platform, binfmt_dir: Path = BINFMT_DIR) -> None:
-    """A foreign platform needs its QEMU binfmt_misc entry, registered and enabled."""
-    if platform == host or (host.arch == "amd64" and platform.arch == "386"):
+    """A foreign platform needs its QEMU binfmt_misc entry, registered, enabled, with F."""
+    if not qemu.foreign([platform], host):
         return
-    entry = platform.qemu_binfmt
-    fix = (
-        f"register QEMU for {platform.architecture} (`invoke local.up`, or "
-        f"`docker run --privileged --rm tonistiigi/binfmt --install {platform.architecture}`)"
-    )
-    if entry is None:
-        raise PreconditionError(f"{platform} cannot run on this {host} host: no emulator is known")
-    if not (binfmt_dir / "status").exists():
-        raise PreconditionError(
-            f"{platform} cannot run on this {host} host: binfmt_misc is not mounted at "
-            f"{binfmt_dir}; mount it and {fix}"
-        )
-    path = binfmt_dir / entry
-    if not path.is_file():
-        raise PreconditionError(
-            f"{platform} cannot run on this {host} host: {path} is missing; {fix}"
-        )
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    if not lines or lines[0].strip() != "enabled":
-        raise PreconditionError(
-            f"{platform} cannot run on this {host} host: {path} is disabled; "
-            f"enable it (`echo 1 > {path}`) or {fix}"
-        )
+    problem = qemu.emulation_problem(platform, binfmt_dir)
+    if problem:
+        raise PreconditionError(f"{platform} cannot run on this {host} host: {problem}")
 
 
 def image_platform(inspect: Mapping[str, Any]) -> Platform:

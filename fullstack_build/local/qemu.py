@@ -64,11 +64,13 @@ def emulation_problem(platform: Platform, root: Path = BINFMT) -> str | None:
     name = platform.qemu_binfmt
     if name is None:
         return f"no QEMU emulator is known for {platform}"
-    entry = read_entry(name, root)
     fix = (
         "run `invoke local.up` (as root) or "
         "`docker run --privileged --rm tonistiigi/binfmt --install all`"
     )
+    if not (root / "status").exists():
+        return f"{platform} needs QEMU emulation but binfmt_misc is not mounted at {root}: {fix}"
+    entry = read_entry(name, root)
     if entry is None:
         return f"{platform} needs QEMU emulation but binfmt_misc has no {name} entry: {fix}"
     if not entry.enabled:

@@ -296,9 +296,9 @@ def test_registered_emulator_is_enough(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("entries", "mounted", "message"),
     [
-        ({}, True, r"qemu-aarch64 is missing; register QEMU for arm64"),
+        ({}, True, r"binfmt_misc has no qemu-aarch64 entry: run `invoke local.up`"),
         ({"qemu-aarch64": "disabled"}, True, r"qemu-aarch64 is disabled"),
-        ({"qemu-arm": "enabled"}, True, r"qemu-aarch64 is missing"),
+        ({"qemu-arm": "enabled"}, True, r"binfmt_misc has no qemu-aarch64 entry"),
         ({}, False, r"binfmt_misc is not mounted"),
     ],
     ids=["unregistered", "disabled", "other-arch-only", "not-mounted"],
