@@ -100,7 +100,7 @@ def build_arch(
             f"built {plan.tag} ({platform}) in {result.duration_s:.1f} s; "
             f"metadata: {result.metadata_file}"
         )
-    actions.publish([report], env, title=f"build {image.name} {platform}")
+        actions.publish([report], env, title=f"build {image.name} {platform}")
     return result
 
 
@@ -138,7 +138,7 @@ def push_digest(
         log.info(
             f"pushed {image.name} {platform} as {record.digest} ({record.path}); record: {path}"
         )
-    actions.publish([report], env, title=f"push {image.name} {platform}")
+        actions.publish([report], env, title=f"push {image.name} {platform}")
     return record
 
 
@@ -182,7 +182,7 @@ def merge_manifest(
         log.info(f"index {result.index_digest} for {', '.join(result.platforms)}")
         for step in plan.steps:
             log.info(f"  docker pull {step.tags[0]}")
-    actions.publish([report], env, title=f"merge {image.name}")
+        actions.publish([report], env, title=f"merge {image.name}")
     return result
 
 
