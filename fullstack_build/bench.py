@@ -63,10 +63,6 @@ def _timed(argv: Sequence[str], cwd: Path | None = None) -> float:
     return elapsed
 
 
-def _median(argv: Sequence[str], repeat: int) -> float:
-    return statistics.median(_timed(argv) for _ in range(repeat))
-
-
 def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
     """A runtime file: the fixture image, published to a throwaway namespace."""
     work.mkdir(parents=True, exist_ok=True)
