@@ -85,13 +85,16 @@ class Runner:
         cwd: str | None = None,
         mutates: bool = True,
         timeout: float | None = None,
+        retry: bool = False,
     ) -> Result:
         """Run ``argv``.
 
         capture: collect stdout (stderr still streams) instead of streaming everything.
         mutates: False for read-only queries, which still run in a dry run so that plans
             that depend on them (e.g. ``docker buildx inspect``) stay truthful.
+        retry: the command talks to a registry; transient failures are retried.
         """
+        del retry  # the retry policy lands in retry.py
         argv = tuple(argv)
         # The text piped in is secret (a password for --password-stdin), also without the
         # newline that ends it: a tool that echoes it rarely repeats that newline.

@@ -22,6 +22,8 @@ CLIENT_PACKAGE = "docker-cli"
 HOST_PACKAGES = (
     "runc", "iptables", "skopeo", "mmdebstrap", "qemu-user-static",
     "docker-registry", "apache2-utils", "ca-certificates", "uidmap",
+    # mmdebstrap needs arch-test for any foreign --architectures (the arm64 base).
+    "arch-test",
 )  # fmt: skip
 
 
