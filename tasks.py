@@ -129,7 +129,14 @@ _PUBLISH_HELP = {
 }
 
 
-@task(help=_PUBLISH_HELP, iterable=["registry", "tag"])
+@task(
+    help={
+        **_PUBLISH_HELP,
+        "allow_mixed_revisions": "Merge records built from different commits (refused by "
+        "default: one tag would serve two commits)",
+    },
+    iterable=["registry", "tag"],
+)
 @exits_cleanly
 def merge_manifest(
     c: Context,
@@ -138,14 +145,21 @@ def merge_manifest(
     registry: list[str] | None = None,
     digest_dir: str | None = None,
     tag: list[str] | None = None,
+    allow_mixed_revisions: bool = False,
 ) -> None:
-    """Join the per-platform digests into one multi-arch manifest list under the tags."""
+    """Join the per-platform digests into one multi-arch manifest list under the tags.
+
+    Every record is checked against what every registry serves, the index is pushed by digest
+    to every registry, and only then do the tags move.
+    """
     from fullstack_build import flows
 
     target = flows.resolve(
         settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
     )
-    flows.merge_manifest(target, runner(c), dict(os.environ), tag)
+    flows.merge_manifest(
+        target, runner(c), dict(os.environ), tag, allow_mixed_revisions=allow_mixed_revisions
+    )
 
 
 ns.add_task(merge_manifest)

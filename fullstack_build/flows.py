@@ -147,13 +147,24 @@ def merge_manifest(
     runner: Runner,
     env: Mapping[str, str],
     tags: Sequence[str] | None = None,
+    *,
+    allow_mixed_revisions: bool = False,
 ) -> pipeline.MergeResult:
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
     found = digests.read_records(settings.digest_dir, image.name)
     records = digests.select_records(found, image.name, image.repository, settings.platforms)
+    digests.check_one_build(records, allow_mixed_revisions=allow_mixed_revisions)
     meta = metadata.compute(settings, image, env, runner)
+    revision = meta.labels.get("org.opencontainers.image.revision", "")
+    built = {r.revision for r in records}
+    if revision and built != {revision} and not allow_mixed_revisions:
+        log.warning(
+            f"the records were built from {', '.join(sorted(r[:12] or '?' for r in built))}, "
+            f"this checkout is {revision[:12]}: the index's revision annotation names "
+            "this checkout"
+        )
     if tags:
         tag_names = tuple(_validated_tag(t) for t in dict.fromkeys(tags))
     else:
@@ -199,4 +210,5 @@ def ship(
     """Every configured platform built and pushed by digest, then merged: the whole flow."""
     for platform in target.settings.platforms:
         push_digest(target, str(platform), runner, env)
+    # One run, one checkout: the records cannot be of two commits.
     return merge_manifest(target, runner, env, tags)

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,17 +122,23 @@ def prepare(registry: Registry, runner: Runner, env: Mapping[str, str]) -> None:
 def served_digest(runner: Runner, reference: str, builder: str = "") -> str | None:
     """sha256 of the manifest bytes the registry serves for ``reference`` (None: absent).
     Any other failure (no buildx, credentials, network) is a RegistryError saying so."""
+    raw = _inspect_raw(runner, reference, builder)
+    return None if raw is None else manifest_digest(raw)
+
+
+def _inspect_raw(runner: Runner, reference: str, builder: str) -> str | None:
+    """The manifest bytes served for ``reference``; None when the registry says not found."""
     try:
         result = runner.run(
             buildx.imagetools_inspect_argv(reference, builder=builder),
-            capture=True, mutates=False, timeout=120,
+            capture=True, mutates=False, timeout=120, retry=True,
         )  # fmt: skip
     except CommandError as exc:
         reason = exc.output_tail.strip().splitlines()[-1:] or [str(exc)]
         if re.search(r"\bnot found\b|MANIFEST_UNKNOWN|manifest unknown", reason[0], re.IGNORECASE):
             return None
         raise RegistryError(f"cannot read {reference}: {reason[0]}") from exc
-    return manifest_digest(result.stdout)
+    return result.stdout
 
 
 def manifest_digest(raw: str) -> str:
@@ -143,10 +150,92 @@ def manifest_digest(raw: str) -> str:
 def manifest(runner: Runner, reference: str, builder: str = "") -> dict[str, Any]:
     result = runner.run(
         buildx.imagetools_inspect_argv(reference, builder=builder),
-        capture=True, mutates=False, timeout=120,
+        capture=True, mutates=False, timeout=120, retry=True,
     )  # fmt: skip
     data: dict[str, Any] = json.loads(result.stdout)
     return data
+
+
+INDEX_MEDIA_TYPES = frozenset({
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServedImage:
+    """What a registry serves for a reference: the digest of its manifest bytes and the
+    platforms of the images in it (an index's attestation manifests left out)."""
+
+    digest: str
+    platforms: tuple[str, ...]
+    is_index: bool
+
+
+def repository_of(reference: str) -> str:
+    """``HOST/REPO`` of ``HOST/REPO@sha256:...`` or ``HOST/REPO:TAG`` (a port is kept)."""
+    name = reference.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def is_attestation(descriptor: Mapping[str, Any]) -> bool:
+    annotations = descriptor.get("annotations") or {}
+    if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+        return True
+    return (descriptor.get("platform") or {}).get("os") in (None, "unknown")
+
+
+def config_platform(config: Mapping[str, Any]) -> str:
+    """``os/architecture[/variant]`` of an image config ("" when it names none)."""
+    os_name, arch = config.get("os"), config.get("architecture")
+    if not isinstance(os_name, str) or not isinstance(arch, str) or not os_name or not arch:
+        return ""
+    variant = config.get("variant")
+    return f"{os_name}/{arch}" + (f"/{variant}" if isinstance(variant, str) and variant else "")
+
+
+def image_config_argv(reference: str, *, builder: str = "") -> list[str]:
+    argv = ["docker", "buildx", "imagetools", "inspect"]
+    if builder:
+        argv += ["--builder", builder]
+    return [*argv, "--format", "{{json .Image}}", reference]
+
+
+def _config_platform(runner: Runner, reference: str, builder: str) -> str:
+    result = runner.run(
+        image_config_argv(reference, builder=builder),
+        capture=True, mutates=False, timeout=120, retry=True,
+    )  # fmt: skip
+    try:
+        config = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return ""
+    return config_platform(config) if isinstance(config, dict) else ""
+
+
+def served_image(runner: Runner, reference: str, builder: str = "") -> ServedImage | None:
+    """The digest and the platforms a registry serves for ``reference`` (None: absent).
+    Platforms come from each image's config, the one place a platform cannot be mislabelled
+    by an index entry."""
+    raw = _inspect_raw(runner, reference, builder)
+    if raw is None:
+        return None
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"{reference} is not a manifest the build system knows") from exc
+    repository = repository_of(reference)
+    is_index = document.get("mediaType") in INDEX_MEDIA_TYPES or "manifests" in document
+    if is_index:
+        children = [d for d in document.get("manifests") or [] if not is_attestation(d)]
+        platforms = tuple(
+            _config_platform(runner, f"{repository}@{d['digest']}", builder) for d in children
+        )
+    else:
+        platforms = (_config_platform(runner, reference, builder),)
+    return ServedImage(manifest_digest(raw), platforms, is_index)
 
 
 def index_platforms(index: Mapping[str, Any]) -> set[str]:
@@ -177,4 +266,3 @@ def skopeo_copy_argv(layout: str, destination: str, host: str, authfile: str = "
 def authfile_for(env: Mapping[str, str]) -> str:
     path = docker_config_path(env)
     return str(path) if path.exists() else ""
-

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fullstack_build import log
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata import labels as _labels
-from fullstack_build.metadata.context import Context, git_argv, load_context
+from fullstack_build.metadata.context import Context, commit_date, git_argv, load_context
 from fullstack_build.metadata.pathfilter import changed_images, matches
 from fullstack_build.metadata.rules import (
     DEFAULT_RULES,
@@ -109,7 +109,7 @@ def compute_from_context(
         description=image.description,
         ctx=ctx,
         version=version.main,
-        now=moment,
+        now=created_moment(env or {}, ctx, moment),
         overrides=config.labels,
         expand=lambda text: engine.expand(text, "metadata.labels"),
     )
@@ -120,6 +120,22 @@ def compute_from_context(
         labels=labels,
         annotations=_labels.index_annotations(labels),
     )
+
+
+def created_moment(env: Mapping[str, str], ctx: Context, fallback: datetime) -> datetime:
+    """When the image was "created": ``SOURCE_DATE_EPOCH`` when set, else the commit's date,
+    else ``fallback``. Not the clock, so that a re-run of a merge publishes the very same
+    index (same annotations, same digest)."""
+    epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ConfigError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970: "
+                "set it to e.g. $(git log -1 --format=%ct) or unset it"
+            ) from exc
+    return ctx.commit_date or fallback
 
 
 def compute(
@@ -136,6 +152,9 @@ def compute(
     (``GITHUB_ACTIONS=true`` in ``env``) or from git through ``runner``."""
     config = load_config(settings.raw)
     ctx = load_context(env, runner, config.default_branch)
+    if ctx.commit_date is None and ctx.sha:
+        # An event without the commit's date (a pull request): ask the checkout.
+        ctx = replace(ctx, commit_date=commit_date(runner, ctx.sha))
     return compute_from_context(
         settings, image, ctx, rules=rules, flavor=flavor, now=now, env=env
     )

@@ -113,10 +113,10 @@ def test_missing_folder(tmp_path: Path) -> None:
         ),
         pytest.param(
             "wrong-schema.json",
-            "is not a schema-1 record: re-run push-digest with this version of the build system",
+            "is not a schema-2 record: re-run push-digest with this version of the build system",
             id="wrong-schema",
         ),
-        pytest.param("not-an-object.json", "is not a schema-1 record", id="not-an-object"),
+        pytest.param("not-an-object.json", "is not a schema-2 record", id="not-an-object"),
         pytest.param(
             "missing-digest.json",
             "lacks digest: delete it and re-run push-digest",
