@@ -260,9 +260,13 @@ def copy_to_registry(
     try:
         runner.run(skopeo_copy_argv(layout, destination, host, authfile), retry=True)
     except CommandError as exc:
+        fault = retry.classify_output(exc.output_tail)
+        if fault is not None and fault.reason in ("denied", "unauthorized"):
+            advice = f"check that the credentials for {host} may push there"
+        else:
+            advice = "re-run push-digest when the registry accepts writes again"
         raise RegistryError(
-            f"could not copy to {destination}: {_last_line(exc)}; nothing was tagged: re-run "
-            "push-digest when the registry accepts writes again"
+            f"could not copy to {destination}: {_last_line(exc)}; nothing was tagged: {advice}"
         ) from exc
 
 
