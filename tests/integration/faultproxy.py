@@ -293,10 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.action != "kill":
             self._inject(rule, method, path)
             return
-        self._forward(method, path, body)
-        if rule is not None:  # a kill rule: this request went through, nothing after it will
-            self.close_connection = True
-            owner._kill()
+        # A kill rule: this request goes through, nothing after it will.
+        self._forward(method, path, body, then_kill=rule is not None)
 
     def _inject(self, rule: Rule, method: str, path: str) -> None:
         # Logged before the client hears anything: a client that exits on the answer must
@@ -328,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
 
-    def _forward(self, method: str, path: str, body: bytes) -> None:
+    def _forward(self, method: str, path: str, body: bytes, *, then_kill: bool) -> None:
         upstream = http.client.HTTPConnection(self.owner.upstream, timeout=_UPSTREAM_TIMEOUT)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -341,6 +339,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = upstream.getresponse()
             data = response.read()
             self.owner._log(method, path, response.status, injected=False)
+            if then_kill:  # dead before the client hears back, so it finds the registry dead
+                self.close_connection = True
+                self.owner._kill()
             self.send_response_only(response.status, response.reason)
             for name, value in response.getheaders():
                 if name.lower() in _HOP_BY_HOP:
