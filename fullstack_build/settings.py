@@ -18,7 +18,7 @@ from typing import Any
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.platforms import Platform, parse_platform
-from fullstack_build.retry import RetryPolicy
+from fullstack_build.retry import NO_RETRY, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,10 @@ def _number(config: Mapping[str, Any], key: str, where: str) -> float:
 
 
 def _retry_policy(raw: Any) -> RetryPolicy:
-    """The `retry:` section: how registry operations retry transient faults."""
+    """The `retry:` section: how registry operations retry transient faults. invoke.yaml
+    always declares it; a configuration built without it (a library caller) never retries."""
+    if raw is None:
+        return NO_RETRY
     if not isinstance(raw, Mapping):
         raise ConfigError(
             "retry must be a mapping with attempts, total_seconds and initial_backoff_seconds"
