@@ -12,11 +12,13 @@ expression, replace chosen requests by a fault:
     proxy.refuse("PUT", TAG_WRITE)                        # 403 DENIED for every tag write
     proxy.refuse("PUT", MANIFEST, status=503)             # a registry that never takes manifests
     proxy.kill(after=("PUT", DIGEST_WRITE, 1))            # dies after the first index push
+    proxy.refuse_after(("PUT", DIGEST_WRITE, 1))          # ... or answers 503 to all after it
     proxy.kill()                                          # dead now: connections refused
 
 Rules are tried in the order they were added; the first one with faults left wins. Every rule
-but ``refuse`` has a count and stops faulting when it is spent; ``refuse`` holds until removed
-(``proxy.remove(rule)``, ``proxy.clear()``) or the proxy stops. A killed proxy closes its
+but ``refuse`` (and the refusal ``refuse_after`` installs) has a count and stops faulting when
+it is spent; a refusal holds until removed (``proxy.remove(rule)``, ``proxy.clear()``) or the
+proxy stops at the end of the test. A killed proxy closes its
 listening socket, so clients get "connection refused", the way a dead registry answers.
 
 ``proxy.seen`` logs every request (method, path, what it got: a status, "dropped", "reset");
@@ -56,7 +58,7 @@ _HOP_BY_HOP = frozenset(
 )  # fmt: skip
 _UPSTREAM_TIMEOUT = 60.0
 
-Action = Literal["status", "drop", "reset", "kill"]
+Action = Literal["status", "drop", "reset", "kill", "trip"]
 
 
 @dataclass
@@ -182,6 +184,13 @@ class FaultProxy:
         method, path, count = after
         return self.add(Rule(method, path, "kill", times=1, skip=count))
 
+    def refuse_after(self, after: tuple[str, str, int], *, status: int = 503) -> Rule:
+        """Right after the n-th request matching ``after=(method, path, n)`` was forwarded and
+        answered, answer ``status`` to every request (the registry still listens but fails):
+        a registry that breaks between two phases."""
+        method, path, count = after
+        return self.add(Rule(method, path, "trip", status, times=1, skip=count))
+
     def remove(self, rule: Rule) -> None:
         with self._lock:
             self.rules.remove(rule)
@@ -225,7 +234,7 @@ class FaultProxy:
                     continue
                 if rule.passed < rule.skip:
                     rule.passed += 1
-                    if rule.action == "kill" and rule.passed == rule.skip:
+                    if rule.action in ("kill", "trip") and rule.passed == rule.skip:
                         rule.hits += 1
                         return rule  # forwarded first, then the kill
                     return None
@@ -290,11 +299,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self._body()
         rule = owner._decide(method, path)
-        if rule is not None and rule.action != "kill":
+        if rule is not None and rule.action not in ("kill", "trip"):
             self._inject(rule, method, path)
             return
-        # A kill rule: this request goes through, nothing after it will.
-        self._forward(method, path, body, then_kill=rule is not None)
+        # A kill or trip rule: this request goes through, nothing after it will.
+        self._forward(method, path, body, then=rule)
 
     def _inject(self, rule: Rule, method: str, path: str) -> None:
         # Logged before the client hears anything: a client that exits on the answer must
@@ -326,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
 
-    def _forward(self, method: str, path: str, body: bytes, *, then_kill: bool) -> None:
+    def _forward(self, method: str, path: str, body: bytes, *, then: Rule | None) -> None:
         upstream = http.client.HTTPConnection(self.owner.upstream, timeout=_UPSTREAM_TIMEOUT)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -339,9 +348,13 @@ class _Handler(BaseHTTPRequestHandler):
             response = upstream.getresponse()
             data = response.read()
             self.owner._log(method, path, response.status, injected=False)
-            if then_kill:  # dead before the client hears back, so it finds the registry dead
+            # The switch flips before the client hears back, so its next request meets it.
+            if then is not None and then.action == "kill":
                 self.close_connection = True
                 self.owner._kill()
+            elif then is not None:
+                with self.owner._lock:
+                    self.owner.rules.insert(0, Rule("*", ANY, "status", then.status, times=None))
             self.send_response_only(response.status, response.reason)
             for name, value in response.getheaders():
                 if name.lower() in _HOP_BY_HOP:

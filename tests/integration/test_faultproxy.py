@@ -142,3 +142,14 @@ def test_dropped_and_reset_connections(fault_proxy: FaultProxy, repo: Repo) -> N
             requests.get(f"http://{fault_proxy.host}/v2/", timeout=10)
     assert requests.get(f"http://{fault_proxy.host}/v2/", timeout=10).status_code == 200
     assert [s.answer for s in fault_proxy.seen] == ["dropped", "reset", 200]
+
+
+@pytest.mark.engine
+def test_refuse_everything_after_a_chosen_request(fault_proxy: FaultProxy, repo: Repo) -> None:
+    first, first_digest = repo.manifest("phase-one")
+    fault_proxy.refuse_after(("PUT", DIGEST_WRITE, 1), status=503)
+    assert requests.get(f"http://{fault_proxy.host}/v2/", timeout=10).status_code == 200
+    assert repo.put(first_digest, first).status_code == 201
+    assert repo.put("latest", first).status_code == 503
+    assert requests.get(f"http://{fault_proxy.host}/v2/", timeout=10).status_code == 503
+    assert repo.tags() == []
