@@ -276,7 +276,7 @@ def _last_line(exc: CommandError) -> str:
     # skopeo wraps it as `time="..." level=fatal msg="..."`
     match = re.search(r'msg="(.*)"\s*$', line)
     text = match.group(1) if match else line
-    gave_up = re.search(r"\((gave up [^)]*|retries are off[^)]*)\)$", str(exc))
+    gave_up = re.search(r"\((gave up [^)]*|not retried[^)]*)\)$", str(exc))
     return text + (f" ({gave_up.group(1)})" if gave_up else "")
 
 

@@ -229,7 +229,7 @@ class GaveUp:
 
     def describe(self, policy: RetryPolicy) -> str:
         if not policy.retries:
-            return "retries are off: `retry.attempts` is 1 in the configuration"
+            return "not retried: `retry.attempts` is 1"
         if self.attempts >= policy.attempts:
             why = f"after {self.attempts} attempts"
         else:

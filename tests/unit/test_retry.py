@@ -655,3 +655,10 @@ def test_an_unreachable_registry_says_so_after_the_retries() -> None:
     message = str(error.value)
     assert "is unreachable (connection refused; gave up after 3 attempts" in message
     assert "invoke local.up" in message
+
+
+def test_runner_with_retries_off_says_so(tmp_path: Path) -> None:
+    runner = Runner(out=io.StringIO(), retry_policy=NO_RETRY)
+    with pytest.raises(RegistryCommandError, match=r"\(not retried: `retry.attempts` is 1\)"):
+        runner.run(flaky_command(tmp_path, 9, SKOPEO_503), retry=True)
+    assert runs(tmp_path) == 1
