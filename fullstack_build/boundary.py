@@ -32,7 +32,8 @@ def settings(c: Context, env: Mapping[str, str] | None = None) -> Settings:
 
 
 def runner(c: Context) -> Runner:
-    return Runner(dry_run=bool(c.config.run.dry), echo=True)
+    """The task's runner: dry run from Invoke, registry retries from the `retry:` section."""
+    return Runner(dry_run=bool(c.config.run.dry), echo=True, retry_policy=settings(c).retry)
 
 
 def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:

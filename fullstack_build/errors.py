@@ -47,6 +47,13 @@ class RegistryError(BuildSystemError):
     exit_code = 5
 
 
+class RegistryCommandError(CommandError, RegistryError):
+    """A command that talks to a registry failed because of the registry's answer (after the
+    retries a transient fault gets): a CommandError that exits as a registry problem."""
+
+    exit_code = 5
+
+
 class DigestRecordError(BuildSystemError):
     """A digest record is missing, duplicated, corrupt, foreign or inconsistent."""
 

@@ -24,11 +24,13 @@ def notice(message: str) -> None:
         print(f"notice: {message}", file=sys.stderr, flush=True)
 
 
+def as_warning(message: str) -> str:
+    """A warning line as this environment shows it (an annotation on GitHub Actions)."""
+    return f"::warning::{message}" if on_github_actions() else f"warning: {message}"
+
+
 def warning(message: str) -> None:
-    if on_github_actions():
-        print(f"::warning::{message}", file=sys.stderr, flush=True)
-    else:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+    print(as_warning(message), file=sys.stderr, flush=True)
 
 
 def error(message: str) -> None:

@@ -341,7 +341,8 @@ def _push(
     Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log.group(f"build and push {plan.image.name} for {plan.platform} ({plan.path})"):
-        runner.run(buildx.build_argv(plan.build), retry=plan.layout is None)
+        # retry: the build pushes (push by digest) or pulls its bases from a registry.
+        runner.run(buildx.build_argv(plan.build), retry=True)
         digest = "sha256:" + "0" * 64
         if not runner.dry_run:
             meta = read_metadata(Path(plan.build.metadata_file))
@@ -355,9 +356,8 @@ def _push(
         if plan.layout:
             authfile = registry.authfile_for(env)
             for reg, reference in zip(plan.registries, references, strict=True):
-                runner.run(
-                    registry.skopeo_copy_argv(str(plan.layout), reference, reg.host, authfile),
-                    retry=True,
+                registry.copy_to_registry(
+                    runner, str(plan.layout), reference, reg.host, authfile
                 )
     duration = time.monotonic() - started
     if not runner.dry_run:

@@ -6,15 +6,19 @@ import hashlib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fullstack_build import buildx
+from fullstack_build import buildx, log, retry
 from fullstack_build.errors import CommandError, RegistryError
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Registry
+
+if TYPE_CHECKING:
+    import requests
 
 DOCKER_HUB = "docker.io"
 
@@ -43,18 +47,88 @@ def api_base(host: str) -> str:
     return f"{'http' if is_loopback(host) else 'https'}://{host}"
 
 
-def check_reachable(registry: Registry, timeout: float = 10.0) -> int:
-    """GET /v2/: 200 or 401 means a registry answers. Returns the status code."""
+class _TransientAnswer(Exception):  # a signal inside http_get
+    def __init__(self, response: requests.Response, fault: retry.Fault) -> None:
+        super().__init__(fault.reason)
+        self.response = response
+        self.fault = fault
+
+
+def http_get(
+    url: str,
+    *,
+    policy: retry.RetryPolicy,
+    notify: Callable[[str], None],
+    give_up: Callable[[BaseException, retry.GaveUp], BaseException],
+    timeout: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+    headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """GET ``url`` from a registry, retrying transient faults (5xx, 429 with its Retry-After,
+    refused/reset/timed-out connections). Returns the first answer that is not transient,
+    whatever its status; raises what ``give_up`` makes of the last fault when the budget runs
+    out, and any other ``requests`` exception (a TLS failure, a bad URL) as it is."""
+    import requests  # noqa: PLC0415 (only pushes need HTTP; builds start faster)
+
+    def attempt() -> requests.Response:
+        response = requests.get(url, timeout=timeout, headers=dict(headers or {}))
+        fault = retry.classify_status(response.status_code, response.headers)
+        if fault is not None and fault.transient:
+            raise _TransientAnswer(response, fault)
+        return response
+
+    def classify(exc: BaseException) -> retry.Fault | None:
+        if isinstance(exc, _TransientAnswer):
+            return exc.fault
+        return retry.classify_exception(exc)
+
+    return retry.call(
+        attempt, policy=policy, classify=classify, what=f"GET {url}", notify=notify,
+        give_up=give_up, sleep=sleep,
+    )  # fmt: skip
+
+
+def _notify_on(runner: Runner) -> Callable[[str], None]:
+    return lambda line: print(log.as_warning(line), file=runner.out, flush=True)
+
+
+def check_reachable(
+    registry: Registry,
+    timeout: float = 10.0,
+    *,
+    policy: retry.RetryPolicy = retry.NO_RETRY,
+    notify: Callable[[str], None] = log.warning,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """GET /v2/: 200 or 401 means a registry answers. Returns the status code. Transient
+    faults are retried within ``policy``."""
     import requests  # noqa: PLC0415 (only pushes need HTTP; builds start faster)
 
     url = f"{api_base(registry.host)}/v2/"
+    advice = (
+        "check the address in --registry/invoke.yaml and the network, or start it "
+        "(`invoke local.up`)"
+    )
+
+    def give_up(exc: BaseException, why: retry.GaveUp) -> BaseException:
+        if isinstance(exc, _TransientAnswer):
+            return RegistryError(
+                f"registry {registry.host} keeps failing: GET {url} answered {why.fault.reason} "
+                f"({why.describe(policy)}): re-run when the registry has recovered"
+            )
+        return RegistryError(
+            f"registry {registry.host} is unreachable ({why.fault.reason}; "
+            f"{why.describe(policy)}): {advice}"
+        )
+
     try:
-        response = requests.get(url, timeout=timeout)
+        response = http_get(
+            url, policy=policy, notify=notify, give_up=give_up, timeout=timeout, sleep=sleep
+        )
     except requests.RequestException as exc:
         reason = type(exc).__name__
         raise RegistryError(
-            f"registry {registry.host} is unreachable ({reason}): check the address in "
-            f"--registry/invoke.yaml and the network, or start it (`invoke local.up`)"
+            f"registry {registry.host} is unreachable ({reason}): {advice}"
         ) from exc
     if response.status_code not in (200, 401):
         raise RegistryError(
@@ -94,14 +168,17 @@ def login_argv(host: str, user: str) -> list[str]:
 
 def prepare(registry: Registry, runner: Runner, env: Mapping[str, str]) -> None:
     """Reachable, and logged in when it asks for credentials: or a one-line RegistryError."""
-    status = check_reachable(registry)
+    status = check_reachable(
+        registry, policy=runner.retry_policy, notify=_notify_on(runner), sleep=runner.sleep
+    )
     creds = credentials_from_env(registry, env)
     if creds:
         user, password = creds
         try:
             runner.with_secrets(password).run(
-                login_argv(registry.host, user), capture=True, input_text=password + "\n"
-            )
+                login_argv(registry.host, user), capture=True, input_text=password + "\n",
+                retry=True,
+            )  # fmt: skip
         except CommandError as exc:
             raise RegistryError(
                 f"login to {registry.host} as {user} failed ({exc.output_tail.strip()[-120:]}): "
@@ -261,6 +338,35 @@ def skopeo_copy_argv(layout: str, destination: str, host: str, authfile: str = "
     if authfile:
         argv += ["--dest-authfile", authfile]
     return [*argv, f"oci:{layout}", f"docker://{destination}"]
+
+
+def copy_to_registry(
+    runner: Runner, layout: str, destination: str, host: str, authfile: str = ""
+) -> None:
+    """``skopeo copy`` of an OCI layout to ``destination`` (REPO@sha256:...), retrying
+    transient registry faults. A failure is a RegistryError (exit code 5) that names the
+    destination: nothing is tagged by a copy by digest, so a re-run is always safe."""
+    try:
+        runner.run(skopeo_copy_argv(layout, destination, host, authfile), retry=True)
+    except CommandError as exc:
+        fault = retry.classify_output(exc.output_tail)
+        if fault is not None and fault.reason in ("denied", "unauthorized"):
+            advice = f"check that the credentials for {host} may push there"
+        else:
+            advice = "re-run push-digest when the registry accepts writes again"
+        raise RegistryError(
+            f"could not copy to {destination}: {_last_line(exc)}; nothing was tagged: {advice}"
+        ) from exc
+
+
+def _last_line(exc: CommandError) -> str:
+    """The error's reason without the command (echoed whole above the error)."""
+    line = retry.decisive_line(exc.output_tail) or str(exc)
+    # skopeo wraps it as `time="..." level=fatal msg="..."`
+    match = re.search(r'msg="(.*)"\s*$', line)
+    text = match.group(1) if match else line
+    gave_up = re.search(r"\((gave up [^)]*|not retried[^)]*)\)$", str(exc))
+    return text + (f" ({gave_up.group(1)})" if gave_up else "")
 
 
 def authfile_for(env: Mapping[str, str]) -> str:
