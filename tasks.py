@@ -10,13 +10,27 @@ import sys
 from pathlib import Path
 
 from invoke.collection import Collection
+from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from fullstack_build import log
+from fullstack_build import config_check, log
 from fullstack_build.boundary import exits_cleanly, plain, runner, settings
-from fullstack_build.errors import UsageError
+from fullstack_build.errors import ConfigError, UsageError
+
+# Invoke imports this file after parsing its own flags and before it loads the runtime file and
+# the INVOKE_* variables, where bad input would end in its traceback: check them first.
+try:
+    config_check.check(
+        Path(__file__).resolve().with_name("invoke.yaml"),
+        config_check.runtime_path(config_check.runtime_argument(), os.environ),
+        os.environ,
+        Config.global_defaults(),
+    )
+except ConfigError as _bad_config:
+    log.error(str(_bad_config))
+    raise Exit(code=_bad_config.exit_code) from None
 
 ns = Collection()
 

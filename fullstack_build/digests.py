@@ -156,7 +156,23 @@ def read_records(digest_dir: Path, image: str) -> list[tuple[Path, DigestRecord]
             f"`invoke push-digest --image {image} --arch ARCH` for every platform first "
             "(or pass --digest-dir)"
         )
-    return [(p, parse_record(p.read_text(), str(p))) for p in sorted(folder.glob("*.json"))]
+    return [(p, parse_record(read_record_text(p), str(p))) for p in sorted(folder.glob("*.json"))]
+
+
+def read_record_text(path: Path) -> str:
+    """A record's text, or a DigestRecordError (not UTF-8, a folder, unreadable)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DigestRecordError(
+            f"digest record {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}): delete it and re-run push-digest for that platform"
+        ) from None
+    except OSError as exc:
+        raise DigestRecordError(
+            f"cannot read digest record {path} ({exc.strerror}): make it a readable file or "
+            "delete it and re-run push-digest for that platform"
+        ) from None
 
 
 def select_records(

@@ -70,3 +70,9 @@ class SmokeTestError(BuildSystemError):
     """A smoke test could not run or failed."""
 
     exit_code = 8
+
+
+class Interrupted(BuildSystemError):
+    """Ctrl-C or SIGTERM: the task stopped; the message says what was already published."""
+
+    exit_code = 130  # what shells report for a command ended by SIGINT (128 + 2)

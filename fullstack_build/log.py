@@ -1,5 +1,6 @@
 """CI-aware output. On GitHub Actions, groups fold (``::group::``) and errors are annotated
-(``::error::``); elsewhere the same text is printed plainly. CI is detected in one place."""
+(``::error::``); elsewhere the same text is printed plainly. CI is detected in one place.
+Every message is masked (``masking.mask_message``): no credential reaches the terminal."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 
+from fullstack_build.masking import mask_message
+
 
 def on_github_actions(env: Mapping[str, str] | None = None) -> bool:
     return (os.environ if env is None else env).get("GITHUB_ACTIONS") == "true"
 
 
 def info(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(mask_message(message), file=sys.stderr, flush=True)
 
 
 def notice(message: str) -> None:
+    message = mask_message(message)
     if on_github_actions():
         print(f"::notice::{message}", file=sys.stderr, flush=True)
     else:
@@ -30,10 +34,11 @@ def as_warning(message: str) -> str:
 
 
 def warning(message: str) -> None:
-    print(as_warning(message), file=sys.stderr, flush=True)
+    print(as_warning(mask_message(message)), file=sys.stderr, flush=True)
 
 
 def error(message: str) -> None:
+    message = mask_message(message)
     if on_github_actions():
         print(f"::error::{message}", file=sys.stderr, flush=True)
     else:

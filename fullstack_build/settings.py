@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.masking import MASK
 from fullstack_build.platforms import Platform, parse_platform
 from fullstack_build.retry import NO_RETRY, RetryPolicy
 
@@ -119,6 +120,15 @@ _PREFIX = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
 
 def validate_prefix(prefix: str) -> str:
     cleaned = prefix.strip().rstrip("/")
+    if "@" in cleaned:
+        # No prefix holds an `@`: it is credentials typed in (user:password@host), never
+        # echoed back: whatever precedes the last `@` is masked.
+        shown = MASK + "@" + cleaned.rpartition("@")[2]
+        raise UsageError(
+            f"registry prefix {shown!r} holds credentials: write "
+            "HOST[:PORT][/NAMESPACE] alone and log in with `docker login` or the registry's "
+            "username_env/password_env"
+        )
     if not _PREFIX.match(cleaned):
         raise UsageError(
             f"bad registry prefix {prefix!r}: write HOST[:PORT][/NAMESPACE], "

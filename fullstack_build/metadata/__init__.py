@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fullstack_build import log
-from fullstack_build.errors import ConfigError
+from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.metadata import labels as _labels
 from fullstack_build.metadata.context import Context, commit_date, git_argv, load_context
 from fullstack_build.metadata.pathfilter import changed_images, matches
@@ -183,14 +183,31 @@ _NULL_SHA = re.compile(r"0{40}|0{64}")
 
 
 def diff_argv(base: str, head: str = "HEAD") -> list[str]:
-    """Files changed on ``head`` since it left ``base`` (both names of a rename listed)."""
-    return git_argv("diff", "--name-only", "--no-renames", f"{base}...{head}", "--")
+    """Files changed on ``head`` since it left ``base`` (both names of a rename listed).
+    ``--end-of-options``: whatever the refs hold, git never reads them as options."""
+    return git_argv(
+        "diff", "--name-only", "--no-renames", "--end-of-options", f"{base}...{head}", "--"
+    )
+
+
+def check_ref(ref: str, flag: str) -> str:
+    """A git ref from the user: never an option (``--output=FILE`` would write a file)."""
+    if not ref.strip():
+        raise UsageError(f"{flag} is empty: pass a commit or ref, e.g. {flag} origin/main")
+    if ref.startswith("-"):
+        raise UsageError(
+            f"{flag} {ref!r} starts with `-`, which git would read as an option: "
+            f"pass a commit or ref, e.g. {flag} origin/main"
+        )
+    return ref
 
 
 def changed_files(runner: Runner, base: str, head: str = "HEAD",
                   cwd: str | None = None) -> tuple[str, ...] | None:
     """Changed paths, or None when ``base`` is the null commit GitHub sends for a new
     branch (everything counts as changed)."""
+    check_ref(base, "--base")
+    check_ref(head, "--head")
     if _NULL_SHA.fullmatch(base):
         return None
     result = runner.run(diff_argv(base, head), capture=True, mutates=False, cwd=cwd)
