@@ -15,8 +15,15 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import Session
-from integration.faultproxy import MANIFEST, UPLOAD, FaultProxy
-from integration.support import PLATFORMS, RegistryAPI, TaskRun, assert_clean_failure, read_json
+from integration.faultproxy import MANIFEST, TAG_WRITE, UPLOAD, FaultProxy
+from integration.support import (
+    INDEX_LINE,
+    PLATFORMS,
+    RegistryAPI,
+    TaskRun,
+    assert_clean_failure,
+    read_json,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -80,12 +87,7 @@ def corner(
 
 
 def _delete_everything(corner: Corner) -> None:
-    api, name = corner.api, corner.name
-    digests = {m.digest for tag in api.tags(name) if (m := api.manifest(name, tag))}
-    for record in corner.digest_dir.rglob("*.json"):
-        digests.add(str(read_json(record).get("digest") or ""))
-    for digest in digests - {""}:
-        api.delete_tree(name, digest)
+    _delete_name(corner.api, corner.name, corner.digest_dir)
 
 
 def retry_lines(run: TaskRun) -> list[re.Match[str]]:
@@ -209,3 +211,53 @@ def test_merge_manifest_survives_transient_faults_on_reads(corner: Corner) -> No
     # Nothing the proxy answered itself was a write.
     assert all(seen.method in ("GET", "HEAD") for seen in proxy.injected())
     assert proxy.requests("PUT", MANIFEST)  # the index was written through the proxy
+
+
+def test_a_registry_failing_between_the_index_push_and_the_tags(corner: Corner) -> None:
+    """Two registries; the second takes the index by digest, then fails every tag write.
+    The first registry's tags moved (the error names them), the second's did not, and a re-run
+    once it recovers converges on the very same index."""
+    session, proxy = corner.session, corner.proxy
+    direct = f"{corner.api.host}/{corner.space}-direct"
+    direct_name = f"{corner.space}-direct/{REPOSITORY}"
+    flags = ("--registry", direct, "--registry", corner.prefix,
+             "--digest-dir", str(corner.digest_dir))  # fmt: skip
+    try:
+        for arch in ("amd64", "arm64"):
+            session.invoke("push-digest", "--arch", arch, *flags, env=BUDGET)
+        refusal = proxy.refuse("PUT", TAG_WRITE, status=503)
+
+        failed = session.invoke(
+            "merge-manifest", "--tag", "it-phases", *flags, env=TIGHT_BUDGET, check=False
+        )
+
+        line = assert_clean_failure(failed, f"tagging failed in {proxy.host}", "converges")
+        assert failed.returncode == 5
+        assert f"already published: {direct}/{REPOSITORY}:it-phases" in line
+        assert f"{corner.prefix}/{REPOSITORY}:it-phases" not in line.split("already published")[1]
+        moved = corner.api.manifest(direct_name, "it-phases")
+        assert moved is not None
+        assert corner.api.manifest(corner.name, "it-phases") is None
+        # The second registry already holds the same index, by digest only.
+        assert corner.api.manifest(corner.name, moved.digest) is not None
+        assert refusal.hits >= 3  # retried within the budget before giving up
+
+        proxy.clear()
+        again = session.invoke("merge-manifest", "--tag", "it-phases", *flags, env=BUDGET)
+
+        assert INDEX_LINE.findall(again.stderr) == [moved.digest]
+        for name in (direct_name, corner.name):
+            served = corner.api.manifest(name, "it-phases")
+            assert served is not None
+            assert served.digest == moved.digest
+    finally:
+        _delete_name(corner.api, direct_name, corner.digest_dir)
+
+
+def _delete_name(api: RegistryAPI, name: str, digest_dir: Path) -> None:
+    """Every manifest of ``name`` that a tag or a record of ``digest_dir`` names."""
+    digests = {m.digest for tag in api.tags(name) if (m := api.manifest(name, tag))}
+    for record in digest_dir.rglob("*.json"):
+        digests.add(str(read_json(record).get("digest") or ""))
+    for digest in digests - {""}:
+        api.delete_tree(name, digest)
