@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from fullstack_build import programs
 from fullstack_build.errors import CommandError
 
 MASK = "***"
@@ -125,9 +126,7 @@ class Runner:
                     returncode=127,
                 ) from exc
             raise CommandError(
-                f"`{argv[0]}` is not installed or not on PATH (needed for: {shown}); "
-                "install it or run `invoke local.up`",
-                returncode=127,
+                f"{programs.missing_line(argv[0])} (needed for: {shown})", returncode=127
             ) from exc
         except PermissionError as exc:
             raise CommandError(

@@ -222,7 +222,7 @@ def test_a_missing_tool_is_a_clear_problem(
     assert not check.runnable
     assert len(check.problems) == 1
     assert check.problems[0].startswith(problem)
-    assert "pip install -r requirements.txt" in check.problems[0]
+    assert "pip install --require-hashes -r requirements-dev.txt" in check.problems[0]
 
 
 def test_no_workflows_is_a_problem(tmp_path: Path) -> None:
