@@ -171,14 +171,17 @@ def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
         link_cli_plugins(layout, Path.home())
         start_engine(runner, layout)
         return f"engine: started dockerd from Debian {suite} packages under {layout.root}"
-    # An engine answers but buildx is missing: supply the plugin only.
+    # An engine answers but buildx is missing: supply the plugin only (from Debian packages).
+    no_buildx = PreconditionError(
+        "docker buildx is not available: install the buildx plugin "
+        "(https://docs.docker.com/go/buildx/) and run `invoke local.up` again"
+    )
+    if not debian_host():
+        raise no_buildx
     fetch_engine(runner, layout, suite, need_client=False)
     link_cli_plugins(layout, Path.home())
     if not buildx_version(runner):
-        raise PreconditionError(
-            "docker buildx is not available: install the buildx plugin "
-            "(https://docs.docker.com/go/buildx/) and run `invoke local.up` again"
-        )
+        raise no_buildx
     return "engine: reused the running Docker engine, added the buildx plugin"
 
 

@@ -1,6 +1,6 @@
 """`invoke lint`: the argv of each linter, the files they check, and how failures add up.
 
-The last tests run the real linters (installed from requirements.txt) on the repository's
+The last tests run the real linters (installed from requirements-dev.txt) on the repository's
 workflows and on small bad inputs, offline, to prove each check passes and fails when it should.
 """
 
