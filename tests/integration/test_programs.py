@@ -92,7 +92,8 @@ def test_every_program_local_up_provides_is_there(stack: Stack) -> None:
     checked = [p for p in PROGRAMS.values() if p.need in needs]
     problems = [line for p in checked if (line := problem(p, conf))]
     assert not problems, "; ".join(problems)
-    assert {"skopeo", "mmdebstrap", "arch-test", "npm", "docker-buildx"} <= {p.name for p in checked}
+    names = {p.name for p in checked}
+    assert {"skopeo", "mmdebstrap", "arch-test", "npm", "docker-buildx"} <= names
 
 
 # --- the packages named really ship the programs ---------------------------------------------
