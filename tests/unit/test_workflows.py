@@ -22,6 +22,7 @@ from invoke.loader import FilesystemLoader
 from invoke.parser import Parser, ParseResult
 from invoke.program import Program
 
+from fullstack_build import lock
 from fullstack_build.settings import Settings, load_settings
 from fullstack_build.workflows import (
     InvokeCall,
@@ -462,11 +463,9 @@ def test_python_and_requirements_in_every_job(workflow: Workflow) -> None:
 
 
 def test_requirements_pin_what_the_workflows_install() -> None:
-    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    names = {
-        re.split(r"[=<>;\s]", ln, maxsplit=1)[0].lower()
-        for ln in lines
-        if ln.strip() and not ln.lstrip().startswith("#")
-    }
-    assert {"invoke", "pyyaml"} <= names
-    assert all("==" in ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
+    text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert {"invoke", "pyyaml"} <= set(lock.pins(text))
+    # Every requirement is an exact pin (its hashes and notes are the indented lines under it).
+    requirements = [ln for ln in text.splitlines() if ln.strip() and ln[0] not in " #"]
+    assert requirements
+    assert all("==" in ln for ln in requirements), requirements
