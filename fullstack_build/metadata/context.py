@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,23 @@ class Context:
         if not self.ref.startswith("refs/pull/"):
             return ""
         return re.sub(r"/merge$", "", self.ref.removeprefix("refs/pull/"))
+
+
+def source_date(env: Mapping[str, str]) -> datetime | None:
+    """The fixed clock of a reproducible build: ``SOURCE_DATE_EPOCH`` (seconds since 1970, by
+    convention the last commit's time), or None when it is unset."""
+    text = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"\d+", text):
+        raise ConfigError(
+            f"SOURCE_DATE_EPOCH={text!r} must be whole seconds since 1970, "
+            "e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)"
+        )
+    try:
+        return datetime.fromtimestamp(int(text), UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ConfigError(f"SOURCE_DATE_EPOCH={text} is out of range: {exc}") from exc
 
 
 def _payload(path: str) -> Mapping[str, Any]:

@@ -216,16 +216,34 @@ class Engine:
             sha = self.short_sha(int(rule.get("length")) if rule.has("length") else None)
         return self.with_affixes(sha, rule), self.latest_for(False)
 
-    def _source(self, rule: Rule, strip_slashes: bool) -> str | None:
+    def _source(self, rule: Rule) -> str | None:
         """A versioned rule reads its ``value=`` or else the git tag; None: not applicable."""
         if rule.get("value"):
             return self.expand(rule.get("value"), rule.where)
-        if not self.ctx.tag:
+        return self.ctx.tag or None
+
+    def _version_source(self, rule: Rule) -> str | None:
+        """What semver/pep440 parse: the source, narrowed to ``match=``'s first group when it
+        matches (metadata-action warns and keeps the whole source when it does not), with
+        ``/`` made ``-``."""
+        raw = self._source(rule)
+        if raw is None:
             return None
-        return self.ctx.tag.replace("/", "-") if strip_slashes else self.ctx.tag
+        pattern = rule.get("match")
+        if pattern:
+            found = re.search(pattern, raw)
+            if found is None:
+                self.warn(f"{pattern} does not match {raw} (match= of {rule.where})")
+            elif found.group(1) is None:
+                self.warn(f"{pattern} matched {raw} without its first group, so {rule.where} "
+                          "gives no tag")
+                return None
+            else:
+                raw = found.group(1)
+        return raw.replace("/", "-")
 
     def _semver(self, rule: Rule) -> tuple[str, bool] | None:
-        raw = self._source(rule, strip_slashes=True)
+        raw = self._version_source(rule)
         if raw is None:
             return None
         sv = parse_semver(raw)
@@ -242,7 +260,7 @@ class Engine:
         return self.with_affixes(value, rule), self.latest_for(True)
 
     def _pep440(self, rule: Rule) -> tuple[str, bool] | None:
-        raw = self._source(rule, strip_slashes=True)
+        raw = self._version_source(rule)
         if raw is None:
             return None
         pv = parse_pep440(raw)
@@ -257,20 +275,27 @@ class Engine:
         return self.with_affixes(value, rule), self.latest_for(True)
 
     def _match(self, rule: Rule) -> tuple[str, bool] | None:
-        raw = self._source(rule, strip_slashes=False)
+        raw = self._source(rule)
         if raw is None:
             return None
-        regex, all_matches = match_regex(rule.get("pattern"))
+        pattern = rule.get("pattern")
+        regex, all_matches = match_regex(pattern)
         group = int(rule.get("group"))
-        if all_matches:
+        value: str | None
+        if all_matches:  # a /.../g pattern: the group indexes the list of whole matches
             found = [m.group(0) for m in regex.finditer(raw)]
+            matched = bool(found)
             value = found[group] if group < len(found) else None
         else:
             m = regex.search(raw)
-            value = m.group(group) if m else None
+            matched = m is not None
+            value = m.group(group) if m is not None and group <= regex.groups else None
+        if not matched:
+            self.warn(f"{pattern} does not match {raw}, so {rule.where} gives no tag")
+            return None
         if value is None:
-            self.warn(f"{rule.get('pattern')} does not match {raw} (group {group}), "
-                      f"so {rule.where} gives no tag")
+            # metadata-action warns and skips the rule; the other rules still run.
+            self.warn(f"group {group} does not exist in {pattern}, so {rule.where} gives no tag")
             return None
         return self.with_affixes(value, rule), self.latest_for(True)
 
