@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fullstack_build import buildx, digests, log, oci_layout, qemu_check, registry
+from fullstack_build import buildx, digests, log, oci_layout, qemu_check, registry, terminal
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -140,6 +140,7 @@ def common_request(
         metadata_file=str(metadata_file),
         cache_from=_template("cache_from", settings.cache_from, image, platform),
         cache_to=_template("cache_to", settings.cache_to, image, platform),
+        progress=terminal.buildx_progress(settings.progress),
     )
 
 
