@@ -3,6 +3,8 @@ checked through the registries' HTTP API."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from integration.conftest import Merged, Pushed, Session
@@ -93,3 +95,28 @@ def test_merge_again_with_the_same_records_is_harmless(
         assert second is not None
         assert first.digest == second.digest == printed.group(1)
         assert set(first.platform_digests()) == set(PLATFORMS)
+
+
+def _duration_rows(stdout: str) -> dict[str, str]:
+    """platform -> its DURATION cell, from the aligned summary table."""
+    return {
+        line.split()[0]: line.split()[-1]
+        for line in stdout.splitlines()
+        if line.startswith("  linux/")
+    }
+
+
+def test_merge_summary_shows_each_platforms_push_duration(merged: Merged) -> None:
+    durations = _duration_rows(merged.run.stdout)
+    assert set(durations) == set(PLATFORMS), merged.run.stdout
+    assert all(re.fullmatch(r"\d+(\.\d)?s|\d+m \d\ds", d) for d in durations.values()), durations
+
+
+def test_ship_summary_fills_every_platforms_duration(session: Session, merged: Merged) -> None:
+    run = session.invoke("ship", "--tag", "it-ship")
+    assert run.returncode == 0, run.describe()
+    merge_table = run.stdout.split("merge fixture\n", 1)[1]
+    durations = _duration_rows(merge_table)
+    assert set(durations) == set(PLATFORMS), run.stdout
+    assert "-" not in durations.values()
+    assert re.search(r"^  total {2,}.*\d(\.\d)?s$", merge_table, re.MULTILINE), merge_table
