@@ -474,6 +474,9 @@ def bench(c: Context, images: bool = False, pipeline: bool = True) -> None:
     if pipeline:
         for figure in bench_core.run(the_settings, int(section.get("repeat") or 5)):
             print(figure.line())
+        note = bench_core.bytecode_note(os.environ)
+        if note:
+            print(note)
     if images:
         invoke = [
             sys.executable,

@@ -7,14 +7,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fullstack_build import digests, log, metadata, pipeline, qemu_check
+from fullstack_build import log, metadata, pipeline, qemu_check
 from fullstack_build.errors import BuildSystemError, CommandError, UsageError
 from fullstack_build.github import actions
 from fullstack_build.metadata.tags import docker_tag
 from fullstack_build.platforms import Platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
+
+# Digest records are for push-digest and merge-manifest only (imported when they run), so a
+# cached build-arch starts sooner.
+if TYPE_CHECKING:
+    from fullstack_build import digests
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,8 @@ def _push_digest(
     target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
 ) -> tuple[digests.DigestRecord, actions.ArchReport]:
     """push-digest, also returning what the merge report says of this platform."""
+    from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
@@ -183,6 +191,8 @@ def merge_manifest(
 ) -> pipeline.MergeResult:
     """Merge the records into one index. ``pushed``: this run's pushes (``ship``), whose
     durations the report shows; ``started``: when the whole flow began (its total)."""
+    from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)

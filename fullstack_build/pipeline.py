@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fullstack_build import buildx, digests, log, oci_layout, qemu_check, registry, terminal
+from fullstack_build import buildx, log, qemu_check, terminal
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -24,6 +25,11 @@ from fullstack_build.errors import (
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Registry, Settings
+
+# build-arch never talks to a registry: push-digest and merge-manifest import registry,
+# digests and oci_layout when they run, which keeps a cached build's start-up short.
+if TYPE_CHECKING:
+    from fullstack_build import digests
 
 LABEL_BUILD_ARGS = {
     "VERSION": "org.opencontainers.image.version",
@@ -262,6 +268,8 @@ class PushPlan:
 
     @property
     def path(self) -> str:
+        from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+
         return digests.PATH_OCI_LAYOUT if self.layout else digests.PATH_PUSH_BY_DIGEST
 
     @property
@@ -307,6 +315,8 @@ def execute_push(
     env: Mapping[str, str],
     revision: str = "",
 ) -> tuple[digests.DigestRecord, BuildResult]:
+    from fullstack_build import digests, oci_layout, registry  # noqa: PLC0415 (see the imports)
+
     require_buildx_for(runner, buildx.build_argv(plan.build))
     for reg in plan.registries:
         registry.prepare(reg, runner, env)
@@ -429,6 +439,8 @@ class MergeResult:
 def execute_merge(
     plan: MergePlan, runner: Runner, env: Mapping[str, str], expected: Sequence[Platform]
 ) -> MergeResult:
+    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+
     started = time.monotonic()
     # Everything is checked before anything is published: no half-replaced tags.
     require_buildx_for(runner, plan.steps[0].argv)

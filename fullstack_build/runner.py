@@ -158,6 +158,43 @@ class Runner:
             )
         return result
 
+    def run_queries(
+        self,
+        argvs: Sequence[Sequence[str]],
+        *,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> list[Result]:
+        """Read-only queries that do not depend on each other, run at the same time: echoed in
+        order, captured, never checked (each Result says how it went). Starting a process is
+        most of what a short query costs, so several take about as long as one."""
+        if self.echo:
+            for argv in argvs:
+                print(f"$ {display(argv, self.secrets)}", file=self.out, flush=True)
+        silent = replace(self, echo=False)
+        results: dict[int, Result] = {}
+        failures: list[BaseException] = []
+
+        def query(index: int, argv: Sequence[str]) -> None:
+            try:
+                results[index] = silent.run(
+                    argv, capture=True, check=False, mutates=False, cwd=cwd, timeout=timeout
+                )
+            except BaseException as exc:  # re-raised in the caller's thread below
+                failures.append(exc)
+
+        threads = [
+            threading.Thread(target=query, args=(i, argv), daemon=True)
+            for i, argv in enumerate(argvs)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return [results[i] for i in range(len(argvs))]
+
     def _spawn(
         self,
         argv: tuple[str, ...],

@@ -162,17 +162,23 @@ def remote_to_url(remote: str) -> str:
 
 def from_git(runner: Runner, default_branch: str, cwd: str | None = None) -> Context:
     """The local checkout: its branch (or, on a detached HEAD, the tag at HEAD), HEAD's
-    commit, the default branch from ``origin/HEAD`` (else ``default_branch``)."""
-    sha = _git(runner, cwd, "rev-parse", "--verify", "--quiet", "HEAD")
-    branch = _git(runner, cwd, "symbolic-ref", "--quiet", "--short", "HEAD")
+    commit and its date, the default branch from ``origin/HEAD`` (else ``default_branch``).
+    The independent questions go to git at once: every task start pays for them."""
+    answers = runner.run_queries(
+        [
+            git_argv("log", "-1", "--no-show-signature", "--format=%H%n%cI", "HEAD"),
+            git_argv("symbolic-ref", "--quiet", "--short", "HEAD"),
+            git_argv("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"),
+            git_argv("remote", "get-url", "origin"),
+        ],
+        cwd=cwd,
+    )
+    head, branch, origin_head, remote = (a.stdout.strip() if a.ok else "" for a in answers)
+    sha, _, date = head.partition("\n")
     ref = f"refs/heads/{branch}" if branch else ""
     if not ref and sha:
         tag = _git(runner, cwd, "describe", "--tags", "--exact-match", "HEAD")
         ref = f"refs/tags/{tag}" if tag else ""
-    origin_head = _git(runner, cwd, "symbolic-ref", "--quiet", "--short",
-                       "refs/remotes/origin/HEAD")
-    remote = _git(runner, cwd, "remote", "get-url", "origin")
-    date = _git(runner, cwd, "log", "-1", "--format=%cI", "HEAD") if sha else ""
     return Context(
         event_name="push",
         ref=ref,

@@ -9,7 +9,6 @@ tag ref sets it, anything else does not. Beyond metadata-action: tags keep to Do
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ def docker_tag(value: str) -> str:
     value, so two long tags with a common start stay distinct). ``""`` if nothing is left."""
     tag = sanitize_tag(value).lstrip(".-")
     if len(tag) > MAX_TAG_LENGTH:
+        import hashlib  # noqa: PLC0415 (rarely needed; every task start pays for imports)
+
         digest = hashlib.sha256(tag.encode()).hexdigest()[:_HASH_LENGTH]
         tag = f"{tag[: MAX_TAG_LENGTH - _HASH_LENGTH - 1]}-{digest}"
     return tag

@@ -103,3 +103,32 @@ def test_cast_env_follows_the_declared_type() -> None:
     assert cast_env(5000, "6000", "INVOKE_X") == 6000
     assert cast_env(True, "0", "INVOKE_X") is False
     assert cast_env("", "text", "INVOKE_X") == "text"
+
+
+@pytest.mark.parametrize("dont_write", [False, True], ids=["python-default", "user-opted-out"])
+def test_tasks_cache_the_core_bytecode_unless_the_user_opted_out(
+    tmp_path: Path, dont_write: bool
+) -> None:
+    # Invoke switches bytecode writing off; the package switches Python's own setting back.
+    import shutil  # noqa: PLC0415
+
+    shutil.copytree(ROOT / "fullstack_build", tmp_path / "fullstack_build",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name in ("tasks.py", "invoke.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GITHUB_", "INVOKE_", "PYTHONDONTWRITEBYTECODE"))}  # fmt: skip
+    if dont_write:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "tags", "--rule", "type=raw,value=x"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    cached = sorted(p.name for p in (tmp_path / "fullstack_build").rglob("*.pyc"))
+    if dont_write:
+        assert cached == []
+    else:
+        assert any(name.startswith("tags.") for name in cached)
+        assert any(name.startswith("settings.") for name in cached)
+        assert not (tmp_path / "__pycache__").exists()  # no tasks.pyc, as Invoke wants

@@ -269,3 +269,23 @@ def test_quiet_hides_output_until_a_command_fails() -> None:
     with pytest.raises(CommandError, match="exit code 3: why"):
         runner.run(["sh", "-c", "echo context; echo why >&2; exit 3"])
     assert out.getvalue() == "  context\n  why\n"
+
+
+def test_queries_run_at_once_echo_in_order_and_report_each_outcome() -> None:
+    runner, out = quiet(dry_run=True)  # read-only queries run even in a dry run
+    sleepy = [PY, "-c", "import time; time.sleep(1); print('slept')"]
+    started = time.monotonic()
+    first, failed, last = runner.run_queries(
+        [sleepy, ["sh", "-c", "echo no >&2; exit 3"], [*sleepy, "again"]]
+    )
+    assert time.monotonic() - started < 2.5  # not one after the other (3 s)
+    assert (first.stdout, last.stdout) == ("slept\n", "slept\n")
+    assert (failed.ok, failed.returncode) == (False, 3)
+    assert [line.split()[1] for line in out.getvalue().splitlines()] == [PY, "sh", PY]
+    assert out.getvalue().splitlines()[2].endswith("again")
+
+
+def test_a_query_that_cannot_start_is_the_usual_error() -> None:
+    runner, _ = quiet()
+    with pytest.raises(CommandError, match="is not installed"):
+        runner.run_queries([["true"], ["no-such-tool-fullstack"]])
