@@ -113,10 +113,28 @@ def test_merge_summary_shows_each_platforms_push_duration(merged: Merged) -> Non
 
 
 def test_ship_summary_fills_every_platforms_duration(session: Session, merged: Merged) -> None:
-    run = session.invoke("ship", "--tag", "it-ship")
+    # Its own record folder (inside the session's, so the clean-up finds what it pushed).
+    run = session.invoke("ship", "--tag", "it-ship", "--digest-dir", str(session.root / "ship"))
     assert run.returncode == 0, run.describe()
     merge_table = run.stdout.split("merge fixture\n", 1)[1]
     durations = _duration_rows(merge_table)
     assert set(durations) == set(PLATFORMS), run.stdout
     assert "-" not in durations.values()
     assert re.search(r"^  total {2,}.*\d(\.\d)?s$", merge_table, re.MULTILINE), merge_table
+
+
+def test_tty_progress_shows_the_builds_and_the_copys_own_progress(
+    session: Session, pushed: Pushed
+) -> None:
+    records = session.root / "tty"
+    run = session.invoke("push-digest", "--arch", "amd64", "--progress", "tty",
+                         "--digest-dir", str(records))  # fmt: skip
+    assert run.returncode == 0, run.describe()
+    assert "[+] Building" in run.stderr  # BuildKit's live display
+    if pushed.driver == "docker":
+        # skopeo copies the OCI layout, redrawing its progress lines in place on a terminal.
+        copy = run.stderr.split("$ skopeo copy", 1)[1]
+        assert "Copying blob" in copy
+        assert "\x1b[1A" in copy
+    # `docker login --password-stdin` ran on the terminal too; its password stays masked.
+    assert session.env["LOCAL_AUTH_PASSWORD"] not in run.output
