@@ -234,7 +234,13 @@ def parse_layer_sizes(text: str) -> int | None:
 
 
 def image_size(runner: Runner, tag: str) -> int | None:
-    """Uncompressed size of a local image, None when it cannot be read."""
+    """Uncompressed size of a local image, None when it cannot be read: from the local engine's
+    socket when it answers (no process to start), else from `docker image history`."""
+    from fullstack_build import engine_api  # noqa: PLC0415 (only after a local build)
+
+    sizes = engine_api.layer_sizes(tag)
+    if sizes is not None:
+        return sum(sizes)
     result = runner.run(image_size_argv(tag), capture=True, check=False, mutates=False)
     return parse_layer_sizes(result.stdout) if result.ok else None
 

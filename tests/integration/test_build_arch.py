@@ -70,3 +70,16 @@ def test_quiet_progress_prints_only_our_own_lines(session: Session) -> None:
     assert not [ln for ln in run.stderr.splitlines() if ln.startswith("$ ")]
     assert "#1 " not in run.stderr  # none of BuildKit's plain step lines
     assert f"built {session.local_tag('linux/amd64')} (linux/amd64)" in run.stderr
+
+
+def test_the_engine_socket_gives_the_size_docker_image_history_gives(
+    session: Session, built: dict[str, TaskRun]
+) -> None:
+    from fullstack_build import engine_api, pipeline  # noqa: PLC0415
+
+    tag = session.local_tag("linux/amd64")
+    listed = session.docker("image", "history", "--human=false", "--format", "{{.Size}}", tag)
+    sizes = engine_api.layer_sizes(tag, session.env)
+    assert sizes is not None
+    assert sum(sizes) == pipeline.parse_layer_sizes(listed.stdout)
+    assert engine_api.layer_sizes(f"{tag}-missing", session.env) is None
