@@ -13,10 +13,9 @@ from invoke.collection import Collection
 from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
 from fullstack_build import config_check, log
-from fullstack_build.boundary import exits_cleanly, plain, runner, settings
+from fullstack_build.boundary import adapt_invoke, exits_cleanly, plain, runner, settings, task
 from fullstack_build.errors import ConfigError, UsageError
 
 # Invoke imports this file after parsing its own flags and before it loads the runtime file and
@@ -32,6 +31,7 @@ except ConfigError as _bad_config:
     log.error(str(_bad_config))
     raise Exit(code=_bad_config.exit_code) from None
 
+adapt_invoke()
 ns = Collection()
 
 # --- local stack: local.up, local.down -----------------------------------------------------
@@ -72,6 +72,10 @@ _REGISTRY = (
     "Registry prefix HOST[:PORT][/NAMESPACE] to use instead of the configured ones (repeatable)"
 )
 _DIGEST_DIR = "Folder of digest records (default: digest_dir in invoke.yaml)"
+_PROGRESS = (
+    "auto, plain, tty or quiet: how commands show progress (default: progress in invoke.yaml; "
+    "auto is tty on a terminal, plain in a pipe or CI)"
+)
 
 
 @task(
@@ -82,6 +86,7 @@ _DIGEST_DIR = "Folder of digest records (default: digest_dir in invoke.yaml)"
         "builder": _BUILDER,
         "tag": "Local tag (default: local_tag in invoke.yaml)",
         "no_cache": "Build every step again, ignoring the layer cache",
+        "progress": _PROGRESS,
     },
 )
 @exits_cleanly
@@ -92,12 +97,14 @@ def build_arch(
     builder: str | None = None,
     tag: str | None = None,
     no_cache: bool = False,
+    progress: str | None = None,
 ) -> None:
     """Build one image for one platform and load it into the local engine under a local tag."""
     from fullstack_build import flows
 
-    target = flows.resolve(settings(c), image, builder=builder)
-    flows.build_arch(target, arch, runner(c), dict(os.environ), tag, no_cache=no_cache)
+    conf = settings(c).override(progress=progress)
+    target = flows.resolve(conf, image, builder=builder)
+    flows.build_arch(target, arch, runner(c, conf), dict(os.environ), tag, no_cache=no_cache)
 
 
 ns.add_task(build_arch)
@@ -110,6 +117,7 @@ ns.add_task(build_arch)
         "builder": _BUILDER,
         "registry": _REGISTRY,
         "digest_dir": _DIGEST_DIR,
+        "progress": _PROGRESS,
     },
     iterable=["registry"],
 )
@@ -121,14 +129,16 @@ def push_digest(
     builder: str | None = None,
     registry: list[str] | None = None,
     digest_dir: str | None = None,
+    progress: str | None = None,
 ) -> None:
     """Build one platform, push it by digest (no tag) to every registry, write its record."""
     from fullstack_build import flows
 
+    conf = settings(c).override(progress=progress)
     target = flows.resolve(
-        settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
+        conf, image, builder=builder, registries=registry, digest_dir=digest_dir
     )
-    flows.push_digest(target, arch, runner(c), dict(os.environ))
+    flows.push_digest(target, arch, runner(c, conf), dict(os.environ))
 
 
 ns.add_task(push_digest)
@@ -168,18 +178,20 @@ def merge_manifest(
     """
     from fullstack_build import flows
 
+    conf = settings(c)
     target = flows.resolve(
-        settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
+        conf, image, builder=builder, registries=registry, digest_dir=digest_dir
     )
     flows.merge_manifest(
-        target, runner(c), dict(os.environ), tag, allow_mixed_revisions=allow_mixed_revisions
-    )
+        target, runner(c, conf), dict(os.environ), tag,
+        allow_mixed_revisions=allow_mixed_revisions,
+    )  # fmt: skip
 
 
 ns.add_task(merge_manifest)
 
 
-@task(help=_PUBLISH_HELP, iterable=["registry", "tag"])
+@task(help={**_PUBLISH_HELP, "progress": _PROGRESS}, iterable=["registry", "tag"])
 @exits_cleanly
 def ship(
     c: Context,
@@ -188,14 +200,16 @@ def ship(
     registry: list[str] | None = None,
     digest_dir: str | None = None,
     tag: list[str] | None = None,
+    progress: str | None = None,
 ) -> None:
     """The whole flow: push-digest for every configured platform, then merge-manifest."""
     from fullstack_build import flows
 
+    conf = settings(c).override(progress=progress)
     target = flows.resolve(
-        settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
+        conf, image, builder=builder, registries=registry, digest_dir=digest_dir
     )
-    flows.ship(target, runner(c), dict(os.environ), tag)
+    flows.ship(target, runner(c, conf), dict(os.environ), tag)
 
 
 ns.add_task(ship)
@@ -228,17 +242,19 @@ def tags(
 ) -> None:
     """Print the tags merge-manifest would publish, one full reference per line.
 
-    The context is the GitHub Actions event (GITHUB_ACTIONS=true) or the git checkout.
-    Fails when no rule gives a tag or no registry is enabled.
+    The context is the GitHub Actions event (GITHUB_ACTIONS=true) or the git checkout. With no
+    registry enabled, prints bare tags (as metadata-action does without `images`).
+    SOURCE_DATE_EPOCH fixes the clock of {{date}} and {{commit_date}}. Fails when no rule
+    gives a tag.
     """
     from fullstack_build import metadata as metadata_core
 
     conf = settings(c).with_registries(registry)
     spec = conf.image(image)
     meta = metadata_core.compute(
-        conf, spec, dict(os.environ), runner(c), rules=rule or None, flavor=flavor or None
+        conf, spec, dict(os.environ), runner(c, conf), rules=rule or None, flavor=flavor or None
     )
-    metadata_core.ensure_tags(meta, spec, conf)
+    metadata_core.ensure_tags(meta, spec, conf, registry_required=False)
     for notice in conf.skipped_registries:
         log.notice(notice)
     # On Actions, metadata-action's outputs: version, tags, labels, annotations, json.
@@ -487,6 +503,9 @@ def bench(c: Context, images: bool = False, pipeline: bool = True) -> None:
     if pipeline:
         for figure in bench_core.run(the_settings, int(section.get("repeat") or 5)):
             print(figure.line())
+        note = bench_core.bytecode_note(os.environ)
+        if note:
+            print(note)
     if images:
         invoke = [
             sys.executable,

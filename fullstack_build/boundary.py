@@ -1,18 +1,29 @@
-"""Where errors become exit codes: the edge between the typed core and Invoke."""
+"""Where errors become exit codes: the edge between the typed core and Invoke.
+
+Also the few things Invoke itself is told when tasks.py loads: every task's flags get the
+project's short forms (one letter means one flag in every task, and none shadows ``-h``),
+``INVOKE_*`` variables may set list settings, and configuration files are read with libyaml.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
+from invoke import config as invoke_config
+from invoke import env as invoke_env
 from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 
-from fullstack_build import interrupt, ledger, log
-from fullstack_build.errors import BuildSystemError, Interrupted
+from fullstack_build import interrupt, ledger, log, terminal
+from fullstack_build.errors import BuildSystemError, ConfigError, Interrupted
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings, cast_env, load_settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,9 +42,26 @@ def settings(c: Context, env: Mapping[str, str] | None = None) -> Settings:
     return load_settings(plain(c.config), env)
 
 
-def runner(c: Context) -> Runner:
-    """The task's runner: dry run from Invoke, registry retries from the `retry:` section."""
-    return Runner(dry_run=bool(c.config.run.dry), echo=True, retry_policy=settings(c).retry)
+def runner(c: Context, conf: Settings | None = None) -> Runner:
+    """The task's runner: `invoke --dry`, the progress mode (the `progress` setting, after a
+    task's --progress), and registry retries from the `retry:` section. Quiet echoes no
+    commands, except in a dry run, whose point they are."""
+    dry_run = bool(c.config.run.dry)
+    the_settings = conf if conf is not None else settings(c)
+    resolved = terminal.resolve(the_settings.progress, os.environ, _is_terminal(sys.stderr))
+    return Runner(
+        dry_run=dry_run,
+        echo=dry_run or resolved != terminal.QUIET,
+        progress=resolved,
+        retry_policy=the_settings.retry,
+    )
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 
 def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:
@@ -59,3 +87,81 @@ def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:
             raise Exit(code=stopped.exit_code) from None
 
     return wrapper
+
+
+# --- flags --------------------------------------------------------------------------------
+
+# The one short form of each flag, the same in every task that has the flag. Flags not listed
+# have none. Never `h`: `invoke TASK -h` asks for the task's help.
+SHORT_FLAGS: Mapping[str, str] = {
+    "image": "i",
+    "arch": "a",
+    "builder": "b",
+    "registry": "r",
+    "digest-dir": "d",
+    "tag": "t",
+    "progress": "p",
+    "json": "j",
+    "only": "o",
+    "workflow": "w",
+    "event": "e",
+    "status": "s",
+}
+
+
+class FlagTask(Task[Callable[..., Any]]):
+    """An Invoke task whose short flags come from SHORT_FLAGS instead of first free letters
+    (which gave `--head` the `-h` of help, and the registry flag a different letter per
+    task)."""
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        long_name = opts["names"][0]
+        short = SHORT_FLAGS.get(long_name)
+        opts["names"] = [long_name, short] if short else [long_name]
+        return opts
+
+
+def task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """Invoke's ``@task`` (with or without arguments), making FlagTasks."""
+    return invoke_task(*args, klass=FlagTask, **kwargs)
+
+
+# --- configuration loading ----------------------------------------------------------------
+
+
+class _Environment(invoke_env.Environment):
+    """Invoke's INVOKE_* reader, which casts with ``settings.cast_env``: a list setting takes
+    comma-separated or one-a-line items (Invoke refuses lists with a traceback), and a value
+    that does not fit its setting ends the run with one ``error:`` line."""
+
+    def _path_set(self, key_path: Sequence[str], value: str) -> None:
+        node = self.data
+        for key in key_path[:-1]:
+            node = node.setdefault(key, {})
+        name = self._prefix + self._to_env_var(key_path)
+        try:
+            node[key_path[-1]] = cast_env(self._path_get(key_path), value, name, key_path)
+        except ConfigError as exc:
+            log.error(str(exc))
+            raise Exit(code=exc.exit_code) from None
+
+
+def _load_yaml(self: Any, path: str) -> Any:
+    """Invoke's YAML file loader, on PyYAML's libyaml parser when it has one: the same YAML
+    1.1, read in a tenth of the time of the pure-Python copy Invoke carries (every task pays
+    for reading invoke.yaml)."""
+    import yaml  # noqa: PLC0415 (only when Invoke reads a project or runtime file)
+
+    with open(path, encoding="utf-8") as fd:
+        return yaml.load(fd, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+
+
+def adapt_invoke() -> None:
+    """Install the environment reader and the YAML loader above. tasks.py calls this when
+    Invoke imports it, which is before Invoke reads the project's configuration files and the
+    environment."""
+    # Invoke offers no setting for either: its module and class are told directly.
+    vars(invoke_config)["Environment"] = _Environment
+    for suffix in ("yaml", "yml"):
+        setattr(invoke_config.Config, f"_load_{suffix}", _load_yaml)

@@ -142,47 +142,14 @@ def _leaves(value: Any, path: tuple[str, ...]) -> dict[str, list[tuple[str, ...]
     return {"_".join(path).upper(): [path]} if path else {}
 
 
-def invoke_cast_problem(old: Any, text: str) -> str | None:
-    """Why Invoke cannot cast ``text`` to the type of ``old`` (its env.py ``_cast``): lists
-    never, numbers only from their own literals; None if it can."""
-    if isinstance(old, (bool, str)) or old is None:
-        return None
-    if isinstance(old, (list, tuple)):
-        return "list"
-    try:
-        type(old)(text)
-    except (TypeError, ValueError):
-        return "number" if isinstance(old, (int, float)) else type(old).__name__
-    return None
-
-
-def environment_problem(config: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
-    """The first INVOKE_* variable of ``env`` that Invoke would fail on, as one sentence.
-    Like Invoke, two keys that share a variable name are refused even when it is unset."""
-    leaves = sorted(_leaves(config, ()).items())
-    for name, paths in leaves:
+def environment_problem(config: Mapping[str, Any]) -> str | None:
+    """Two settings whose keys give one INVOKE_* variable name, as one sentence: Invoke refuses
+    them even when the variable is unset. (Values are cast, one line per bad one, by the
+    environment reader boundary.py installs.)"""
+    for name, paths in sorted(_leaves(config, ()).items()):
         if len(paths) > 1:
             keys = ", ".join(".".join(p) for p in paths)
             return f"settings {keys} share the variable ${ENV_PREFIX}{name}: rename one key"
-    for name, paths in leaves:
-        variable = ENV_PREFIX + name
-        if variable not in env:
-            continue
-        setting = ".".join(paths[0])
-        node: Any = config
-        for key in paths[0]:
-            node = node[key]
-        problem = invoke_cast_problem(node, env[variable])
-        if problem == "list":
-            return (
-                f"${variable} cannot set {setting}, which is a list: put it in a runtime "
-                "file (invoke -f FILE) or use the task's flag, and unset the variable"
-            )
-        if problem:
-            return (
-                f"${variable}={env[variable]!r} is not a {problem} like {setting} "
-                f"({node!r}): set a {problem} or unset the variable"
-            )
     return None
 
 
@@ -217,6 +184,6 @@ def check(
         if conflict:
             raise ConfigError(f"runtime file {path_text}: {conflict}")
         config = merged(config, data)
-    problem = environment_problem(config, env)
+    problem = environment_problem(config)
     if problem:
         raise ConfigError(problem)

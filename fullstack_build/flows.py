@@ -3,9 +3,11 @@ with the merged configuration; everything here is plain Python and testable with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fullstack_build import digests, log, metadata, pipeline, qemu_check
 from fullstack_build.destinations import (
@@ -15,12 +17,17 @@ from fullstack_build.destinations import (
     digest_folder,
     github_files,
 )
-from fullstack_build.errors import CommandError, UsageError
+from fullstack_build.errors import BuildSystemError, CommandError, UsageError
 from fullstack_build.github import actions
 from fullstack_build.metadata.tags import docker_tag
-from fullstack_build.platforms import Platform, select_platform
+from fullstack_build.platforms import Platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
+
+# Digest records are for push-digest and merge-manifest only (imported when they run), so a
+# cached build-arch starts sooner.
+if TYPE_CHECKING:
+    from fullstack_build import digests
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,15 @@ def build_arch(
 def push_digest(
     target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
 ) -> digests.DigestRecord:
+    return _push_digest(target, arch, runner, env)[0]
+
+
+def _push_digest(
+    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
+) -> tuple[digests.DigestRecord, actions.ArchReport]:
+    """push-digest, also returning what the merge report says of this platform."""
+    from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
@@ -143,6 +159,9 @@ def push_digest(
         plan, runner, settings.digest_dir, env,
         revision=meta.labels.get("org.opencontainers.image.revision", ""),
     )  # fmt: skip
+    arch_report = actions.ArchReport(
+        str(platform), result.duration_s, None, record.digest, "success"
+    )
     report = actions.BuildReport(
         image=image.name,
         repository=image.repository,
@@ -151,9 +170,7 @@ def push_digest(
         registries=tuple(r.prefix for r in settings.registries),
         pushed=True,
         base_image=_base_image(image),
-        arches=(
-            actions.ArchReport(str(platform), result.duration_s, None, record.digest, "success"),
-        ),
+        arches=(arch_report,),
         duration_s=result.duration_s,
     )
     if not runner.dry_run:
@@ -163,7 +180,28 @@ def push_digest(
             f"pushed {image.name} {platform} as {record.digest} ({record.path}); record: {path}"
         )
         actions.publish([report], env, title=f"push {image.name} {platform}")
-    return record
+    return record, arch_report
+
+
+def _pushed_arch(
+    settings: Settings,
+    image: ImageSpec,
+    record: digests.DigestRecord,
+    known: Mapping[str, actions.ArchReport],
+) -> actions.ArchReport:
+    """What the merge report says of one platform: its push's duration (and size), from this
+    run (``ship``) or from the report push-digest saved, if that push made this very digest."""
+    pushed = known.get(record.platform)
+    if pushed is None:
+        path = report_path(settings, image, parse_platform(record.platform), "push")
+        try:
+            pushed = actions.BuildReport.load(path).arch(record.platform) if path.is_file() \
+                else None
+        except BuildSystemError:
+            pushed = None  # an unreadable old report only costs the duration
+    if pushed is not None and pushed.digest == record.digest:
+        return replace(pushed, status="success")
+    return actions.ArchReport(record.platform, None, None, record.digest, "success")
 
 
 def merge_manifest(
@@ -173,7 +211,13 @@ def merge_manifest(
     tags: Sequence[str] | None = None,
     *,
     allow_mixed_revisions: bool = False,
+    pushed: Sequence[actions.ArchReport] = (),
+    started: float | None = None,
 ) -> pipeline.MergeResult:
+    """Merge the records into one index. ``pushed``: this run's pushes (``ship``), whose
+    durations the report shows; ``started``: when the whole flow began (its total)."""
+    from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
@@ -206,9 +250,9 @@ def merge_manifest(
         pushed=True,
         base_image=_base_image(image),
         arches=tuple(
-            actions.ArchReport(r.platform, None, None, r.digest, "success") for r in records
+            _pushed_arch(settings, image, r, {a.platform: a for a in pushed}) for r in records
         ),
-        duration_s=result.duration_s,
+        duration_s=result.duration_s if started is None else time.monotonic() - started,
     )
     if not runner.dry_run:
         log.info(f"index {result.index_digest} for {', '.join(result.platforms)}")
@@ -252,7 +296,7 @@ def ship(
     check_destinations(destinations(target, env, "ship"))
     # The tags are known before anything is pushed: a bad --tag or tag rule fails first.
     _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
-    for platform in target.settings.platforms:
-        push_digest(target, str(platform), runner, env)
+    started = time.monotonic()
+    pushed = [_push_digest(target, str(p), runner, env)[1] for p in target.settings.platforms]
     # One run, one checkout: the records cannot be of two commits.
-    return merge_manifest(target, runner, env, tags)
+    return merge_manifest(target, runner, env, tags, pushed=pushed, started=started)

@@ -13,7 +13,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fullstack_build import buildx, digests, ledger, locking, log, oci_layout, qemu_check, registry
+from fullstack_build import (
+    buildx,
+    digests,
+    ledger,
+    locking,
+    log,
+    oci_layout,
+    qemu_check,
+    registry,
+    terminal,
+)
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -141,6 +151,7 @@ def common_request(
         metadata_file=str(metadata_file),
         cache_from=_template("cache_from", settings.cache_from, image, platform),
         cache_to=_template("cache_to", settings.cache_to, image, platform),
+        progress=terminal.buildx_progress(settings.progress),
     )
 
 
@@ -228,7 +239,13 @@ def parse_layer_sizes(text: str) -> int | None:
 
 
 def image_size(runner: Runner, tag: str) -> int | None:
-    """Uncompressed size of a local image, None when it cannot be read."""
+    """Uncompressed size of a local image, None when it cannot be read: from the local engine's
+    socket when it answers (no process to start), else from `docker image history`."""
+    from fullstack_build import engine_api  # noqa: PLC0415 (only after a local build)
+
+    sizes = engine_api.layer_sizes(tag)
+    if sizes is not None:
+        return sum(sizes)
     result = runner.run(image_size_argv(tag), capture=True, check=False, mutates=False)
     return parse_layer_sizes(result.stdout) if result.ok else None
 

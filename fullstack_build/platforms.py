@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 
 from fullstack_build.errors import UsageError
@@ -96,7 +96,8 @@ def parse_platform(text: str) -> Platform:
 
 
 def host_platform() -> Platform:
-    return parse_platform(_platform.machine())
+    # os.uname is what platform.machine() reads, without importing the platform module.
+    return parse_platform(os.uname().machine)
 
 
 def select_platform(text: str, configured: tuple[Platform, ...]) -> Platform:

@@ -7,8 +7,10 @@ Every command is an argv list built by a pure function elsewhere. The runner ech
 
 from __future__ import annotations
 
+import codecs
 import collections
 import os
+import select
 import shlex
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from fullstack_build import log, programs
+from fullstack_build import log, programs, terminal
 from fullstack_build import retry as retries
 from fullstack_build.errors import CommandError, RegistryCommandError
 
@@ -69,7 +71,11 @@ def brief(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
 class Runner:
     """Runs argv lists. ``dry_run`` prints what would run and returns success without running.
     ``retry_policy`` bounds the retries of commands run with ``retry=True`` (from the
-    ``retry:`` section of invoke.yaml; a bare Runner never retries)."""
+    ``retry:`` section of invoke.yaml; a bare Runner never retries).
+
+    ``progress`` says how a streamed command's output reaches ``out`` (see terminal.py):
+    ``plain`` through a pipe, ``tty`` through a pseudo-terminal (live progress displays),
+    ``quiet`` not at all unless the command fails."""
 
     dry_run: bool = False
     echo: bool = True
@@ -77,6 +83,7 @@ class Runner:
     out: TextIO = field(default=sys.stderr, compare=False, repr=False)
     retry_policy: retries.RetryPolicy = retries.NO_RETRY
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    progress: str = terminal.PLAIN
 
     def with_secrets(self, *secrets: str) -> Runner:
         added = tuple(s for s in secrets if s)
@@ -188,16 +195,7 @@ class Runner:
     ) -> Result:
         full_env = None if env is None else {**os.environ, **env}
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE if capture else subprocess.STDOUT,
-                text=True,
-                errors="replace",  # a stray non-UTF-8 byte in a build log must not crash us
-                env=full_env,
-                cwd=cwd,
-            )
+            proc, terminal_fd = self._spawn(argv, capture, input_text, full_env, cwd)
         except FileNotFoundError as exc:
             if cwd is not None and not os.path.isdir(cwd):
                 raise CommandError(
@@ -218,7 +216,7 @@ class Runner:
                 stdout, stderr = proc.communicate(input_text, timeout=timeout)
                 tail.extend(mask(stderr, secrets).splitlines()[-_TAIL_LINES:])
             else:
-                stdout = self._stream(proc, input_text, tail, secrets, timeout)
+                stdout = self._stream(proc, input_text, tail, secrets, timeout, terminal_fd)
         except subprocess.TimeoutExpired as exc:
             proc.kill()
             proc.wait()
@@ -237,6 +235,84 @@ class Runner:
             )
         return result
 
+    def run_queries(
+        self,
+        argvs: Sequence[Sequence[str]],
+        *,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> list[Result]:
+        """Read-only queries that do not depend on each other, run at the same time: echoed in
+        order, captured, never checked (each Result says how it went). Starting a process is
+        most of what a short query costs, so several take about as long as one."""
+        if self.echo:
+            for argv in argvs:
+                print(f"$ {display(argv, self.secrets)}", file=self.out, flush=True)
+        silent = replace(self, echo=False)
+        results: dict[int, Result] = {}
+        failures: list[BaseException] = []
+
+        def query(index: int, argv: Sequence[str]) -> None:
+            try:
+                results[index] = silent.run(
+                    argv, capture=True, check=False, mutates=False, cwd=cwd, timeout=timeout
+                )
+            except BaseException as exc:  # re-raised in the caller's thread below
+                failures.append(exc)
+
+        threads = [
+            threading.Thread(target=query, args=(i, argv), daemon=True)
+            for i, argv in enumerate(argvs)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return [results[i] for i in range(len(argvs))]
+
+    def _spawn(
+        self,
+        argv: tuple[str, ...],
+        capture: bool,
+        input_text: str | None,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+    ) -> tuple[subprocess.Popen[str], int | None]:
+        """Start ``argv``: on pipes, or (streamed, ``tty`` progress) with its output on a
+        pseudo-terminal whose reading end is returned. A command that sees a terminal draws
+        its live progress (BuildKit, skopeo); we read what it draws, so masking still holds.
+        The child stays in our process group, so Ctrl-C reaches it as before."""
+        stdin = subprocess.PIPE if input_text is not None else subprocess.DEVNULL
+        if capture or self.progress != terminal.TTY:
+            proc = subprocess.Popen(
+                argv,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if capture else subprocess.STDOUT,
+                text=True,
+                errors="replace",  # a stray non-UTF-8 byte in a build log must not crash us
+                env=env,
+                cwd=cwd,
+            )
+            return proc, None
+        import pty  # noqa: PLC0415 (only terminal runs need it)
+
+        reader, writer = pty.openpty()
+        try:
+            _copy_window_size(self.out, writer)
+            proc = subprocess.Popen(
+                argv, stdin=stdin, stdout=writer, stderr=writer, text=True, env=env, cwd=cwd
+            )
+        except BaseException:
+            os.close(reader)
+            raise
+        finally:
+            # Only the child keeps the writing end: its exit then ends our reads.
+            os.close(writer)
+        return proc, reader
+
     def _stream(
         self,
         proc: subprocess.Popen[str],
@@ -244,25 +320,37 @@ class Runner:
         tail: collections.deque[str],
         secrets: tuple[str, ...],
         timeout: float | None,
+        terminal_fd: int | None = None,
     ) -> str:
-        stdout = proc.stdout
-        assert stdout is not None
         if input_text is not None and proc.stdin is not None:
             proc.stdin.write(input_text)
             proc.stdin.close()
+        shown = self.progress != terminal.QUIET
 
-        def pump() -> None:
-            for line in stdout:
-                shown = mask(line, secrets)
-                tail.append(shown.rstrip("\n"))
-                self.out.write(shown)
+        def pump_lines() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                masked = mask(line, secrets)
+                tail.append(masked.rstrip("\n"))
+                if shown:
+                    self.out.write(masked)
             self.out.flush()
 
+        def pump_terminal() -> None:
+            assert terminal_fd is not None
+            _copy_terminal(terminal_fd, proc, self.out, tail, secrets)
+
         # Output is read on a thread so that the timeout also holds while a command is silent.
-        reader = threading.Thread(target=pump, daemon=True)
+        reader = threading.Thread(
+            target=pump_lines if terminal_fd is None else pump_terminal, daemon=True
+        )
         reader.start()
         proc.wait(timeout=timeout)
         reader.join()
+        if not shown and proc.returncode != 0 and tail:
+            # Quiet hid the output: a failure shows its last lines above the error.
+            self.out.write("".join(f"  {line}\n" for line in tail))
+            self.out.flush()
         return ""
 
 
@@ -270,3 +358,65 @@ class _FailedResult(Exception):  # a signal inside Runner._retried
     def __init__(self, result: Result) -> None:
         super().__init__(result.returncode)
         self.result = result
+
+
+_READ_SIZE = 65536
+# How long a read waits before looking whether the command has ended.
+_POLL_S = 0.1
+
+
+def _copy_window_size(out: TextIO, terminal_fd: int) -> None:
+    """Give the pseudo-terminal our terminal's size, so progress lines fit its width."""
+    import fcntl  # noqa: PLC0415 (terminal runs only)
+    import struct  # noqa: PLC0415
+    import termios  # noqa: PLC0415
+
+    try:
+        columns, lines = os.get_terminal_size(out.fileno())
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both
+        columns, lines = 120, 40  # not a terminal: tty forced into a file, or a test
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+
+
+def _copy_terminal(
+    terminal_fd: int,
+    proc: subprocess.Popen[str],
+    out: TextIO,
+    tail: collections.deque[str],
+    secrets: tuple[str, ...],
+) -> None:
+    """Copy what the command draws on its pseudo-terminal to ``out``, secrets masked even when
+    a read ends inside one; keep the screen's last lines (escapes dropped) for errors."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    masker = terminal.StreamMasker(secrets, MASK)
+    lines = terminal.LineSplitter()
+
+    def emit(text: str) -> None:
+        if not text:
+            return
+        for line in lines.feed(text):
+            tail.append(terminal.screen_line(line))
+        out.write(text)
+        out.flush()
+
+    try:
+        while True:
+            ready, _, _ = select.select([terminal_fd], [], [], _POLL_S)
+            if not ready:
+                # A daemon the command left behind may hold the terminal open: once the
+                # command has ended and nothing more arrives, the copy is complete.
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(terminal_fd, _READ_SIZE)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not data:
+                break
+            emit(masker.feed(decoder.decode(data)))
+        emit(masker.feed(decoder.decode(b"", final=True)) + masker.flush())
+        for line in lines.flush():
+            tail.append(terminal.screen_line(line))
+    finally:
+        os.close(terminal_fd)

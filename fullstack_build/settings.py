@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from fullstack_build import terminal
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.masking import MASK
 from fullstack_build.platforms import Platform, parse_platform
@@ -90,6 +91,7 @@ class Settings:
     provenance: str
     local: LocalStack
     retry: RetryPolicy
+    progress: str = terminal.AUTO  # auto | plain | tty | quiet (see terminal.py)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -112,6 +114,8 @@ class Settings:
     def override(self, **values: Any) -> Settings:
         """Apply task flags: a value of None means "not given, keep the config"."""
         given = {k: v for k, v in values.items() if v is not None}
+        if "progress" in given:
+            given["progress"] = _progress(given["progress"], "--progress", UsageError)
         return replace(self, **given) if given else self
 
 
@@ -273,6 +277,13 @@ def _retry_policy(raw: Any) -> RetryPolicy:
     )
 
 
+def _progress(value: Any, where: str, error: type[ConfigError] = ConfigError) -> str:
+    try:
+        return terminal.check_mode(str(value or terminal.AUTO), where)
+    except ValueError as exc:
+        raise error(str(exc)) from None
+
+
 def _provenance(value: Any) -> str:
     # YAML reads `provenance: false` as a boolean; buildx wants the word.
     if isinstance(value, bool):
@@ -294,11 +305,27 @@ def _env_names(value: Any, path: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return {"_".join(path).upper(): path} if path else {}
 
 
-def _cast(old: Any, text: str, name: str) -> Any:
+# Lists whose items are docker/metadata-action rules, which contain commas themselves: as in
+# metadata-action's inputs, an environment variable separates them by newlines only.
+_NEWLINE_LISTS = frozenset({("metadata", "tags"), ("metadata", "flavor")})
+
+
+def split_list(text: str, path: Sequence[str] = ()) -> list[str]:
+    """A list setting from one environment string: one item a line when the text has several
+    lines (or the setting's items contain commas), else items separated by commas or spaces."""
+    if "\n" in text or tuple(path) in _NEWLINE_LISTS:
+        return [item.strip() for item in text.splitlines() if item.strip()]
+    return [item for item in re.split(r"[,\s]+", text) if item]
+
+
+def cast_env(old: Any, text: str, name: str, path: Sequence[str] = ()) -> Any:
+    """The value of environment variable ``name`` for a setting whose declared value is
+    ``old`` (Invoke's rules: a bool is false for "" and "0"; a number must parse), and lists
+    from ``split_list``. Raises a one-line ConfigError."""
     if isinstance(old, bool):
         return text not in ("0", "")
     if isinstance(old, (list, tuple)):
-        return [item for item in re.split(r"[,\s]+", text) if item]
+        return split_list(text, path)
     if isinstance(old, (int, float)):
         try:
             return type(old)(text)
@@ -312,7 +339,7 @@ def apply_environment(config: Mapping[str, Any], env: Mapping[str, str]) -> dict
 
     Invoke itself ranks a runtime file (-f) above INVOKE_* variables and cannot read a list
     from one; the documented order here is flag > environment > runtime file > invoke.yaml,
-    and a list setting takes a comma-separated string."""
+    and a list setting takes comma-separated (or one-a-line) items."""
     result: dict[str, Any] = {str(k): v for k, v in config.items()}
     for name, path in _env_names(config, ()).items():
         if ENV_PREFIX + name not in env:
@@ -321,7 +348,9 @@ def apply_environment(config: Mapping[str, Any], env: Mapping[str, str]) -> dict
         for key in path[:-1]:
             node[key] = dict(node[key])
             node = node[key]
-        node[path[-1]] = _cast(node[path[-1]], env[ENV_PREFIX + name], ENV_PREFIX + name)
+        node[path[-1]] = cast_env(
+            node[path[-1]], env[ENV_PREFIX + name], ENV_PREFIX + name, path
+        )
     return result
 
 
@@ -376,5 +405,6 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         provenance=_provenance(config.get("provenance")),
         local=local,
         retry=_retry_policy(config.get("retry")),
+        progress=_progress(config.get("progress"), "progress"),
         raw=config,
     )

@@ -5,8 +5,9 @@
   the value (a value that contains the delimiter would end it early and inject outputs).
 - ``write_summary``: Markdown appended to ``$GITHUB_STEP_SUMMARY``.
 - ``summary_table``: one Markdown table of what a task produced (image, platforms,
-  registries, tags, digests, pull commands, durations); ``publish`` writes it to the step
-  summary on Actions and prints it to the terminal elsewhere.
+  registries, tags, digests, pull commands, durations), for the step summary;
+  ``text_summary``: the same facts as an aligned text table for a terminal. ``publish``
+  writes the first on Actions and prints the second elsewhere.
 - ``BuildReport``: the JSON file build tasks write and ``pr-comment`` and the summary read
   (per-arch duration, image size and digest, plus the image's tags and registries).
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -301,10 +301,57 @@ def summary_table(reports: Iterable[BuildReport], *, line_break: str = "<br>") -
     return "\n".join(rows) + "\n"
 
 
+_TEXT_HEADER = ("PLATFORM", "DIGEST", "SIZE", "DURATION")
+
+
+def _aligned(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Rows as lines whose columns line up (two spaces apart), like `docker images`."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        (indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        .rstrip()
+        for row in rows
+    ]
+
+
+def text_summary(reports: Iterable[BuildReport]) -> str:
+    """What each report says, for a terminal: a heading line per image, then one aligned row
+    per platform (digest, unpacked size, duration), the index and the total, then the tags
+    and how to pull them."""
+    lines: list[str] = []
+    for r in reports:
+        name = f"{r.repository} ({r.image})" if r.repository else r.image
+        facts = [r.status] if r.status else []
+        if r.pushed is not None:
+            where = ", ".join(r.registries)
+            facts.append(f"pushed to {where}" if r.pushed and where else
+                         "pushed" if r.pushed else "not pushed")  # fmt: skip
+        lines.append(name + (f": {', '.join(facts)}" if facts else ""))
+        rows = [list(_TEXT_HEADER)]
+        rows += [
+            [a.platform, a.digest or NONE, format_size(a.size_bytes), format_duration(a.duration_s)]
+            for a in r.arches
+        ]
+        if r.digest:
+            rows.append(["index", r.digest, "", ""])
+        if r.duration_s is not None and (len(r.arches) > 1 or r.digest):
+            rows.append(["total", "", "", format_duration(r.duration_s)])
+        if len(rows) > 1:
+            lines += _aligned(rows)
+        tag_names = list(dict.fromkeys(split_reference(t)[1] or t for t in r.tags))
+        notes = [("tags", ", ".join(tag_names))] if tag_names else []
+        if r.pushed is not False:  # a local build is not pulled from anywhere
+            notes += [("pull", command) for command in pull_commands(r)]
+        lines += _aligned([list(note) for note in notes]) if notes else []
+    return "\n".join(lines) + "\n"
+
+
 # --- $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY -----------------------------------------------
 
 
 def random_delimiter() -> str:
+    import uuid  # noqa: PLC0415 (Actions only; every task start pays for imports)
+
     return f"ghadelimiter_{uuid.uuid4()}"
 
 
@@ -413,16 +460,17 @@ def publish(
     title: str = "",
     out: TextIO | None = None,
 ) -> str:
-    """Report a task's results: on Actions the table goes to the step summary and the last
-    report's values to the step outputs; elsewhere the table is printed. Returns where."""
+    """Report a task's results: on Actions the Markdown table goes to the step summary and the
+    last report's values to the step outputs; elsewhere an aligned text table is printed.
+    Returns where."""
     if not reports:
         return "nothing"
-    heading = f"### {title}\n\n" if title else ""
     if env.get("GITHUB_STEP_SUMMARY"):
+        heading = f"### {title}\n\n" if title else ""
         write_summary(heading + summary_table(reports), env)
         write_outputs(report_outputs(reports[-1]), env)
         return "summary"
     stream = out if out is not None else sys.stdout
-    stream.write(heading + summary_table(reports, line_break=", "))
+    stream.write((f"{title}\n" if title else "") + text_summary(reports))
     stream.flush()
     return "terminal"

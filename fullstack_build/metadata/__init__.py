@@ -14,7 +14,13 @@ from typing import Any
 from fullstack_build import log
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.metadata import labels as _labels
-from fullstack_build.metadata.context import Context, commit_date, git_argv, load_context
+from fullstack_build.metadata.context import (
+    Context,
+    commit_date,
+    git_argv,
+    load_context,
+    source_date,
+)
 from fullstack_build.metadata.pathfilter import changed_images, matches
 from fullstack_build.metadata.rules import (
     DEFAULT_RULES,
@@ -86,9 +92,16 @@ def compute_from_context(
 ) -> Metadata:
     """Metadata for ``image`` in an already known context (what ``compute`` does after
     reading the context). ``rules``/``flavor`` None: the configured ones; an empty rule
-    list: metadata-action's defaults."""
+    list: metadata-action's defaults.
+
+    ``SOURCE_DATE_EPOCH`` in ``env`` fixes the clock: ``{{date}}``, the created label, and
+    ``{{commit_date}}`` (the variable is by convention the commit's time). Without a
+    registry, the tags are the bare tag names, as metadata-action gives without ``images``."""
     config = load_config(settings.raw)
-    moment = now or datetime.now(UTC)
+    fixed = source_date(env or {})
+    if fixed is not None:
+        ctx = replace(ctx, commit_date=fixed)
+    moment = now or fixed or datetime.now(UTC)
     engine = Engine(
         ctx,
         parse_flavor(config.flavor if flavor is None else flavor),
@@ -103,13 +116,15 @@ def compute_from_context(
         f"{registry.reference(image.repository).lower()}:{name}"
         for registry in settings.registries
         for name in names
-    )
+    ) if settings.registries else names
     labels = _labels.oci_labels(
         title=image.title or image.repository,
         description=image.description,
         ctx=ctx,
         version=version.main,
-        now=created_moment(env or {}, ctx, moment),
+        # The commit's date (SOURCE_DATE_EPOCH when set), not the clock, so that a re-run of a
+        # merge publishes the very same index (same annotations, same digest).
+        now=ctx.commit_date or moment,
         overrides=config.labels,
         expand=lambda text: engine.expand(text, "metadata.labels"),
     )
@@ -120,22 +135,6 @@ def compute_from_context(
         labels=labels,
         annotations=_labels.index_annotations(labels),
     )
-
-
-def created_moment(env: Mapping[str, str], ctx: Context, fallback: datetime) -> datetime:
-    """When the image was "created": ``SOURCE_DATE_EPOCH`` when set, else the commit's date,
-    else ``fallback``. Not the clock, so that a re-run of a merge publishes the very same
-    index (same annotations, same digest)."""
-    epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch:
-        try:
-            return datetime.fromtimestamp(int(epoch), UTC)
-        except (ValueError, OverflowError, OSError) as exc:
-            raise ConfigError(
-                f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970: "
-                "set it to e.g. $(git log -1 --format=%ct) or unset it"
-            ) from exc
-    return ctx.commit_date or fallback
 
 
 def compute(
@@ -160,15 +159,17 @@ def compute(
     )
 
 
-def ensure_tags(meta: Metadata, image: ImageSpec, settings: Settings) -> tuple[str, ...]:
-    """The full references to publish; a ConfigError if there are none (an untagged index
-    is never pushed)."""
+def ensure_tags(
+    meta: Metadata, image: ImageSpec, settings: Settings, *, registry_required: bool = True
+) -> tuple[str, ...]:
+    """The references to publish; a ConfigError if there are none (an untagged index is never
+    pushed), or if no registry is enabled and ``registry_required``."""
     if not meta.tag_names:
         raise ConfigError(
             f"no tag rule gives {image.name} a tag in this context: add one to "
             "metadata.tags in invoke.yaml or pass --rule, e.g. --rule type=sha"
         )
-    if not meta.tags:
+    if registry_required and not settings.registries:
         notices = "; ".join(settings.skipped_registries)
         raise ConfigError(
             f"no registry is enabled for {image.name}"

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,23 @@ class Context:
         if not self.ref.startswith("refs/pull/"):
             return ""
         return re.sub(r"/merge$", "", self.ref.removeprefix("refs/pull/"))
+
+
+def source_date(env: Mapping[str, str]) -> datetime | None:
+    """The fixed clock of a reproducible build: ``SOURCE_DATE_EPOCH`` (seconds since 1970, by
+    convention the last commit's time), or None when it is unset."""
+    text = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"\d+", text):
+        raise ConfigError(
+            f"SOURCE_DATE_EPOCH={text!r} must be whole seconds since 1970, "
+            "e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)"
+        )
+    try:
+        return datetime.fromtimestamp(int(text), UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ConfigError(f"SOURCE_DATE_EPOCH={text} is out of range: {exc}") from exc
 
 
 def _payload(path: str) -> Mapping[str, Any]:
@@ -145,17 +162,23 @@ def remote_to_url(remote: str) -> str:
 
 def from_git(runner: Runner, default_branch: str, cwd: str | None = None) -> Context:
     """The local checkout: its branch (or, on a detached HEAD, the tag at HEAD), HEAD's
-    commit, the default branch from ``origin/HEAD`` (else ``default_branch``)."""
-    sha = _git(runner, cwd, "rev-parse", "--verify", "--quiet", "HEAD")
-    branch = _git(runner, cwd, "symbolic-ref", "--quiet", "--short", "HEAD")
+    commit and its date, the default branch from ``origin/HEAD`` (else ``default_branch``).
+    The independent questions go to git at once: every task start pays for them."""
+    answers = runner.run_queries(
+        [
+            git_argv("log", "-1", "--no-show-signature", "--format=%H%n%cI", "HEAD"),
+            git_argv("symbolic-ref", "--quiet", "--short", "HEAD"),
+            git_argv("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"),
+            git_argv("remote", "get-url", "origin"),
+        ],
+        cwd=cwd,
+    )
+    head, branch, origin_head, remote = (a.stdout.strip() if a.ok else "" for a in answers)
+    sha, _, date = head.partition("\n")
     ref = f"refs/heads/{branch}" if branch else ""
     if not ref and sha:
         tag = _git(runner, cwd, "describe", "--tags", "--exact-match", "HEAD")
         ref = f"refs/tags/{tag}" if tag else ""
-    origin_head = _git(runner, cwd, "symbolic-ref", "--quiet", "--short",
-                       "refs/remotes/origin/HEAD")
-    remote = _git(runner, cwd, "remote", "get-url", "origin")
-    date = _git(runner, cwd, "log", "-1", "--format=%cI", "HEAD") if sha else ""
     return Context(
         event_name="push",
         ref=ref,

@@ -48,8 +48,8 @@ SHA_FORMATS = ("short", "long")
 _COMMON = frozenset({"type", "priority", "prefix", "suffix", "enable"})
 _ALLOWED: Mapping[RuleType, frozenset[str]] = {
     RuleType.SCHEDULE: _COMMON | {"pattern"},
-    RuleType.SEMVER: _COMMON | {"pattern", "value"},
-    RuleType.PEP440: _COMMON | {"pattern", "value"},
+    RuleType.SEMVER: _COMMON | {"pattern", "value", "match"},
+    RuleType.PEP440: _COMMON | {"pattern", "value", "match"},
     RuleType.MATCH: _COMMON | {"pattern", "group", "value"},
     RuleType.EDGE: _COMMON | {"branch"},
     RuleType.REF: _COMMON | {"event"},
@@ -163,6 +163,23 @@ def _defaults_versioned(attrs: dict[str, str], text: str) -> None:
     attrs.setdefault("value", "")
 
 
+def _defaults_version(attrs: dict[str, str], text: str) -> None:
+    """semver and pep440: ``match=REGEX`` picks the version out of the tag (or value) as the
+    regex's first group, e.g. ``p1/v1.2.3`` with ``match=v(\\d.\\d.\\d)$`` gives 1.2.3."""
+    _defaults_versioned(attrs, text)
+    match = attrs.setdefault("match", "")
+    if not match:
+        return
+    try:
+        groups = regex.compile(match).groups
+    except regex.error as exc:
+        raise ConfigError(f"bad regular expression in match= of tag rule {text!r}: {exc}") \
+            from exc
+    if groups < 1:
+        raise ConfigError(f"match={match} in tag rule {text!r} has no group: its first group is "
+                          "the version, e.g. match=v(\\d+\\.\\d+\\.\\d+)$")
+
+
 def _defaults_match(attrs: dict[str, str], text: str) -> None:
     _defaults_versioned(attrs, text)
     _check_match(attrs, text)
@@ -225,23 +242,20 @@ def match_regex(pattern: str) -> tuple[regex.Pattern[str], bool]:
 
 
 def _check_match(attrs: dict[str, str], text: str) -> None:
+    # A group the pattern lacks is not refused here: like metadata-action, evaluating the rule
+    # warns and skips it.
     group = attrs.setdefault("group", "0")
     if not re.fullmatch(r"\d+", group):
         raise ConfigError(f"group {group!r} in tag rule {text!r} must be a whole number >= 0")
     try:
-        compiled, all_matches = match_regex(attrs["pattern"])
+        match_regex(attrs["pattern"])
     except regex.error as exc:
         raise ConfigError(f"bad regular expression in tag rule {text!r}: {exc}") from exc
-    if not all_matches and int(group) > compiled.groups:
-        raise ConfigError(
-            f"group {group} in tag rule {text!r} does not exist: the pattern has "
-            f"{compiled.groups} group(s)"
-        )
 
 
 _DEFAULTS = {
-    RuleType.SEMVER: _defaults_versioned,
-    RuleType.PEP440: _defaults_versioned,
+    RuleType.SEMVER: _defaults_version,
+    RuleType.PEP440: _defaults_version,
     RuleType.MATCH: _defaults_match,
     RuleType.REF: _defaults_ref,
     RuleType.RAW: _defaults_raw,

@@ -9,11 +9,12 @@ tag ref sets it, anything else does not. Beyond metadata-action: tags keep to Do
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+import regex
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.context import Context
@@ -40,6 +41,8 @@ def docker_tag(value: str) -> str:
     value, so two long tags with a common start stay distinct). ``""`` if nothing is left."""
     tag = sanitize_tag(value).lstrip(".-")
     if len(tag) > MAX_TAG_LENGTH:
+        import hashlib  # noqa: PLC0415 (rarely needed; every task start pays for imports)
+
         digest = hashlib.sha256(tag.encode()).hexdigest()[:_HASH_LENGTH]
         tag = f"{tag[: MAX_TAG_LENGTH - _HASH_LENGTH - 1]}-{digest}"
     return tag
@@ -216,16 +219,37 @@ class Engine:
             sha = self.short_sha(int(rule.get("length")) if rule.has("length") else None)
         return self.with_affixes(sha, rule), self.latest_for(False)
 
-    def _source(self, rule: Rule, strip_slashes: bool) -> str | None:
+    def _source(self, rule: Rule) -> str | None:
         """A versioned rule reads its ``value=`` or else the git tag; None: not applicable."""
         if rule.get("value"):
             return self.expand(rule.get("value"), rule.where)
-        if not self.ctx.tag:
+        return self.ctx.tag or None
+
+    def _version_source(self, rule: Rule) -> str | None:
+        """What semver/pep440 parse: the source, narrowed to ``match=``'s first group when it
+        matches (metadata-action warns and keeps the whole source when it does not), with
+        ``/`` made ``-``."""
+        raw = self._source(rule)
+        if raw is None:
             return None
-        return self.ctx.tag.replace("/", "-") if strip_slashes else self.ctx.tag
+        pattern = rule.get("match")
+        if pattern:
+            try:
+                found = regex.search(pattern, raw, timeout=MATCH_TIMEOUT_S)
+            except TimeoutError:
+                raise _ran_over(rule, raw) from None
+            if found is None:
+                self.warn(f"{pattern} does not match {raw} (match= of {rule.where})")
+            elif found.group(1) is None:
+                self.warn(f"{pattern} matched {raw} without its first group, so {rule.where} "
+                          "gives no tag")
+                return None
+            else:
+                raw = found.group(1)
+        return raw.replace("/", "-")
 
     def _semver(self, rule: Rule) -> tuple[str, bool] | None:
-        raw = self._source(rule, strip_slashes=True)
+        raw = self._version_source(rule)
         if raw is None:
             return None
         sv = parse_semver(raw)
@@ -242,7 +266,7 @@ class Engine:
         return self.with_affixes(value, rule), self.latest_for(True)
 
     def _pep440(self, rule: Rule) -> tuple[str, bool] | None:
-        raw = self._source(rule, strip_slashes=True)
+        raw = self._version_source(rule)
         if raw is None:
             return None
         pv = parse_pep440(raw)
@@ -257,27 +281,30 @@ class Engine:
         return self.with_affixes(value, rule), self.latest_for(True)
 
     def _match(self, rule: Rule) -> tuple[str, bool] | None:
-        raw = self._source(rule, strip_slashes=False)
+        raw = self._source(rule)
         if raw is None:
             return None
-        pattern, all_matches = match_regex(rule.get("pattern"))
+        pattern = rule.get("pattern")
+        compiled, all_matches = match_regex(pattern)
         group = int(rule.get("group"))
+        value: str | None
         try:
-            if all_matches:
-                found = [m.group(0) for m in pattern.finditer(raw, timeout=MATCH_TIMEOUT_S)]
+            if all_matches:  # a /.../g pattern: the group indexes the list of whole matches
+                found = [m.group(0) for m in compiled.finditer(raw, timeout=MATCH_TIMEOUT_S)]
+                matched = bool(found)
                 value = found[group] if group < len(found) else None
             else:
-                m = pattern.search(raw, timeout=MATCH_TIMEOUT_S)
-                value = m.group(group) if m else None
+                m = compiled.search(raw, timeout=MATCH_TIMEOUT_S)
+                matched = m is not None
+                value = m.group(group) if m is not None and group <= compiled.groups else None
         except TimeoutError:
-            raise ConfigError(
-                f"the regular expression of {rule.where} ran over {MATCH_TIMEOUT_S:g} s on "
-                f"{raw[:60]!r} (catastrophic backtracking): simplify the pattern, e.g. "
-                "(a|aa)+ to a+"
-            ) from None
+            raise _ran_over(rule, raw) from None
+        if not matched:
+            self.warn(f"{pattern} does not match {raw}, so {rule.where} gives no tag")
+            return None
         if value is None:
-            self.warn(f"{rule.get('pattern')} does not match {raw} (group {group}), "
-                      f"so {rule.where} gives no tag")
+            # metadata-action warns and skips the rule; the other rules still run.
+            self.warn(f"group {group} does not exist in {pattern}, so {rule.where} gives no tag")
             return None
         return self.with_affixes(value, rule), self.latest_for(True)
 
@@ -293,6 +320,13 @@ class Engine:
                 (f.suffix if f.suffix_latest else "")
             names.append(docker_tag(latest))
         return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _ran_over(rule: Rule, raw: str) -> ConfigError:
+    return ConfigError(
+        f"the regular expression of {rule.where} ran over {MATCH_TIMEOUT_S:g} s on "
+        f"{raw[:60]!r} (catastrophic backtracking): simplify the pattern, e.g. (a|aa)+ to a+"
+    )
 
 
 def _short_sha_length(env: Mapping[str, str]) -> int:

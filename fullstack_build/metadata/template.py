@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fullstack_build.errors import ConfigError
 
@@ -143,6 +142,9 @@ def date_helper(moment: datetime, name: str, where: str) -> Helper:
             raise ConfigError(f"unknown {unknown[0]} attribute of {{{{{name}}}}} in {where}: "
                               "only tz= is known")
         tz_name = hash_.get("tz", "UTC")
+        # Only date rules need time zones; every task start pays for imports.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
         try:
             tz = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from packaging.version import InvalidVersion
-from packaging.version import Version as Pep440Version
+if TYPE_CHECKING:
+    from packaging.version import Version as Pep440Version
 
 _NUM = r"0|[1-9]\d*"
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*)"
@@ -93,6 +94,10 @@ class Pep440:
 
 
 def parse_pep440(text: str) -> Pep440 | None:
+    # Only pep440 rules need packaging; every task start pays for imports.
+    from packaging.version import InvalidVersion  # noqa: PLC0415
+    from packaging.version import Version as Pep440Version  # noqa: PLC0415
+
     try:
         return Pep440(text, Pep440Version(text))
     except InvalidVersion:

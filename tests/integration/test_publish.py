@@ -3,6 +3,8 @@ checked through the registries' HTTP API."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from integration.conftest import Merged, Pushed, Session
@@ -93,3 +95,46 @@ def test_merge_again_with_the_same_records_is_harmless(
         assert second is not None
         assert first.digest == second.digest == printed.group(1)
         assert set(first.platform_digests()) == set(PLATFORMS)
+
+
+def _duration_rows(stdout: str) -> dict[str, str]:
+    """platform -> its DURATION cell, from the aligned summary table."""
+    return {
+        line.split()[0]: line.split()[-1]
+        for line in stdout.splitlines()
+        if line.startswith("  linux/")
+    }
+
+
+def test_merge_summary_shows_each_platforms_push_duration(merged: Merged) -> None:
+    durations = _duration_rows(merged.run.stdout)
+    assert set(durations) == set(PLATFORMS), merged.run.stdout
+    assert all(re.fullmatch(r"\d+(\.\d)?s|\d+m \d\ds", d) for d in durations.values()), durations
+
+
+def test_ship_summary_fills_every_platforms_duration(session: Session, merged: Merged) -> None:
+    # Its own record folder (inside the session's, so the clean-up finds what it pushed).
+    run = session.invoke("ship", "--tag", "it-ship", "--digest-dir", str(session.root / "ship"))
+    assert run.returncode == 0, run.describe()
+    merge_table = run.stdout.split("merge fixture\n", 1)[1]
+    durations = _duration_rows(merge_table)
+    assert set(durations) == set(PLATFORMS), run.stdout
+    assert "-" not in durations.values()
+    assert re.search(r"^  total {2,}.*\d(\.\d)?s$", merge_table, re.MULTILINE), merge_table
+
+
+def test_tty_progress_shows_the_builds_and_the_copys_own_progress(
+    session: Session, pushed: Pushed
+) -> None:
+    records = session.root / "tty"
+    run = session.invoke("push-digest", "--arch", "amd64", "--progress", "tty",
+                         "--digest-dir", str(records))  # fmt: skip
+    assert run.returncode == 0, run.describe()
+    assert "[+] Building" in run.stderr  # BuildKit's live display
+    if pushed.driver == "docker":
+        # skopeo copies the OCI layout, redrawing its progress lines in place on a terminal.
+        copy = run.stderr.split("$ skopeo copy", 1)[1]
+        assert "Copying blob" in copy
+        assert "\x1b[1A" in copy
+    # `docker login --password-stdin` ran on the terminal too; its password stays masked.
+    assert session.env["LOCAL_AUTH_PASSWORD"] not in run.output

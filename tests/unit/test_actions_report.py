@@ -25,6 +25,7 @@ from fullstack_build.github.actions import (
     random_delimiter,
     split_reference,
     summary_table,
+    text_summary,
     write_outputs,
     write_summary,
 )
@@ -226,12 +227,41 @@ def test_format_size(size: int | None, text: str) -> None:
     assert format_size(size) == text
 
 
-def test_publish_prints_locally() -> None:
+def test_text_summary_is_an_aligned_table() -> None:
+    assert text_summary([REPORT]).splitlines() == [
+        "fullstack-agent (app): success, pushed to ghcr.io/octo-org, 127.0.0.1:5000/ci",
+        f"  PLATFORM     DIGEST{' ' * 65}  SIZE     DURATION",
+        f"  linux/amd64  {DIGEST_A}  1.50 GB  2m 14s",
+        f"  linux/arm64  {DIGEST_B}  1.48 GB  20m 23s",
+        f"  index        {DIGEST_I}",
+        f"  total        {' ' * 71}           21m 00s",
+        "  tags  1.0.0, latest",
+        "  pull  docker pull ghcr.io/octo-org/fullstack-agent:1.0.0",
+        "  pull  docker pull 127.0.0.1:5000/ci/fullstack-agent:1.0.0",
+    ]
+
+
+def test_text_summary_of_a_local_build_and_of_unknowns() -> None:
+    built = BuildReport(
+        image="app", repository="fullstack-agent", status="success", pushed=False,
+        tags=("fullstack-agent:local-amd64",), duration_s=1.5,
+        arches=(ArchReport("linux/amd64", 1.5, 173_000_000, DIGEST_A, "success"),),
+    )  # fmt: skip
+    assert text_summary([built, BuildReport(image="bare")]).splitlines() == [
+        "fullstack-agent (app): success, not pushed",
+        "  PLATFORM     DIGEST" + " " * 65 + "  SIZE       DURATION",
+        f"  linux/amd64  {DIGEST_A}  173.00 MB  1.5s",
+        "  tags  local-amd64",
+        "bare",
+    ]
+
+
+def test_publish_prints_an_aligned_table_locally() -> None:
     out = io.StringIO()
-    assert publish([REPORT], {}, title="merge-manifest", out=out) == "terminal"
+    assert publish([REPORT], {}, title="merge app", out=out) == "terminal"
     text = out.getvalue()
-    assert text.startswith("### merge-manifest\n\n| Image |")
-    assert "linux/amd64, linux/arm64" in text
+    assert text == "merge app\n" + text_summary([REPORT])
+    assert "|" not in text
     assert "<br>" not in text
 
 

@@ -148,11 +148,32 @@ def test_ensure_tags() -> None:
     no_registry = make_settings(registries={"hub": {"prefix": "docker.io/{dockerhub_user}"}})
     meta = compute(no_registry, no_registry.image("runtime"), tag_env(), QUIET, now=NOW)
     assert meta.tag_names
-    assert not meta.tags
+    assert meta.tags == meta.tag_names  # bare, as metadata-action without `images`
     with pytest.raises(ConfigError, match=r"no registry is enabled .*dockerhub_user"):
         ensure_tags(meta, no_registry.image("runtime"), no_registry)
+    assert ensure_tags(meta, no_registry.image("runtime"), no_registry,
+                       registry_required=False) == meta.tag_names
     ok = Metadata("x", ("x",), ("r/i:x",))
     assert ensure_tags(ok, s.image("runtime"), s) == ("r/i:x",)
+
+
+def test_source_date_epoch_fixes_date_commit_date_and_created() -> None:
+    s = make_settings()
+    rules = ["type=raw,value={{date 'YYYYMMDD-HHmmss'}}",
+             "type=raw,value=c{{commit_date 'YYYY-MM-DD'}}"]
+    env = {**tag_env(), "SOURCE_DATE_EPOCH": "1700000000"}
+    meta = compute(s, s.image("runtime"), env, QUIET, rules=rules)
+    assert meta.tag_names == ("20231114-221320", "c2023-11-14")
+    assert meta.labels[OCI + "created"] == "2023-11-14T22:13:20.000Z"
+    again = compute(s, s.image("runtime"), env, QUIET, rules=rules)
+    assert again == meta
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5"])
+def test_source_date_epoch_that_is_not_seconds_is_one_line(value: str) -> None:
+    s = make_settings()
+    with pytest.raises(ConfigError, match=r"SOURCE_DATE_EPOCH=.* must be whole seconds since 1970"):
+        compute(s, s.image("runtime"), {**tag_env(), "SOURCE_DATE_EPOCH": value}, QUIET)
 
 
 # --- changed images --------------------------------------------------------------------------

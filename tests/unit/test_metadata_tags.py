@@ -218,6 +218,59 @@ def test_the_issue_pattern_finishes_at_once() -> None:
     assert "does not match" in warnings[0]
 
 
+def test_match_naming_a_missing_group_warns_and_skips_only_that_rule() -> None:
+    warnings: list[str] = []
+    rules = ["type=match,pattern=v(\\d.\\d),group=2", "type=ref,event=tag"]
+    assert names(ctx("refs/tags/v1.2.3"), rules, warnings=warnings) == ["v1.2.3", "latest"]
+    assert warnings == [f"group 2 does not exist in v(\\d.\\d), so tag rule {rules[0]!r} "
+                        "gives no tag"]
+
+
+def test_match_group_that_took_no_part_warns_and_skips() -> None:
+    warnings: list[str] = []
+    got = names(ctx("refs/tags/v1"), ["type=match,pattern=v(\\d)(-rc)?,group=2", "type=sha"],
+                warnings=warnings)
+    assert got == ["sha-860c190"]
+    assert warnings[0].startswith("group 2 does not exist")
+
+
+@pytest.mark.parametrize(
+    ("ref", "rules", "expected"),
+    [
+        pytest.param("refs/tags/p1/v1.2.3",
+                     ["type=semver,pattern={{version}},match=v(\\d.\\d.\\d)$"],
+                     ["1.2.3", "latest"], id="readme-example"),
+        pytest.param("refs/tags/p1/v1.2.3",
+                     ["type=semver,pattern={{major}}.{{minor}},match=v(\\d.\\d.\\d)$",
+                      "type=semver,pattern={{raw}},match=v(\\d.\\d.\\d)$"],
+                     ["1.2", "1.2.3", "latest"], id="raw-is-the-matched-version"),
+        pytest.param("refs/heads/dev",
+                     ["type=semver,pattern={{version}},value=p1/v1.0.0,match=v(\\d.\\d.\\d)$"],
+                     ["1.0.0", "latest"], id="value-attribute"),
+        pytest.param("refs/tags/app-v2.0.8-beta.67",
+                     ["type=semver,pattern={{major}},match=app-v(.*)"],
+                     ["2.0.8-beta.67"], id="prerelease-still-only-its-version"),
+        pytest.param("refs/tags/pkg/1.2.3rc2",
+                     ["type=pep440,pattern={{version}},match=pkg/(.*)"], ["1.2.3rc2"],
+                     id="pep440"),
+        pytest.param("refs/tags/pkg/1.2.3",
+                     ["type=pep440,pattern={{major}}.{{minor}},match=^pkg/(\\d+\\.\\d+\\.\\d+)$"],
+                     ["1.2", "latest"], id="pep440-stable"),
+    ],
+)
+def test_semver_and_pep440_match(ref: str, rules: list[str], expected: list[str]) -> None:
+    assert names(ctx(ref), rules) == expected
+
+
+def test_semver_match_that_misses_warns_and_parses_the_whole_tag() -> None:
+    warnings: list[str] = []
+    rules = ["type=semver,pattern={{version}},match=^release-(.*)", "type=sha"]
+    assert names(ctx("refs/tags/v1.2.3"), rules, warnings=warnings) == \
+        ["1.2.3", "sha-860c190", "latest"]
+    assert warnings == ["^release-(.*) does not match v1.2.3 (match= of tag rule "
+                        "'type=semver,pattern={{version}},match=^release-(.*)')"]
+
+
 # --- ref, edge, raw, sha, schedule ------------------------------------------------------------
 def test_edge_defaults_to_the_default_branch() -> None:
     assert names(ctx("refs/heads/main"), ["type=edge"]) == ["edge"]

@@ -199,3 +199,93 @@ def test_a_long_command_is_named_briefly_in_its_error() -> None:
     message = str(caught.value)
     assert message.startswith("`sh -c 'exit 3' ... context` failed with exit code 3")
     assert "--flag-1" not in message
+
+
+# --- progress modes: a pseudo-terminal, quiet ---------------------------------------------
+
+# A child that reports whether it sees a terminal, then prints a secret cut in two writes
+# (so a read can end inside it), a coloured line and a line redrawn in place.
+TTY_CHILD = r"""
+import os, sys, time
+print(f"stdout-tty={os.isatty(1)} stderr-tty={os.isatty(2)}", flush=True)
+sys.stdout.write("the token is hun"); sys.stdout.flush(); time.sleep(0.3)
+print("ter2 here", flush=True)
+sys.stderr.write("\x1b[32mgreen\x1b[0m 10%\r\x1b[32mgreen\x1b[0m 100%\n")
+"""
+
+
+def test_tty_progress_runs_the_command_on_a_terminal_and_masks_what_it_draws() -> None:
+    runner, out = quiet(progress="tty", secrets=("hunter2",), echo=False)
+    runner.run([PY, "-c", TTY_CHILD])
+    text = out.getvalue()
+    assert "stdout-tty=True stderr-tty=True" in text
+    assert "hun" not in text  # not even the half written before the pause
+    assert f"the token is {MASK} here" in text
+    assert "\x1b[32mgreen" in text  # the command's own drawing reaches the terminal
+
+
+def test_pipes_are_what_plain_progress_gives_the_command() -> None:
+    runner, out = quiet(progress="plain")
+    runner.run([PY, "-c", "import os; print(os.isatty(1), os.isatty(2))"])
+    assert out.getvalue().splitlines()[-1] == "False False"
+
+
+def test_a_failure_on_a_terminal_names_the_last_line_as_shown() -> None:
+    runner, _ = quiet(progress="tty", secrets=("hunter2",))
+    script = (
+        "import sys; print('step 1/2 hunter2'); "
+        "sys.stdout.write('\\x1b[31mERROR\\x1b[0m: 10%\\rERROR: failed to solve\\n'); sys.exit(5)"
+    )
+    with pytest.raises(CommandError) as error:
+        runner.run([PY, "-c", script])
+    assert str(error.value).endswith("failed with exit code 5: ERROR: failed to solve")
+    assert error.value.output_tail.splitlines() == [f"step 1/2 {MASK}", "ERROR: failed to solve"]
+
+
+def test_input_text_still_reaches_a_command_on_a_terminal() -> None:
+    runner, out = quiet(progress="tty")
+    runner.run([PY, "-c", "import sys; print('got', sys.stdin.read().strip())"], input_text="pw\n")
+    assert f"got {MASK}" in out.getvalue()
+
+
+def test_a_daemon_holding_the_terminal_does_not_hold_the_command() -> None:
+    runner, out = quiet(progress="tty")
+    started = time.monotonic()
+    runner.run(["sh", "-c", "sleep 20 & echo started"])
+    assert time.monotonic() - started < 10
+    assert "started" in out.getvalue()
+
+
+def test_timeout_stops_a_silent_command_on_a_terminal() -> None:
+    runner, _ = quiet(progress="tty")
+    with pytest.raises(CommandError, match=r"did not finish within 0.5 s"):
+        runner.run([PY, "-c", "import time; time.sleep(30)"], timeout=0.5)
+
+
+def test_quiet_hides_output_until_a_command_fails() -> None:
+    runner, out = quiet(progress="quiet", echo=False)
+    runner.run(["sh", "-c", "echo hidden"])
+    assert out.getvalue() == ""
+    with pytest.raises(CommandError, match="exit code 3: why"):
+        runner.run(["sh", "-c", "echo context; echo why >&2; exit 3"])
+    assert out.getvalue() == "  context\n  why\n"
+
+
+def test_queries_run_at_once_echo_in_order_and_report_each_outcome() -> None:
+    runner, out = quiet(dry_run=True)  # read-only queries run even in a dry run
+    sleepy = [PY, "-c", "import time; time.sleep(1); print('slept')"]
+    started = time.monotonic()
+    first, failed, last = runner.run_queries(
+        [sleepy, ["sh", "-c", "echo no >&2; exit 3"], [*sleepy, "again"]]
+    )
+    assert time.monotonic() - started < 2.5  # not one after the other (3 s)
+    assert (first.stdout, last.stdout) == ("slept\n", "slept\n")
+    assert (failed.ok, failed.returncode) == (False, 3)
+    assert [line.split()[1] for line in out.getvalue().splitlines()] == [PY, "sh", PY]
+    assert out.getvalue().splitlines()[2].endswith("again")
+
+
+def test_a_query_that_cannot_start_is_the_usual_error() -> None:
+    runner, _ = quiet()
+    with pytest.raises(CommandError, match="is not installed"):
+        runner.run_queries([["true"], ["no-such-tool-fullstack"]])

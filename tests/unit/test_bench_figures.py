@@ -1,0 +1,40 @@
+"""How `invoke bench` states its figures: ratio and overhead in seconds side by side."""
+
+from __future__ import annotations
+
+from fullstack_build.bench import Figure, build_command, bytecode_note, paired_overhead
+
+
+def test_a_figure_against_raw_shows_ratio_and_overhead() -> None:
+    line = Figure("(a) build-arch, fully cached", 0.62, 0.48, "<= 1.05", 0.135).line()
+    assert "0.62 s vs raw   0.48 s =  1.29x   +0.14 s  target <= 1.05" in line
+
+
+def test_a_figure_without_raw_shows_its_time() -> None:
+    line = Figure("(c) merge-manifest wall time", 1.234, None, "<= 2 s").line()
+    assert line.startswith("(c) merge-manifest wall time")
+    assert line.endswith("1.23 s" + " " * 33 + "  target <= 2 s")
+
+
+def test_overhead_is_the_median_of_paired_differences() -> None:
+    # Drift hits both sides of a pair alike; the median ignores one disturbed pair.
+    ours = [0.60, 0.90, 0.62, 3.00, 0.61]
+    raw = [0.45, 0.76, 0.48, 0.50, 0.47]
+    assert round(paired_overhead(ours, raw), 3) == 0.14
+
+
+def test_bytecode_note() -> None:
+    assert bytecode_note({}) == ""
+    assert "PYTHONDONTWRITEBYTECODE" in bytecode_note({"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def test_the_raw_side_is_the_command_the_dry_run_echoed() -> None:
+    echoed = (
+        "$ git log -1 --format=%H%n%cI HEAD\n"
+        "==> build bench for linux/amd64\n"
+        "$ docker buildx build --platform linux/amd64 --label 'a=b c' --load ctx\n"
+    )
+    assert build_command(echoed) == [
+        "docker", "buildx", "build", "--platform", "linux/amd64", "--label", "a=b c", "--load",
+        "ctx",
+    ]  # fmt: skip
