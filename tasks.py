@@ -427,6 +427,7 @@ def rehearse(
 
     Jobs run in `needs` order, matrix by matrix, each in a fresh checkout of the current tree
     with the GITHUB_* environment, an event payload and per-step output and summary files.
+    A job calling one of this repository's reusable workflows runs that workflow's jobs.
     `uses:` steps run local equivalents; the PR comment goes to a local GitHub API stand-in;
     the tasks publish to the local registry (rehearse.runtime_file, or --registry).
     Fails if any job failed.
