@@ -10,13 +10,27 @@ import sys
 from pathlib import Path
 
 from invoke.collection import Collection
+from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from fullstack_build import log
+from fullstack_build import config_check, log
 from fullstack_build.boundary import exits_cleanly, plain, runner, settings
-from fullstack_build.errors import UsageError
+from fullstack_build.errors import ConfigError, UsageError
+
+# Invoke imports this file after parsing its own flags and before it loads the runtime file and
+# the INVOKE_* variables, where bad input would end in its traceback: check them first.
+try:
+    config_check.check(
+        Path(__file__).resolve().with_name("invoke.yaml"),
+        config_check.runtime_path(config_check.runtime_argument(), os.environ),
+        os.environ,
+        Config.global_defaults(),
+    )
+except ConfigError as _bad_config:
+    log.error(str(_bad_config))
+    raise Exit(code=_bad_config.exit_code) from None
 
 ns = Collection()
 
@@ -129,7 +143,14 @@ _PUBLISH_HELP = {
 }
 
 
-@task(help=_PUBLISH_HELP, iterable=["registry", "tag"])
+@task(
+    help={
+        **_PUBLISH_HELP,
+        "allow_mixed_revisions": "Merge records built from different commits (refused by "
+        "default: one tag would serve two commits)",
+    },
+    iterable=["registry", "tag"],
+)
 @exits_cleanly
 def merge_manifest(
     c: Context,
@@ -138,14 +159,21 @@ def merge_manifest(
     registry: list[str] | None = None,
     digest_dir: str | None = None,
     tag: list[str] | None = None,
+    allow_mixed_revisions: bool = False,
 ) -> None:
-    """Join the per-platform digests into one multi-arch manifest list under the tags."""
+    """Join the per-platform digests into one multi-arch manifest list under the tags.
+
+    Every record is checked against what every registry serves, the index is pushed by digest
+    to every registry, and only then do the tags move.
+    """
     from fullstack_build import flows
 
     target = flows.resolve(
         settings(c), image, builder=builder, registries=registry, digest_dir=digest_dir
     )
-    flows.merge_manifest(target, runner(c), dict(os.environ), tag)
+    flows.merge_manifest(
+        target, runner(c), dict(os.environ), tag, allow_mixed_revisions=allow_mixed_revisions
+    )
 
 
 ns.add_task(merge_manifest)

@@ -9,8 +9,8 @@ from typing import Any, ParamSpec, TypeVar
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from fullstack_build import log
-from fullstack_build.errors import BuildSystemError
+from fullstack_build import interrupt, ledger, log
+from fullstack_build.errors import BuildSystemError, Interrupted
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings, load_settings
 
@@ -32,18 +32,30 @@ def settings(c: Context, env: Mapping[str, str] | None = None) -> Settings:
 
 
 def runner(c: Context) -> Runner:
-    return Runner(dry_run=bool(c.config.run.dry), echo=True)
+    """The task's runner: dry run from Invoke, registry retries from the `retry:` section."""
+    return Runner(dry_run=bool(c.config.run.dry), echo=True, retry_policy=settings(c).retry)
 
 
 def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:
-    """Turn a BuildSystemError into one ``error:`` line and its exit code (no traceback)."""
+    """Turn a BuildSystemError into one ``error:`` line and its exit code (no traceback).
+
+    Ctrl-C and SIGTERM (raised as an interruption for the task's duration) stop every child
+    process and end in ``error: interrupted: <what was already published>``, exit code 130.
+    """
 
     @functools.wraps(body)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return body(*args, **kwargs)
+            with interrupt.terminate_raises():
+                return body(*args, **kwargs)
         except BuildSystemError as exc:
             log.error(str(exc))
             raise Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            with interrupt.shielded():
+                interrupt.stop_children()
+                stopped = Interrupted(f"interrupted: {ledger.summary()}")
+                log.error(str(stopped))
+            raise Exit(code=stopped.exit_code) from None
 
     return wrapper

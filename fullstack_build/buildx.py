@@ -98,10 +98,13 @@ def imagetools_create_argv(
     *,
     annotations: Sequence[str] = (),
     builder: str = "",
+    dry_run: bool = False,
 ) -> list[str]:
     argv = ["docker", "buildx", "imagetools", "create"]
     if builder:
         argv += ["--builder", builder]
+    if dry_run:
+        argv.append("--dry-run")
     for tag in tags:
         argv += ["--tag", tag]
     for annotation in annotations:

@@ -5,8 +5,10 @@ that pushed it; merge-manifest refuses anything but exactly one valid record per
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from typing import Any
 from fullstack_build.errors import DigestRecordError
 from fullstack_build.platforms import Platform, parse_platform
 
-SCHEMA = 1
+# 2: records carry their build inputs, so merge-manifest can refuse records of two builds.
+SCHEMA = 2
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 PATH_PUSH_BY_DIGEST = "push-by-digest"
 PATH_OCI_LAYOUT = "oci-layout"
@@ -32,9 +35,25 @@ class DigestRecord:
     driver: str
     revision: str = ""
     created: str = ""
+    # What was built: image key, context, Dockerfile and the configured build arguments.
+    inputs: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, **asdict(self), "references": list(self.references)}
+        return {
+            "schema": SCHEMA,
+            **asdict(self),
+            "references": list(self.references),
+            "inputs": dict(self.inputs),
+        }
+
+
+def build_inputs(
+    image: str, context: str, dockerfile: str, build_args: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The inputs two records of one release must share, flattened to sorted pairs."""
+    pairs = {"image": image, "context": context, "dockerfile": dockerfile}
+    pairs.update({f"build-arg {k}": v for k, v in build_args.items()})
+    return tuple(sorted(pairs.items()))
 
 
 def record_path(digest_dir: Path, image: str, platform: Platform) -> Path:
@@ -43,12 +62,31 @@ def record_path(digest_dir: Path, image: str, platform: Platform) -> Path:
 
 
 def write_record(digest_dir: Path, record: DigestRecord) -> Path:
+    """Atomically: a reader sees the old record or the new one, never half of one."""
     path = record_path(digest_dir, record.image, parse_platform(record.platform))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def discard_record(digest_dir: Path, image: str, platform: Platform) -> bool:
+    """Remove the record of (image, platform) before it is pushed again, so that a push that
+    fails leaves no record of an older build behind looking valid."""
+    path = record_path(digest_dir, image, platform)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def parse_record(text: str, source: str) -> DigestRecord:
@@ -96,7 +134,18 @@ def parse_record(text: str, source: str) -> DigestRecord:
         driver=data["driver"],
         revision=str(data.get("revision") or ""),
         created=str(data.get("created") or ""),
+        inputs=_inputs(data.get("inputs"), source),
     )
+
+
+def _inputs(value: object, source: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise DigestRecordError(
+            f"digest record {source} lacks its build inputs: delete it and re-run push-digest"
+        )
+    return tuple(sorted(value.items()))
 
 
 def read_records(digest_dir: Path, image: str) -> list[tuple[Path, DigestRecord]]:
@@ -107,7 +156,23 @@ def read_records(digest_dir: Path, image: str) -> list[tuple[Path, DigestRecord]
             f"`invoke push-digest --image {image} --arch ARCH` for every platform first "
             "(or pass --digest-dir)"
         )
-    return [(p, parse_record(p.read_text(), str(p))) for p in sorted(folder.glob("*.json"))]
+    return [(p, parse_record(read_record_text(p), str(p))) for p in sorted(folder.glob("*.json"))]
+
+
+def read_record_text(path: Path) -> str:
+    """A record's text, or a DigestRecordError (not UTF-8, a folder, unreadable)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DigestRecordError(
+            f"digest record {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}): delete it and re-run push-digest for that platform"
+        ) from None
+    except OSError as exc:
+        raise DigestRecordError(
+            f"cannot read digest record {path} ({exc.strerror}): make it a readable file or "
+            "delete it and re-run push-digest for that platform"
+        ) from None
 
 
 def select_records(
@@ -144,3 +209,32 @@ def select_records(
         )
     records = {r.platform: r for _, r in found}
     return [records[p] for p in wanted]
+
+
+def _short(revision: str) -> str:
+    return revision[:12] if revision else "(no revision)"
+
+
+def check_one_build(records: Sequence[DigestRecord], *, allow_mixed_revisions: bool) -> None:
+    """Every record of one merge comes from one commit and one set of build inputs, or a
+    DigestRecordError naming the records that differ."""
+    if len(records) < 2:
+        return
+    first = records[0]
+    for other in records[1:]:
+        if other.inputs != first.inputs:
+            mine, theirs = dict(first.inputs), dict(other.inputs)
+            keys = sorted(mine.keys() | theirs.keys())
+            key = next(k for k in keys if mine.get(k) != theirs.get(k))
+            raise DigestRecordError(
+                f"refusing to merge records of two builds: {first.platform} was built with "
+                f"{key}={mine.get(key, '(unset)')!r}, {other.platform} with "
+                f"{key}={theirs.get(key, '(unset)')!r}: push-digest every platform from one "
+                "configuration"
+            )
+        if other.revision != first.revision and not allow_mixed_revisions:
+            raise DigestRecordError(
+                f"refusing to merge records of two commits: {first.platform} is from "
+                f"{_short(first.revision)}, {other.platform} from {_short(other.revision)}: "
+                "push-digest every platform from one commit (or pass --allow-mixed-revisions)"
+            )

@@ -47,6 +47,13 @@ class RegistryError(BuildSystemError):
     exit_code = 5
 
 
+class RegistryCommandError(CommandError, RegistryError):
+    """A command that talks to a registry failed because of the registry's answer (after the
+    retries a transient fault gets): a CommandError that exits as a registry problem."""
+
+    exit_code = 5
+
+
 class DigestRecordError(BuildSystemError):
     """A digest record is missing, duplicated, corrupt, foreign or inconsistent."""
 
@@ -63,3 +70,9 @@ class SmokeTestError(BuildSystemError):
     """A smoke test could not run or failed."""
 
     exit_code = 8
+
+
+class Interrupted(BuildSystemError):
+    """Ctrl-C or SIGTERM: the task stopped; the message says what was already published."""
+
+    exit_code = 130  # what shells report for a command ended by SIGINT (128 + 2)

@@ -8,6 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fullstack_build import digests, log, metadata, pipeline, qemu_check
+from fullstack_build.destinations import (
+    Destination,
+    build_folders,
+    check_destinations,
+    digest_folder,
+    github_files,
+)
 from fullstack_build.errors import CommandError, UsageError
 from fullstack_build.github import actions
 from fullstack_build.metadata.tags import docker_tag
@@ -49,6 +56,19 @@ def report_path(settings: Settings, image: ImageSpec, platform: Platform, kind: 
     return settings.build_dir / "reports" / f"{image.name}-{platform.slug}.{kind}.json"
 
 
+def destinations(target: Target, env: Mapping[str, str], task: str) -> tuple[Destination, ...]:
+    """Where ``task`` writes, checked before it builds or pushes: records (push), BuildKit's
+    metadata files, reports and OCI layouts under build_dir, and the GitHub step files."""
+    settings = target.settings
+    found: tuple[Destination, ...] = ()
+    if task in ("push", "ship"):
+        found += (digest_folder(settings.digest_dir, target.image.name),)
+        found += build_folders(settings.build_dir, "metadata", "reports", "oci")
+    elif task == "build":
+        found += build_folders(settings.build_dir, "metadata", "reports")
+    return found + github_files(env)
+
+
 def _base_image(image: ImageSpec) -> str:
     return image.build_args.get("BASE_IMAGE", "") or "(Dockerfile default)"
 
@@ -64,6 +84,9 @@ def build_arch(
 ) -> pipeline.BuildResult:
     settings, image = target.settings, target.image
     platform = platform_for(settings, arch)
+    if tag is not None and not tag.strip():
+        raise UsageError("--tag is empty: pass a local tag such as --tag app:dev, or leave it out")
+    check_destinations(destinations(target, env, "build"))
     if qemu_check.problem_for(platform):
         # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
         pipeline.check_can_build(pipeline.probe_builder(runner, target.builder), platform)
@@ -111,6 +134,7 @@ def push_digest(
     for notice in settings.skipped_registries:
         log.notice(notice)
     platform = platform_for(settings, arch)
+    check_destinations(destinations(target, env, "push"))
     builder = pipeline.probe_builder(runner, target.builder)
     pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
@@ -155,18 +179,26 @@ def merge_manifest(
     runner: Runner,
     env: Mapping[str, str],
     tags: Sequence[str] | None = None,
+    *,
+    allow_mixed_revisions: bool = False,
 ) -> pipeline.MergeResult:
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
+    check_destinations(destinations(target, env, "merge"))
     found = digests.read_records(settings.digest_dir, image.name)
     records = digests.select_records(found, image.name, image.repository, settings.platforms)
+    digests.check_one_build(records, allow_mixed_revisions=allow_mixed_revisions)
     meta = metadata.compute(settings, image, env, runner)
-    if tags:
-        tag_names = tuple(_validated_tag(t) for t in dict.fromkeys(tags))
-    else:
-        metadata.ensure_tags(meta, image, settings)  # never an untagged index
-        tag_names = meta.tag_names
+    revision = meta.labels.get("org.opencontainers.image.revision", "")
+    built = {r.revision for r in records}
+    if revision and built != {revision} and not allow_mixed_revisions:
+        log.warning(
+            f"the records were built from {', '.join(sorted(r[:12] or '?' for r in built))}, "
+            f"this checkout is {revision[:12]}: the index's revision annotation names "
+            "this checkout"
+        )
+    tag_names = _tag_names(meta, target, tags)
     plan = pipeline.plan_merge(
         settings, image, records, tag_names, meta.annotations, target.builder
     )
@@ -194,8 +226,28 @@ def merge_manifest(
     return result
 
 
+def _tag_names(
+    meta: metadata.Metadata, target: Target, tags: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The tags to publish: the --tag flags, else the metadata rules' (never none)."""
+    if tags:
+        return tuple(_validated_tag(t) for t in dict.fromkeys(tags))
+    metadata.ensure_tags(meta, target.image, target.settings)  # never an untagged index
+    return meta.tag_names
+
+
 def _validated_tag(tag: str) -> str:
+    if not tag.strip():
+        raise UsageError(
+            "--tag is empty: pass a tag such as --tag 1.2.3, or leave --tag out to publish "
+            "the metadata rules' tags (`invoke tags`)"
+        )
     cleaned = docker_tag(tag)
+    if not cleaned:
+        raise UsageError(
+            f"--tag {tag!r} is not a valid Docker tag: use letters, digits, `_`, `.` and `-`, "
+            "starting with a letter, digit or `_`"
+        )
     if cleaned != tag:
         raise UsageError(f"--tag {tag!r} is not a valid Docker tag: did you mean {cleaned!r}?")
     return tag
@@ -205,6 +257,10 @@ def ship(
     target: Target, runner: Runner, env: Mapping[str, str], tags: Sequence[str] | None = None
 ) -> pipeline.MergeResult:
     """Every configured platform built and pushed by digest, then merged: the whole flow."""
+    check_destinations(destinations(target, env, "ship"))
+    # The tags are known before anything is pushed: a bad --tag or tag rule fails first.
+    _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
     for platform in target.settings.platforms:
         push_digest(target, str(platform), runner, env)
+    # One run, one checkout: the records cannot be of two commits.
     return merge_manifest(target, runner, env, tags)

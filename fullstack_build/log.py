@@ -1,5 +1,6 @@
 """CI-aware output. On GitHub Actions, groups fold (``::group::``) and errors are annotated
-(``::error::``); elsewhere the same text is printed plainly. CI is detected in one place."""
+(``::error::``); elsewhere the same text is printed plainly. CI is detected in one place.
+Every message is masked (``masking.mask_message``): no credential reaches the terminal."""
 
 from __future__ import annotations
 
@@ -8,30 +9,36 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 
+from fullstack_build.masking import mask_message
+
 
 def on_github_actions(env: Mapping[str, str] | None = None) -> bool:
     return (os.environ if env is None else env).get("GITHUB_ACTIONS") == "true"
 
 
 def info(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(mask_message(message), file=sys.stderr, flush=True)
 
 
 def notice(message: str) -> None:
+    message = mask_message(message)
     if on_github_actions():
         print(f"::notice::{message}", file=sys.stderr, flush=True)
     else:
         print(f"notice: {message}", file=sys.stderr, flush=True)
 
 
+def as_warning(message: str) -> str:
+    """A warning line as this environment shows it (an annotation on GitHub Actions)."""
+    return f"::warning::{message}" if on_github_actions() else f"warning: {message}"
+
+
 def warning(message: str) -> None:
-    if on_github_actions():
-        print(f"::warning::{message}", file=sys.stderr, flush=True)
-    else:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+    print(as_warning(mask_message(message)), file=sys.stderr, flush=True)
 
 
 def error(message: str) -> None:
+    message = mask_message(message)
     if on_github_actions():
         print(f"::error::{message}", file=sys.stderr, flush=True)
     else:

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fullstack_build import buildx, digests, log, oci_layout, qemu_check, registry
+from fullstack_build import buildx, digests, ledger, locking, log, oci_layout, qemu_check, registry
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
+    DigestRecordError,
     PreconditionError,
     RegistryError,
     UsageError,
@@ -258,6 +259,7 @@ class PushPlan:
     registries: tuple[Registry, ...]
     build: buildx.BuildRequest
     layout: Path | None  # the OCI layout folder (docker driver) or None (push by digest)
+    lock_file: Path = Path()  # held while this (image, platform) is built and pushed
 
     @property
     def path(self) -> str:
@@ -296,7 +298,8 @@ def plan_push(
         layout = settings.build_dir / "oci" / f"{image.name}-{platform.slug}"
         output = buildx.oci_output(str(layout))
     request = replace(base, outputs=(output,), provenance=settings.provenance)
-    return PushPlan(image, platform, builder, settings.registries, request, layout)
+    lock_file = settings.build_dir / "locks" / f"{image.name}-{platform.slug}.lock"
+    return PushPlan(image, platform, builder, settings.registries, request, layout, lock_file)
 
 
 def execute_push(
@@ -309,12 +312,37 @@ def execute_push(
     require_buildx_for(runner, buildx.build_argv(plan.build))
     for reg in plan.registries:
         registry.prepare(reg, runner, env)
+    if runner.dry_run:
+        return _push(plan, runner, digest_dir, env, revision)
+    # One run at a time per (image, platform): the layout folder and the metadata file are
+    # shared between runs, and a prune by one run would delete blobs another is copying.
+    with locking.exclusive(plan.lock_file, f"push-digest {plan.image.name} {plan.platform}"):
+        # A push that fails must not leave the previous build's record looking current.
+        digests.discard_record(digest_dir, plan.image.name, plan.platform)
+        return _push(plan, runner, digest_dir, env, revision)
+
+
+def _push(
+    plan: PushPlan,
+    runner: Runner,
+    digest_dir: Path,
+    env: Mapping[str, str],
+    revision: str,
+) -> tuple[digests.DigestRecord, BuildResult]:
     if plan.layout:
+        damage = oci_layout.problem(plan.layout)
+        if damage and not runner.dry_run:
+            log.warning(
+                f"the kept OCI layout {plan.layout} is damaged ({damage}): removing it; "
+                "this build exports it whole"
+            )
+            oci_layout.discard(plan.layout)
         plan.layout.parent.mkdir(parents=True, exist_ok=True)
     Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log.group(f"build and push {plan.image.name} for {plan.platform} ({plan.path})"):
-        runner.run(buildx.build_argv(plan.build))
+        # retry: the build pushes (push by digest) or pulls its bases from a registry.
+        runner.run(buildx.build_argv(plan.build), retry=True)
         digest = "sha256:" + "0" * 64
         if not runner.dry_run:
             meta = read_metadata(Path(plan.build.metadata_file))
@@ -328,8 +356,8 @@ def execute_push(
         if plan.layout:
             authfile = registry.authfile_for(env)
             for reg, reference in zip(plan.registries, references, strict=True):
-                runner.run(
-                    registry.skopeo_copy_argv(str(plan.layout), reference, reg.host, authfile)
+                registry.copy_to_registry(
+                    runner, str(plan.layout), reference, reg.host, authfile
                 )
     duration = time.monotonic() - started
     if not runner.dry_run:
@@ -340,9 +368,10 @@ def execute_push(
                     f"{reference} is not served as pushed (registry returned "
                     f"{served or 'nothing'}): re-run push-digest; check the registry's storage"
                 )
+    image = plan.image
     record = digests.DigestRecord(
-        image=plan.image.name,
-        repository=plan.image.repository,
+        image=image.name,
+        repository=image.repository,
         platform=str(plan.platform),
         digest=digest,
         references=references,
@@ -351,6 +380,7 @@ def execute_push(
         driver=plan.builder.driver,
         revision=revision,
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        inputs=digests.build_inputs(image.name, image.context, image.dockerfile, image.build_args),
     )
     if not runner.dry_run:
         digests.write_record(digest_dir, record)
@@ -362,20 +392,42 @@ def execute_push(
 
 
 # --- merge-manifest -------------------------------------------------------------------------
+#
+# The order is the promise: (1) every record is checked against what every registry serves,
+# (2) the index is pushed by digest (no tag) to every registry, (3) only then do the tags move,
+# each to that one digest. A failure before (3) publishes nothing users can see; a failure in
+# (3) names what already moved, and a re-run converges because the index is byte-identical.
 
 
 @dataclass(frozen=True)
 class MergeStep:
+    """The merge in one registry."""
+
     registry: Registry
-    tags: tuple[str, ...]
-    sources: tuple[str, ...]
+    repository: str  # HOST/NAMESPACE/REPO in this registry
+    tags: tuple[str, ...]  # full references REPO:TAG
+    sources: tuple[str, ...]  # REPO@sha256:... per platform, in the configured order
     annotations: tuple[str, ...]
     builder: str
 
     @property
     def argv(self) -> list[str]:
+        """The index as it would be pushed (printed, not pushed): its bytes give its digest."""
+        return self.index_argv(dry_run=True)
+
+    def index_argv(self, *, dry_run: bool = False, digest: str = "") -> list[str]:
+        # --dry-run prints the index; with a digest the index is pushed under REPO@DIGEST,
+        # which moves no tag. The tag named with --dry-run is never written.
+        target = f"{self.repository}@{digest}" if digest else self.tags[0]
         return buildx.imagetools_create_argv(
-            self.tags, self.sources, annotations=self.annotations, builder=self.builder
+            (target,), self.sources, annotations=self.annotations, builder=self.builder,
+            dry_run=dry_run,
+        )  # fmt: skip
+
+    def tag_argv(self, digest: str) -> list[str]:
+        # One source and no annotations: buildx copies the index as it is (same digest).
+        return buildx.imagetools_create_argv(
+            self.tags, (f"{self.repository}@{digest}",), builder=self.builder
         )
 
 
@@ -408,6 +460,7 @@ def plan_merge(
         steps.append(
             MergeStep(
                 registry=reg,
+                repository=repo,
                 tags=tuple(f"{repo}:{name}" for name in tag_names),
                 sources=tuple(f"{repo}@{r.digest}" for r in records),
                 annotations=tuple(annotations),
@@ -425,44 +478,96 @@ class MergeResult:
     duration_s: float
 
 
-def execute_merge(
-    plan: MergePlan, runner: Runner, env: Mapping[str, str], expected: Sequence[Platform]
-) -> MergeResult:
-    started = time.monotonic()
-    # Everything is checked before anything is published: no half-replaced tags.
-    require_buildx_for(runner, plan.steps[0].argv)
+def verify_sources(plan: MergePlan, runner: Runner) -> None:
+    """Each record's digest, in every registry, is an image of the record's platform."""
     for step in plan.steps:
-        registry.prepare(step.registry, runner, env)
-        if runner.dry_run:
-            continue
         for source, record in zip(step.sources, plan.records, strict=True):
-            if registry.served_digest(runner, source, step.builder) != record.digest:
+            served = registry.served_image(runner, source, step.builder)
+            if served is None or served.digest != record.digest:
                 raise RegistryError(
                     f"{source} ({record.platform}) is not in registry {step.registry.host}: "
                     f"re-run `invoke push-digest --image {plan.image.name} --arch "
                     f"{record.platform}` for this registry set"
                 )
-    digest = ""
-    wanted = {str(p) for p in expected}
-    for step in plan.steps:
-        with log.group(f"merge {plan.image.name} in {step.registry.prefix}"):
-            runner.run(step.argv)
-            if runner.dry_run:
-                continue
-            index = registry.manifest(runner, step.tags[0], step.builder)
-            found = registry.index_platforms(index)
-            if not wanted <= found:
-                raise RegistryError(
-                    f"{step.tags[0]} lacks {', '.join(sorted(wanted - found))} after the merge: "
-                    "check the digest records and re-run merge-manifest"
+            if served.platforms != (record.platform,):
+                found = ", ".join(p or "no platform" for p in served.platforms) or "no image"
+                raise DigestRecordError(
+                    f"the {record.platform} record names {record.digest[:19]}..., which "
+                    f"{step.registry.host} serves as {found}: the record is not of this "
+                    f"platform; re-run push-digest for {record.platform} and use its record"
                 )
-            step_digest = registry.served_digest(runner, step.tags[0], step.builder) or ""
-            for tag in step.tags[1:]:
-                if registry.served_digest(runner, tag, step.builder) != step_digest:
-                    raise RegistryError(
-                        f"{tag} does not resolve to {step_digest}: re-run merge-manifest"
-                    )
-            digest = digest or step_digest
-    tags = tuple(t for s in plan.steps for t in s.tags)
-    return MergeResult(digest, tags, tuple(sorted(wanted)), time.monotonic() - started)
 
+
+def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:
+    """Phase 2 in one registry: the index, pushed by digest; returns that digest."""
+    printed = runner.run(step.index_argv(dry_run=True), capture=True, mutates=False, retry=True)
+    # buildx prints the index bytes and one newline of its own.
+    raw = printed.stdout[:-1] if printed.stdout.endswith("\n") else printed.stdout
+    digest = registry.manifest_digest(raw)
+    runner.run(step.index_argv(digest=digest), retry=True)
+    served = registry.served_image(runner, f"{step.repository}@{digest}", step.builder)
+    if served is None or served.digest != digest:
+        raise RegistryError(
+            f"{step.registry.host} does not serve the index {digest} just pushed: "
+            "check the registry's storage and re-run merge-manifest"
+        )
+    if not wanted <= set(served.platforms):
+        raise RegistryError(
+            f"the index {digest} in {step.registry.host} lacks "
+            f"{', '.join(sorted(wanted - set(served.platforms)))}: nothing was tagged; "
+            "check the digest records and re-run merge-manifest"
+        )
+    return digest
+
+
+def _move_tags(step: MergeStep, runner: Runner, digest: str) -> None:
+    """Phase 3 in one registry: every tag to the index digest, each checked afterwards."""
+    try:
+        runner.run(step.tag_argv(digest), retry=True)
+    except CommandError:
+        # Some tags may have moved before the failure: name the ones that did.
+        for tag in step.tags:
+            if registry.served_digest(runner, tag, step.builder) == digest:
+                ledger.published(tag)
+        raise
+    for tag in step.tags:
+        served = registry.served_digest(runner, tag, step.builder)
+        if served != digest:
+            raise RegistryError(f"{tag} resolves to {served or 'nothing'}, not {digest}")
+        ledger.published(tag)
+
+
+def execute_merge(
+    plan: MergePlan, runner: Runner, env: Mapping[str, str], expected: Sequence[Platform]
+) -> MergeResult:
+    started = time.monotonic()
+    wanted = {str(p) for p in expected}
+    # 1. Everything is checked before anything is published: no half-replaced tags.
+    require_buildx_for(runner, plan.steps[0].argv)
+    for step in plan.steps:
+        registry.prepare(step.registry, runner, env)
+    if runner.dry_run:
+        for step in plan.steps:
+            runner.run(step.index_argv(digest="sha256:<index>"))
+            runner.run(step.tag_argv("sha256:<index>"))
+        tags = tuple(t for s in plan.steps for t in s.tags)
+        return MergeResult("", tags, tuple(sorted(wanted)), time.monotonic() - started)
+    verify_sources(plan, runner)
+    # 2. The index, by digest, in every registry: still no tag has moved.
+    index_digests: list[str] = []
+    for step in plan.steps:
+        with log.group(f"push the {plan.image.name} index to {step.registry.prefix} by digest"):
+            index_digests.append(_push_index(step, runner, wanted))
+    # 3. Only now the tags, registry by registry.
+    for step, digest in zip(plan.steps, index_digests, strict=True):
+        with log.group(f"tag {plan.image.name} in {step.registry.prefix}"):
+            try:
+                _move_tags(step, runner, digest)
+            except (CommandError, RegistryError) as exc:
+                raise RegistryError(
+                    f"tagging failed in {step.registry.host} ({exc}); {ledger.summary()}; "
+                    "every registry already holds the index by digest, so re-running "
+                    "merge-manifest with the same records converges"
+                ) from exc
+    tags = tuple(t for s in plan.steps for t in s.tags)
+    return MergeResult(index_digests[0], tags, tuple(sorted(wanted)), time.monotonic() - started)

@@ -6,14 +6,19 @@ import hashlib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fullstack_build import buildx
+from fullstack_build import buildx, log, retry
 from fullstack_build.errors import CommandError, RegistryError
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Registry
+
+if TYPE_CHECKING:
+    import requests
 
 DOCKER_HUB = "docker.io"
 
@@ -42,18 +47,88 @@ def api_base(host: str) -> str:
     return f"{'http' if is_loopback(host) else 'https'}://{host}"
 
 
-def check_reachable(registry: Registry, timeout: float = 10.0) -> int:
-    """GET /v2/: 200 or 401 means a registry answers. Returns the status code."""
+class _TransientAnswer(Exception):  # a signal inside http_get
+    def __init__(self, response: requests.Response, fault: retry.Fault) -> None:
+        super().__init__(fault.reason)
+        self.response = response
+        self.fault = fault
+
+
+def http_get(
+    url: str,
+    *,
+    policy: retry.RetryPolicy,
+    notify: Callable[[str], None],
+    give_up: Callable[[BaseException, retry.GaveUp], BaseException],
+    timeout: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+    headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """GET ``url`` from a registry, retrying transient faults (5xx, 429 with its Retry-After,
+    refused/reset/timed-out connections). Returns the first answer that is not transient,
+    whatever its status; raises what ``give_up`` makes of the last fault when the budget runs
+    out, and any other ``requests`` exception (a TLS failure, a bad URL) as it is."""
+    import requests  # noqa: PLC0415 (only pushes need HTTP; builds start faster)
+
+    def attempt() -> requests.Response:
+        response = requests.get(url, timeout=timeout, headers=dict(headers or {}))
+        fault = retry.classify_status(response.status_code, response.headers)
+        if fault is not None and fault.transient:
+            raise _TransientAnswer(response, fault)
+        return response
+
+    def classify(exc: BaseException) -> retry.Fault | None:
+        if isinstance(exc, _TransientAnswer):
+            return exc.fault
+        return retry.classify_exception(exc)
+
+    return retry.call(
+        attempt, policy=policy, classify=classify, what=f"GET {url}", notify=notify,
+        give_up=give_up, sleep=sleep,
+    )  # fmt: skip
+
+
+def _notify_on(runner: Runner) -> Callable[[str], None]:
+    return lambda line: print(log.as_warning(line), file=runner.out, flush=True)
+
+
+def check_reachable(
+    registry: Registry,
+    timeout: float = 10.0,
+    *,
+    policy: retry.RetryPolicy = retry.NO_RETRY,
+    notify: Callable[[str], None] = log.warning,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """GET /v2/: 200 or 401 means a registry answers. Returns the status code. Transient
+    faults are retried within ``policy``."""
     import requests  # noqa: PLC0415 (only pushes need HTTP; builds start faster)
 
     url = f"{api_base(registry.host)}/v2/"
+    advice = (
+        "check the address in --registry/invoke.yaml and the network, or start it "
+        "(`invoke local.up`)"
+    )
+
+    def give_up(exc: BaseException, why: retry.GaveUp) -> BaseException:
+        if isinstance(exc, _TransientAnswer):
+            return RegistryError(
+                f"registry {registry.host} keeps failing: GET {url} answered {why.fault.reason} "
+                f"({why.describe(policy)}): re-run when the registry has recovered"
+            )
+        return RegistryError(
+            f"registry {registry.host} is unreachable ({why.fault.reason}; "
+            f"{why.describe(policy)}): {advice}"
+        )
+
     try:
-        response = requests.get(url, timeout=timeout)
+        response = http_get(
+            url, policy=policy, notify=notify, give_up=give_up, timeout=timeout, sleep=sleep
+        )
     except requests.RequestException as exc:
         reason = type(exc).__name__
         raise RegistryError(
-            f"registry {registry.host} is unreachable ({reason}): check the address in "
-            f"--registry/invoke.yaml and the network, or start it (`invoke local.up`)"
+            f"registry {registry.host} is unreachable ({reason}): {advice}"
         ) from exc
     if response.status_code not in (200, 401):
         raise RegistryError(
@@ -93,14 +168,17 @@ def login_argv(host: str, user: str) -> list[str]:
 
 def prepare(registry: Registry, runner: Runner, env: Mapping[str, str]) -> None:
     """Reachable, and logged in when it asks for credentials: or a one-line RegistryError."""
-    status = check_reachable(registry)
+    status = check_reachable(
+        registry, policy=runner.retry_policy, notify=_notify_on(runner), sleep=runner.sleep
+    )
     creds = credentials_from_env(registry, env)
     if creds:
         user, password = creds
         try:
             runner.with_secrets(password).run(
-                login_argv(registry.host, user), capture=True, input_text=password + "\n"
-            )
+                login_argv(registry.host, user), capture=True, input_text=password + "\n",
+                retry=True,
+            )  # fmt: skip
         except CommandError as exc:
             raise RegistryError(
                 f"login to {registry.host} as {user} failed ({exc.output_tail.strip()[-120:]}): "
@@ -121,17 +199,23 @@ def prepare(registry: Registry, runner: Runner, env: Mapping[str, str]) -> None:
 def served_digest(runner: Runner, reference: str, builder: str = "") -> str | None:
     """sha256 of the manifest bytes the registry serves for ``reference`` (None: absent).
     Any other failure (no buildx, credentials, network) is a RegistryError saying so."""
+    raw = _inspect_raw(runner, reference, builder)
+    return None if raw is None else manifest_digest(raw)
+
+
+def _inspect_raw(runner: Runner, reference: str, builder: str) -> str | None:
+    """The manifest bytes served for ``reference``; None when the registry says not found."""
     try:
         result = runner.run(
             buildx.imagetools_inspect_argv(reference, builder=builder),
-            capture=True, mutates=False, timeout=120,
+            capture=True, mutates=False, timeout=120, retry=True,
         )  # fmt: skip
     except CommandError as exc:
         reason = exc.output_tail.strip().splitlines()[-1:] or [str(exc)]
         if re.search(r"\bnot found\b|MANIFEST_UNKNOWN|manifest unknown", reason[0], re.IGNORECASE):
             return None
         raise RegistryError(f"cannot read {reference}: {reason[0]}") from exc
-    return manifest_digest(result.stdout)
+    return result.stdout
 
 
 def manifest_digest(raw: str) -> str:
@@ -143,10 +227,92 @@ def manifest_digest(raw: str) -> str:
 def manifest(runner: Runner, reference: str, builder: str = "") -> dict[str, Any]:
     result = runner.run(
         buildx.imagetools_inspect_argv(reference, builder=builder),
-        capture=True, mutates=False, timeout=120,
+        capture=True, mutates=False, timeout=120, retry=True,
     )  # fmt: skip
     data: dict[str, Any] = json.loads(result.stdout)
     return data
+
+
+INDEX_MEDIA_TYPES = frozenset({
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServedImage:
+    """What a registry serves for a reference: the digest of its manifest bytes and the
+    platforms of the images in it (an index's attestation manifests left out)."""
+
+    digest: str
+    platforms: tuple[str, ...]
+    is_index: bool
+
+
+def repository_of(reference: str) -> str:
+    """``HOST/REPO`` of ``HOST/REPO@sha256:...`` or ``HOST/REPO:TAG`` (a port is kept)."""
+    name = reference.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def is_attestation(descriptor: Mapping[str, Any]) -> bool:
+    annotations = descriptor.get("annotations") or {}
+    if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+        return True
+    return (descriptor.get("platform") or {}).get("os") in (None, "unknown")
+
+
+def config_platform(config: Mapping[str, Any]) -> str:
+    """``os/architecture[/variant]`` of an image config ("" when it names none)."""
+    os_name, arch = config.get("os"), config.get("architecture")
+    if not isinstance(os_name, str) or not isinstance(arch, str) or not os_name or not arch:
+        return ""
+    variant = config.get("variant")
+    return f"{os_name}/{arch}" + (f"/{variant}" if isinstance(variant, str) and variant else "")
+
+
+def image_config_argv(reference: str, *, builder: str = "") -> list[str]:
+    argv = ["docker", "buildx", "imagetools", "inspect"]
+    if builder:
+        argv += ["--builder", builder]
+    return [*argv, "--format", "{{json .Image}}", reference]
+
+
+def _config_platform(runner: Runner, reference: str, builder: str) -> str:
+    result = runner.run(
+        image_config_argv(reference, builder=builder),
+        capture=True, mutates=False, timeout=120, retry=True,
+    )  # fmt: skip
+    try:
+        config = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return ""
+    return config_platform(config) if isinstance(config, dict) else ""
+
+
+def served_image(runner: Runner, reference: str, builder: str = "") -> ServedImage | None:
+    """The digest and the platforms a registry serves for ``reference`` (None: absent).
+    Platforms come from each image's config, the one place a platform cannot be mislabelled
+    by an index entry."""
+    raw = _inspect_raw(runner, reference, builder)
+    if raw is None:
+        return None
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"{reference} is not a manifest the build system knows") from exc
+    repository = repository_of(reference)
+    is_index = document.get("mediaType") in INDEX_MEDIA_TYPES or "manifests" in document
+    if is_index:
+        children = [d for d in document.get("manifests") or [] if not is_attestation(d)]
+        platforms = tuple(
+            _config_platform(runner, f"{repository}@{d['digest']}", builder) for d in children
+        )
+    else:
+        platforms = (_config_platform(runner, reference, builder),)
+    return ServedImage(manifest_digest(raw), platforms, is_index)
 
 
 def index_platforms(index: Mapping[str, Any]) -> set[str]:
@@ -174,7 +340,35 @@ def skopeo_copy_argv(layout: str, destination: str, host: str, authfile: str = "
     return [*argv, f"oci:{layout}", f"docker://{destination}"]
 
 
+def copy_to_registry(
+    runner: Runner, layout: str, destination: str, host: str, authfile: str = ""
+) -> None:
+    """``skopeo copy`` of an OCI layout to ``destination`` (REPO@sha256:...), retrying
+    transient registry faults. A failure is a RegistryError (exit code 5) that names the
+    destination: nothing is tagged by a copy by digest, so a re-run is always safe."""
+    try:
+        runner.run(skopeo_copy_argv(layout, destination, host, authfile), retry=True)
+    except CommandError as exc:
+        fault = retry.classify_output(exc.output_tail)
+        if fault is not None and fault.reason in ("denied", "unauthorized"):
+            advice = f"check that the credentials for {host} may push there"
+        else:
+            advice = "re-run push-digest when the registry accepts writes again"
+        raise RegistryError(
+            f"could not copy to {destination}: {_last_line(exc)}; nothing was tagged: {advice}"
+        ) from exc
+
+
+def _last_line(exc: CommandError) -> str:
+    """The error's reason without the command (echoed whole above the error)."""
+    line = retry.decisive_line(exc.output_tail) or str(exc)
+    # skopeo wraps it as `time="..." level=fatal msg="..."`
+    match = re.search(r'msg="(.*)"\s*$', line)
+    text = match.group(1) if match else line
+    gave_up = re.search(r"\((gave up [^)]*|not retried[^)]*)\)$", str(exc))
+    return text + (f" ({gave_up.group(1)})" if gave_up else "")
+
+
 def authfile_for(env: Mapping[str, str]) -> str:
     path = docker_config_path(env)
     return str(path) if path.exists() else ""
-

@@ -13,11 +13,14 @@ import shlex
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from fullstack_build.errors import CommandError
+from fullstack_build import log
+from fullstack_build import retry as retries
+from fullstack_build.errors import CommandError, RegistryCommandError
 
 MASK = "***"
 _TAIL_LINES = 20
@@ -31,6 +34,7 @@ class Result:
     returncode: int
     stdout: str
     dry_run: bool = False
+    output_tail: str = ""  # the last lines of its output (stderr when captured), masked
 
     @property
     def ok(self) -> bool:
@@ -63,16 +67,20 @@ def brief(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
 
 @dataclass(frozen=True)
 class Runner:
-    """Runs argv lists. ``dry_run`` prints what would run and returns success without running."""
+    """Runs argv lists. ``dry_run`` prints what would run and returns success without running.
+    ``retry_policy`` bounds the retries of commands run with ``retry=True`` (from the
+    ``retry:`` section of invoke.yaml; a bare Runner never retries)."""
 
     dry_run: bool = False
     echo: bool = True
     secrets: tuple[str, ...] = ()
     out: TextIO = field(default=sys.stderr, compare=False, repr=False)
+    retry_policy: retries.RetryPolicy = retries.NO_RETRY
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def with_secrets(self, *secrets: str) -> Runner:
         added = tuple(s for s in secrets if s)
-        return Runner(self.dry_run, self.echo, self.secrets + added, self.out)
+        return replace(self, secrets=self.secrets + added)
 
     def run(
         self,
@@ -92,9 +100,12 @@ class Runner:
         capture: collect stdout (stderr still streams) instead of streaming everything.
         mutates: False for read-only queries, which still run in a dry run so that plans
             that depend on them (e.g. ``docker buildx inspect``) stay truthful.
-        retry: the command talks to a registry; transient failures are retried.
+        retry: the command talks to a registry. A failure whose output reads as a transient
+            registry fault (5xx, 429, connection refused/reset, timeout, EOF) is retried
+            within ``retry_policy``, one line printed per retry; a failure that names a
+            registry's answer (also a permanent one such as 401 or denied) raises
+            ``RegistryCommandError`` (exit code 5), still a ``CommandError``.
         """
-        del retry  # the retry policy lands in retry.py
         argv = tuple(argv)
         # The text piped in is secret (a password for --password-stdin), also without the
         # newline that ends it: a tool that echoes it rarely repeats that newline.
@@ -106,6 +117,75 @@ class Runner:
         shown = brief(argv, secrets)
         if self.dry_run and mutates:
             return Result(argv, 0, "", dry_run=True)
+
+        def once() -> Result:
+            return self._attempt(argv, shown, secrets, capture, check, input_text, env, cwd,
+                                 timeout)  # fmt: skip
+
+        if not retry:
+            return once()
+        return self._retried(once, shown)
+
+    def _retried(self, once: Callable[[], Result], shown: str) -> Result:
+        """``once()`` under the retry policy. A failed Result (check=False) is retried like
+        an error and returned as it is when the retries run out."""
+
+        def attempt() -> Result:
+            result = once()
+            if not result.ok:
+                raise _FailedResult(result)
+            return result
+
+        def classify(exc: BaseException) -> retries.Fault | None:
+            if isinstance(exc, _FailedResult):
+                return retries.classify_output(exc.result.output_tail or exc.result.stdout)
+            if isinstance(exc, CommandError) and exc.returncode != -9:
+                return retries.classify_output(exc.output_tail)
+            return None  # a timeout: the command may still have done its work
+
+        def give_up(exc: BaseException, why: retries.GaveUp) -> BaseException:
+            if isinstance(exc, CommandError):
+                return RegistryCommandError(
+                    f"{exc} ({why.describe(self.retry_policy)})",
+                    returncode=exc.returncode, output_tail=exc.output_tail,
+                )  # fmt: skip
+            return exc
+
+        try:
+            return retries.call(
+                attempt,
+                policy=self.retry_policy,
+                classify=classify,
+                what=f"`{shown}`",
+                notify=lambda line: print(log.as_warning(line), file=self.out, flush=True),
+                give_up=give_up,
+                sleep=self.sleep,
+            )
+        except _FailedResult as failed:
+            return failed.result
+        except RegistryCommandError:
+            raise
+        except CommandError as exc:
+            fault = retries.classify_output(exc.output_tail)
+            if fault is None:
+                raise
+            # The registry answered for good (denied, unauthorized, not found): exit code 5.
+            raise RegistryCommandError(
+                str(exc), returncode=exc.returncode, output_tail=exc.output_tail
+            ) from exc
+
+    def _attempt(
+        self,
+        argv: tuple[str, ...],
+        shown: str,
+        secrets: tuple[str, ...],
+        capture: bool,
+        check: bool,
+        input_text: str | None,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        timeout: float | None,
+    ) -> Result:
         full_env = None if env is None else {**os.environ, **env}
         try:
             proc = subprocess.Popen(
@@ -147,9 +227,9 @@ class Runner:
             raise CommandError(
                 f"`{shown}` did not finish within {timeout:g} s", returncode=-9
             ) from exc
-        result = Result(argv, proc.returncode, stdout)
+        lines = list(tail) or mask(stdout, secrets).splitlines()[-_TAIL_LINES:]
+        result = Result(argv, proc.returncode, stdout, output_tail="\n".join(lines))
         if check and proc.returncode != 0:
-            lines = list(tail) or mask(stdout, secrets).splitlines()[-_TAIL_LINES:]
             last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
             raise CommandError(
                 f"`{shown}` failed with exit code {proc.returncode}"
@@ -186,3 +266,9 @@ class Runner:
         proc.wait(timeout=timeout)
         reader.join()
         return ""
+
+
+class _FailedResult(Exception):  # a signal inside Runner._retried
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.returncode)
+        self.result = result

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.masking import MASK
 from fullstack_build.platforms import Platform, parse_platform
+from fullstack_build.retry import NO_RETRY, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Settings:
     cache_to: str
     provenance: str
     local: LocalStack
+    retry: RetryPolicy
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -117,6 +120,15 @@ _PREFIX = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
 
 def validate_prefix(prefix: str) -> str:
     cleaned = prefix.strip().rstrip("/")
+    if "@" in cleaned:
+        # No prefix holds an `@`: it is credentials typed in (user:password@host), never
+        # echoed back: whatever precedes the last `@` is masked.
+        shown = MASK + "@" + cleaned.rpartition("@")[2]
+        raise UsageError(
+            f"registry prefix {shown!r} holds credentials: write "
+            "HOST[:PORT][/NAMESPACE] alone and log in with `docker login` or the registry's "
+            "username_env/password_env"
+        )
     if not _PREFIX.match(cleaned):
         raise UsageError(
             f"bad registry prefix {prefix!r}: write HOST[:PORT][/NAMESPACE], "
@@ -225,6 +237,42 @@ def _int(config: Mapping[str, Any], key: str, where: str) -> int:
         raise ConfigError(f"{where}.{key} must be a whole number") from exc
 
 
+def _number(config: Mapping[str, Any], key: str, where: str) -> float:
+    value = config.get(key)
+    # YAML's `true` is an int to Python; a budget of "yes" is a typo, not 1 second.
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}.{key} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{key} must be a number, got {value!r}") from exc
+    if not number >= 0:  # also refuses NaN
+        raise ConfigError(f"{where}.{key} must not be negative, got {value!r}")
+    return number
+
+
+def _retry_policy(raw: Any) -> RetryPolicy:
+    """The `retry:` section: how registry operations retry transient faults. invoke.yaml
+    always declares it; a configuration built without it (a library caller) never retries."""
+    if raw is None:
+        return NO_RETRY
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            "retry must be a mapping with attempts, total_seconds and initial_backoff_seconds"
+        )
+    attempts = _number(raw, "attempts", "retry")
+    if attempts < 1 or attempts != int(attempts):
+        raise ConfigError(
+            f"retry.attempts must be a whole number of at least 1 (1: never retry), "
+            f"got {raw.get('attempts')!r}"
+        )
+    return RetryPolicy(
+        attempts=int(attempts),
+        total_s=_number(raw, "total_seconds", "retry"),
+        initial_backoff_s=_number(raw, "initial_backoff_seconds", "retry"),
+    )
+
+
 def _provenance(value: Any) -> str:
     # YAML reads `provenance: false` as a boolean; buildx wants the word.
     if isinstance(value, bool):
@@ -327,5 +375,6 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         cache_to=str(config.get("cache_to") or ""),
         provenance=_provenance(config.get("provenance")),
         local=local,
+        retry=_retry_policy(config.get("retry")),
         raw=config,
     )

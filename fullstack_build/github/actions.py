@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from fullstack_build.errors import BuildSystemError, UsageError
+from fullstack_build.errors import BuildSystemError, PreconditionError, UsageError
 
 REPORT_VERSION = 1
 # GitHub rejects a step summary over 1 MiB; stay clear of it.
@@ -358,9 +358,21 @@ def write_outputs(
     if not path or not mapping:
         return False
     text = format_outputs(mapping, make_delimiter=make_delimiter)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text)
+    _append(Path(path), text, "GITHUB_OUTPUT")
     return True
+
+
+def _append(path: Path, text: str, variable: str) -> None:
+    # The publishing tasks check these files before they push (destinations.py); this turns a
+    # file that broke since, or the plain tasks' writes, into one line too.
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise PreconditionError(
+            f"cannot write ${variable} {path} ({exc.strerror}): the CI runner must provide a "
+            f"writable file (outside CI, unset {variable})"
+        ) from None
 
 
 def write_summary(markdown: str, env: Mapping[str, str]) -> bool:
@@ -370,7 +382,7 @@ def write_summary(markdown: str, env: Mapping[str, str]) -> bool:
     if not path:
         return False
     target = Path(path)
-    used = target.stat().st_size if target.exists() else 0
+    used = target.stat().st_size if target.is_file() else 0
     if not markdown.endswith("\n"):
         markdown += "\n"
     note = "\n*(summary truncated: GitHub keeps at most 1 MiB per step)*\n"
@@ -378,8 +390,7 @@ def write_summary(markdown: str, env: Mapping[str, str]) -> bool:
     data = markdown.encode("utf-8")
     if len(data) + used > SUMMARY_LIMIT_BYTES:
         markdown = data[: max(room, 0)].decode("utf-8", "ignore") + note
-    with open(target, "a", encoding="utf-8") as fh:
-        fh.write(markdown)
+    _append(target, markdown, "GITHUB_STEP_SUMMARY")
     return True
 
 

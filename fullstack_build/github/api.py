@@ -59,6 +59,16 @@ class RateLimitedError(GitHubHTTPError):
     """Still rate limited when the wait budget ran out."""
 
 
+class MaybeAppliedError(GitHubError):
+    """A request that must not be repeated blindly (a POST creates something each time) got a
+    5xx or lost its connection after it was sent: GitHub may or may not have applied it. The
+    caller looks before it tries again."""
+
+    def __init__(self, message: str, *, status: int | None) -> None:
+        super().__init__(message)
+        self.status = status  # None: the connection failed
+
+
 _HINTS = {
     401: "the token is invalid or expired: check GITHUB_TOKEN",
     403: "the token lacks a permission (a comment needs `pull-requests: write`)",
@@ -185,7 +195,11 @@ class GitHubClient:
         params: Mapping[str, str | int] | None = None,
         json_body: Any = None,
     ) -> requests.Response:
-        """One API call with retries; returns a 2xx response or raises GitHubError."""
+        """One API call with retries; returns a 2xx response or raises GitHubError.
+
+        A POST is not repeated after a 5xx or a connection lost once it was sent: that raises
+        MaybeAppliedError at once (a rate limit, which GitHub answers before doing anything,
+        and a connection that never opened are still retried)."""
         url = self._url(path)
         what = self._what(method, url)
         headers = {
@@ -196,6 +210,7 @@ class GitHubClient:
         }
         self.waited_s = 0.0
         policy = self.retry
+        repeatable = method.upper() != "POST"
         for attempt in range(1, policy.attempts + 1):
             last = attempt == policy.attempts
             try:
@@ -208,6 +223,12 @@ class GitHubClient:
                     timeout=self.timeout_s,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if not repeatable and _maybe_sent(exc):
+                    raise MaybeAppliedError(
+                        f"{what}: the connection to {self.api_url} failed after the request "
+                        f"was sent ({type(exc).__name__})",
+                        status=None,
+                    ) from exc
                 if last:
                     raise GitHubError(
                         f"{what}: cannot reach {self.api_url} ({type(exc).__name__}) after "
@@ -236,6 +257,10 @@ class GitHubClient:
                     )
                 self._wait(wait, what, f"rate limited ({status})")
                 continue
+            if status >= 500 and not repeatable:
+                raise MaybeAppliedError(
+                    f"{what}: {status} {message or response.reason}", status=status
+                )
             if status in _RETRY_5XX and not last:
                 after = retry_after_seconds(response.headers.get("retry-after"), self.clock())
                 delay = after if after is not None else policy.backoff_s * 2 ** (attempt - 1)
@@ -251,6 +276,15 @@ class GitHubClient:
                 api_message=message,
             )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def backoff(self, attempt: int, what: str, why: str) -> bool:
+        """Wait before try ``attempt + 1`` of something the caller repeats itself; False when
+        the policy has no try or no wait budget left."""
+        delay = self.retry.backoff_s * 2 ** (attempt - 1)
+        if attempt >= self.retry.attempts or self.waited_s + delay > self.retry.max_total_wait_s:
+            return False
+        self._wait(delay, what, why)
+        return True
 
     def _wait(self, seconds: float, what: str, why: str) -> None:
         self.notify(f"{what}: {why}; retrying in {seconds:.0f} s")
@@ -299,6 +333,17 @@ class GitHubClient:
             raise
         login = data.get("login") if isinstance(data, Mapping) else None
         return str(login) if login else None
+
+
+def _maybe_sent(exc: Exception) -> bool:
+    """Whether a failed connection may have delivered the request: not when it never opened
+    (refused, or a timeout while connecting)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    text = str(exc)
+    return not any(
+        sign in text for sign in ("Connection refused", "NewConnectionError", "Failed to resolve")
+    )
 
 
 @dataclass(frozen=True)

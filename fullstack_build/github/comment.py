@@ -29,7 +29,12 @@ from fullstack_build.github.actions import (
     write_outputs,
     write_summary,
 )
-from fullstack_build.github.api import GitHubClient, GitHubHTTPError, GitHubSettings
+from fullstack_build.github.api import (
+    GitHubClient,
+    GitHubHTTPError,
+    GitHubSettings,
+    MaybeAppliedError,
+)
 from fullstack_build.runner import mask
 from fullstack_build.settings import ImageSpec, Settings
 
@@ -277,21 +282,39 @@ def upsert_comment(
     body: str,
     author: str,
 ) -> CommentOutcome:
-    """Update our comment in place, or create it. Raises GitHubHTTPError."""
-    comments = client.paginate(f"/repos/{repository}/issues/{pr}/comments")
-    existing = find_own_comment(comments, image, author)
+    """Update our comment in place, or create it. Raises GitHubHTTPError.
+
+    A create that failed with a 5xx or a lost connection may still have landed, so it is
+    never simply repeated: the comments are listed again first, and a comment of ours found
+    there is the one created (never a duplicate)."""
+    listing = f"/repos/{repository}/issues/{pr}/comments"
+    existing = find_own_comment(client.paginate(listing), image, author)
     if existing is not None:
         comment_id = int(existing["id"])
         response = client.request(
             "PATCH", f"/repos/{repository}/issues/comments/{comment_id}", json_body={"body": body}
         )
-        action = "updated"
-    else:
-        response = client.request(
-            "POST", f"/repos/{repository}/issues/{pr}/comments", json_body={"body": body}
-        )
-        action = "created"
-    data = response.json() if response.content else {}
+        return _outcome("updated", response.json() if response.content else {})
+    attempt = 1
+    while True:
+        try:
+            response = client.request("POST", listing, json_body={"body": body})
+            return _outcome("created", response.json() if response.content else {})
+        except MaybeAppliedError as exc:
+            what = f"POST {listing}"
+            why = f"{exc.status}" if exc.status else "connection lost"
+            if not client.backoff(attempt, what, f"{why}; listing the comments before a retry"):
+                raise GitHubError(
+                    f"{exc}: GitHub failed {attempt} times to create the comment on PR #{pr} "
+                    "(none of ours is listed): re-run the job later"
+                ) from exc
+            attempt += 1
+            landed = find_own_comment(client.paginate(listing), image, author)
+            if landed is not None:
+                return _outcome("created", landed)
+
+
+def _outcome(action: str, data: Any) -> CommentOutcome:
     return CommentOutcome(
         action=action,
         comment_id=int(data["id"]) if isinstance(data, Mapping) and data.get("id") else None,

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fullstack_build import log
 from fullstack_build.ci import load_ci_settings
-from fullstack_build.errors import ConfigError
+from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.metadata import labels as _labels
-from fullstack_build.metadata.context import Context, git_argv, load_context
+from fullstack_build.metadata.context import Context, commit_date, git_argv, load_context
 from fullstack_build.metadata.pathfilter import changed_images, matches
 from fullstack_build.metadata.rules import (
     DEFAULT_RULES,
@@ -110,7 +110,7 @@ def compute_from_context(
         description=image.description,
         ctx=ctx,
         version=version.main,
-        now=moment,
+        now=created_moment(env or {}, ctx, moment),
         overrides=config.labels,
         expand=lambda text: engine.expand(text, "metadata.labels"),
     )
@@ -121,6 +121,22 @@ def compute_from_context(
         labels=labels,
         annotations=_labels.index_annotations(labels),
     )
+
+
+def created_moment(env: Mapping[str, str], ctx: Context, fallback: datetime) -> datetime:
+    """When the image was "created": ``SOURCE_DATE_EPOCH`` when set, else the commit's date,
+    else ``fallback``. Not the clock, so that a re-run of a merge publishes the very same
+    index (same annotations, same digest)."""
+    epoch = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ConfigError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970: "
+                "set it to e.g. $(git log -1 --format=%ct) or unset it"
+            ) from exc
+    return ctx.commit_date or fallback
 
 
 def compute(
@@ -137,6 +153,9 @@ def compute(
     (``GITHUB_ACTIONS=true`` in ``env``) or from git through ``runner``."""
     config = load_config(settings.raw)
     ctx = load_context(env, runner, config.default_branch)
+    if ctx.commit_date is None and ctx.sha:
+        # An event without the commit's date (a pull request): ask the checkout.
+        ctx = replace(ctx, commit_date=commit_date(runner, ctx.sha))
     return compute_from_context(
         settings, image, ctx, rules=rules, flavor=flavor, now=now, env=env
     )
@@ -165,14 +184,31 @@ _NULL_SHA = re.compile(r"0{40}|0{64}")
 
 
 def diff_argv(base: str, head: str = "HEAD") -> list[str]:
-    """Files changed on ``head`` since it left ``base`` (both names of a rename listed)."""
-    return git_argv("diff", "--name-only", "--no-renames", f"{base}...{head}", "--")
+    """Files changed on ``head`` since it left ``base`` (both names of a rename listed).
+    ``--end-of-options``: whatever the refs hold, git never reads them as options."""
+    return git_argv(
+        "diff", "--name-only", "--no-renames", "--end-of-options", f"{base}...{head}", "--"
+    )
+
+
+def check_ref(ref: str, flag: str) -> str:
+    """A git ref from the user: never an option (``--output=FILE`` would write a file)."""
+    if not ref.strip():
+        raise UsageError(f"{flag} is empty: pass a commit or ref, e.g. {flag} origin/main")
+    if ref.startswith("-"):
+        raise UsageError(
+            f"{flag} {ref!r} starts with `-`, which git would read as an option: "
+            f"pass a commit or ref, e.g. {flag} origin/main"
+        )
+    return ref
 
 
 def changed_files(runner: Runner, base: str, head: str = "HEAD",
                   cwd: str | None = None) -> tuple[str, ...] | None:
     """Changed paths, or None when ``base`` is the null commit GitHub sends for a new
     branch (everything counts as changed)."""
+    check_ref(base, "--base")
+    check_ref(head, "--head")
     if _NULL_SHA.fullmatch(base):
         return None
     result = runner.run(diff_argv(base, head), capture=True, mutates=False, cwd=cwd)

@@ -166,6 +166,11 @@ def from_git(runner: Runner, default_branch: str, cwd: str | None = None) -> Con
     )
 
 
+def commit_date(runner: Runner, sha: str, cwd: str | None = None) -> datetime | None:
+    """The committer date of ``sha`` in the checkout (None when git does not know it)."""
+    return _parse_time(_git(runner, cwd, "log", "-1", "--format=%cI", sha, "--"))
+
+
 def load_context(
     env: Mapping[str, str], runner: Runner, default_branch: str, cwd: str | None = None
 ) -> Context:

@@ -19,7 +19,10 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 
+import regex
+
 from fullstack_build.errors import ConfigError
+from fullstack_build.metadata.rules import MATCH_TIMEOUT_S
 
 _RANGE_ENDS = (("a", "z"), ("A", "Z"), ("0", "9"))
 
@@ -84,23 +87,31 @@ def translate(pattern: str) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def compile_pattern(pattern: str) -> tuple[bool, re.Pattern[str]]:
-    """(negated, compiled regex) for one pattern."""
+def compile_pattern(pattern: str) -> tuple[bool, regex.Pattern[str]]:
+    """(negated, compiled regex) for one pattern. `?` and `+` can nest repetitions
+    (``a+++b``), so it runs on the `regex` engine with the time limit of match rules."""
     if not pattern:
         raise ConfigError("empty path filter: remove it or write a pattern such as app/**")
     negated = pattern.startswith("!")
     body = pattern[1:] if negated else pattern
     if not body:
         raise ConfigError("path filter '!' negates nothing: write e.g. '!**/*.md'")
-    return negated, re.compile(translate(body), re.S)
+    return negated, regex.compile(translate(body), regex.S)
 
 
 def matches(patterns: Sequence[str], path: str) -> bool:
     """Whether ``path`` is included by ``patterns`` (last matching pattern wins)."""
     included = False
     for pattern in patterns:
-        negated, regex = compile_pattern(pattern)
-        if regex.fullmatch(path):
+        negated, compiled = compile_pattern(pattern)
+        try:
+            found = compiled.fullmatch(path, timeout=MATCH_TIMEOUT_S)
+        except TimeoutError:
+            raise ConfigError(
+                f"path filter {pattern!r} ran over {MATCH_TIMEOUT_S:g} s on {path[:80]!r}: "
+                "simplify it (fewer nested `+`, `?` and `*`)"
+            ) from None
+        if found:
             included = not negated
     return included
 

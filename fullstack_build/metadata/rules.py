@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import regex
+
 from fullstack_build.errors import ConfigError
+from fullstack_build.metadata.template import check_closed
 
 
 class RuleType(StrEnum):
@@ -52,6 +55,13 @@ _ALLOWED: Mapping[RuleType, frozenset[str]] = {
     RuleType.REF: _COMMON | {"event"},
     RuleType.RAW: _COMMON | {"value"},
     RuleType.SHA: _COMMON | {"format", "length"},
+}
+
+# Attributes rendered as Handlebars templates (a match rule's pattern is a regular expression).
+_TEMPLATED: Mapping[RuleType, frozenset[str]] = {
+    rtype: frozenset({"value", "prefix", "suffix", "enable"})
+    | (frozenset({"pattern"}) if rtype is not RuleType.MATCH else frozenset())
+    for rtype in RuleType
 }
 
 # metadata-action's own defaults, used when a rule list is given but empty.
@@ -132,6 +142,10 @@ def parse_rule(text: str) -> Rule:
         )
     _apply_defaults(rtype, attrs, text)
     attrs.setdefault("enable", "true")
+    # Templates are checked here, whatever the context: a rule that happens not to apply
+    # today must not hide an unclosed `{{` until the day it does.
+    for key in _TEMPLATED[rtype] & set(attrs):
+        check_closed(attrs[key], f"tag rule {text!r}")
     priority_text = attrs.pop("priority", str(DEFAULT_PRIORITIES[rtype]))
     try:
         priority = int(priority_text)
@@ -190,15 +204,24 @@ def _apply_defaults(rtype: RuleType, attrs: dict[str, str], text: str) -> None:
         _DEFAULTS[rtype](attrs, text)
 
 
-def match_regex(pattern: str) -> tuple[re.Pattern[str], bool]:
+# A user's pattern runs against a tag or branch name, which takes microseconds; a pattern that
+# backtracks catastrophically (`(a|aa)+$`) would run for ever. Python's `re` cannot be stopped
+# (it holds the GIL, so a watchdog thread never runs; SIGALRM works only in the main thread and
+# not on Windows): the `regex` package takes a timeout on every call, is thread-safe, and
+# reads `re`'s syntax unchanged.
+MATCH_TIMEOUT_S = 1.0
+
+
+def match_regex(pattern: str) -> tuple[regex.Pattern[str], bool]:
     """A match rule's pattern: a plain regular expression or ``/regex/flags``; returns the
-    compiled expression and whether ``g`` (all matches) was asked for."""
+    compiled expression and whether ``g`` (all matches) was asked for. Run it with
+    ``timeout=MATCH_TIMEOUT_S``."""
     m = re.fullmatch(r"/(.+)/([a-z]*)", pattern, re.S)
     source, flags_text = (m.group(1), m.group(2)) if m else (pattern, "")
     flags = 0
     for ch in flags_text:
-        flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}.get(ch, 0)
-    return re.compile(source, flags), "g" in flags_text
+        flags |= {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL}.get(ch, 0)
+    return regex.compile(source, flags), "g" in flags_text
 
 
 def _check_match(attrs: dict[str, str], text: str) -> None:
@@ -206,13 +229,13 @@ def _check_match(attrs: dict[str, str], text: str) -> None:
     if not re.fullmatch(r"\d+", group):
         raise ConfigError(f"group {group!r} in tag rule {text!r} must be a whole number >= 0")
     try:
-        regex, all_matches = match_regex(attrs["pattern"])
-    except re.error as exc:
+        compiled, all_matches = match_regex(attrs["pattern"])
+    except regex.error as exc:
         raise ConfigError(f"bad regular expression in tag rule {text!r}: {exc}") from exc
-    if not all_matches and int(group) > regex.groups:
+    if not all_matches and int(group) > compiled.groups:
         raise ConfigError(
             f"group {group} in tag rule {text!r} does not exist: the pattern has "
-            f"{regex.groups} group(s)"
+            f"{compiled.groups} group(s)"
         )
 
 

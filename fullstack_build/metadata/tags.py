@@ -17,7 +17,7 @@ from datetime import datetime
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.context import Context
-from fullstack_build.metadata.rules import Flavor, Rule, RuleType, match_regex
+from fullstack_build.metadata.rules import MATCH_TIMEOUT_S, Flavor, Rule, RuleType, match_regex
 from fullstack_build.metadata.template import Value, date_helper, is_raw_statement, render
 from fullstack_build.metadata.versions import parse_pep440, parse_semver
 
@@ -260,14 +260,21 @@ class Engine:
         raw = self._source(rule, strip_slashes=False)
         if raw is None:
             return None
-        regex, all_matches = match_regex(rule.get("pattern"))
+        pattern, all_matches = match_regex(rule.get("pattern"))
         group = int(rule.get("group"))
-        if all_matches:
-            found = [m.group(0) for m in regex.finditer(raw)]
-            value = found[group] if group < len(found) else None
-        else:
-            m = regex.search(raw)
-            value = m.group(group) if m else None
+        try:
+            if all_matches:
+                found = [m.group(0) for m in pattern.finditer(raw, timeout=MATCH_TIMEOUT_S)]
+                value = found[group] if group < len(found) else None
+            else:
+                m = pattern.search(raw, timeout=MATCH_TIMEOUT_S)
+                value = m.group(group) if m else None
+        except TimeoutError:
+            raise ConfigError(
+                f"the regular expression of {rule.where} ran over {MATCH_TIMEOUT_S:g} s on "
+                f"{raw[:60]!r} (catastrophic backtracking): simplify the pattern, e.g. "
+                "(a|aa)+ to a+"
+            ) from None
         if value is None:
             self.warn(f"{rule.get('pattern')} does not match {raw} (group {group}), "
                       f"so {rule.where} gives no tag")

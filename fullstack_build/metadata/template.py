@@ -40,8 +40,19 @@ def parse_call(inner: str, where: str) -> tuple[str, list[str], dict[str, str]]:
     return name, args, hash_
 
 
+def check_closed(template: str, where: str) -> None:
+    """A ConfigError for a ``{{`` that no ``}}`` closes: left as text, ``{{branch`` would
+    become the tag ``branch`` (Handlebars, what metadata-action uses, refuses it too)."""
+    text = _MUSTACHE.sub("", template)
+    start = text.find("{{")
+    if start >= 0:
+        opened = text[start:][:40].rstrip()
+        raise ConfigError(f"unclosed `{opened}` in {where}: close it, e.g. `{opened}}}}}`")
+
+
 def render(template: str, values: Mapping[str, Value], where: str) -> str:
     """Replace every ``{{...}}`` in ``template``; ``where`` names the rule in errors."""
+    check_closed(template, where)
 
     def one(m: re.Match[str]) -> str:
         name, args, hash_ = parse_call(m.group(1), where)

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from fullstack_build.settings import load_settings
+from integration.faultproxy import FaultProxy
 from integration.support import (
     INDEX_LINE,
     PLATFORMS,
@@ -94,6 +95,14 @@ def _local_stack_is_up(request: pytest.FixtureRequest) -> None:
     """Every engine test in this folder fails up front, with the fix, when the stack is down."""
     if request.node.get_closest_marker("engine"):
         request.getfixturevalue("stack")
+
+
+@pytest.fixture
+def fault_proxy(stack: Stack) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the local plain registry (see faultproxy.py),
+    listening on 127.0.0.1:<free port> until the test ends."""
+    with FaultProxy(stack.plain.host) as proxy:
+        yield proxy
 
 
 @dataclass(frozen=True)

@@ -113,10 +113,10 @@ def test_missing_folder(tmp_path: Path) -> None:
         ),
         pytest.param(
             "wrong-schema.json",
-            "is not a schema-1 record: re-run push-digest with this version of the build system",
+            "is not a schema-2 record: re-run push-digest with this version of the build system",
             id="wrong-schema",
         ),
-        pytest.param("not-an-object.json", "is not a schema-1 record", id="not-an-object"),
+        pytest.param("not-an-object.json", "is not a schema-2 record", id="not-an-object"),
         pytest.param(
             "missing-digest.json",
             "lacks digest: delete it and re-run push-digest",
@@ -228,3 +228,22 @@ def test_temporary_files_are_not_records(tmp_path: Path) -> None:
         ("bad/corrupt.json", "arm64.json.tmp"),
     )
     assert [r.platform for r in _select(folder)] == ["linux/amd64", "linux/arm64"]
+
+
+def test_a_record_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "amd64.json").write_bytes(b'{"schema": 1, "image": "caf\xe9"}')
+    with pytest.raises(DigestRecordError) as error:
+        digests.read_records(tmp_path, "app")
+    assert one_line(error) == (
+        f"digest record {folder / 'amd64.json'} is not UTF-8 text (byte 0xe9 at offset 27): "
+        "delete it and re-run push-digest for that platform"
+    )
+    assert error.value.exit_code == 6
+
+
+def test_a_record_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "app" / "amd64.json").mkdir(parents=True)
+    with pytest.raises(DigestRecordError, match=r"cannot read digest record .*amd64.json"):
+        digests.read_records(tmp_path, "app")

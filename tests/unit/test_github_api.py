@@ -22,6 +22,7 @@ from fullstack_build.github.api import (
     GitHubClient,
     GitHubHTTPError,
     GitHubSettings,
+    MaybeAppliedError,
     RateLimitedError,
     RetryPolicy,
     retry_after_seconds,
@@ -305,3 +306,39 @@ def test_invoke_yaml_github_section_loads() -> None:
     got = GitHubSettings.from_config(raw["github"], {})
     assert got.fallback_author == "github-actions[bot]"
     assert got.retry.attempts == 5
+
+
+def test_a_post_is_never_repeated_after_a_5xx(httpserver: HTTPServer) -> None:
+    respond(httpserver, 502, "<html>Bad gateway</html>", method="POST")
+    sleeps = Sleeps()
+    with pytest.raises(MaybeAppliedError) as error:
+        make_client(httpserver, sleeps).request(
+            "POST", "/repos/o/r/issues/1/comments", json_body={"body": "x"}
+        )
+    assert error.value.status == 502
+    assert len(httpserver.log) == 1
+    assert sleeps.waits == []
+
+
+def test_a_rate_limited_post_is_retried(httpserver: HTTPServer) -> None:
+    # GitHub answers a rate limit before doing anything: repeating the POST is safe.
+    respond(httpserver, 429, "{}", {"Retry-After": "3"}, method="POST")
+    respond(httpserver, 201, '{"id": 1}', method="POST")
+    sleeps = Sleeps()
+    make_client(httpserver, sleeps).request(
+        "POST", "/repos/o/r/issues/1/comments", json_body={"body": "x"}
+    )
+    assert sleeps.waits == [3]
+
+
+def test_a_post_to_a_closed_port_is_retried() -> None:
+    # The connection never opened, so nothing was sent: safe to try again.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sleeps = Sleeps()
+        client = GitHubClient(TOKEN, api_url=f"http://127.0.0.1:{port}/api/v3", sleep=sleeps,
+                              retry=RetryPolicy(attempts=3, backoff_s=1), timeout_s=5)
+        with pytest.raises(GitHubError, match="after 3 attempts"):
+            client.request("POST", "/repos/o/r/issues/1/comments", json_body={"body": "x"})
+    assert sleeps.waits == [1, 2]

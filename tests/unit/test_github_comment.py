@@ -9,6 +9,8 @@ import copy
 import json
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
 from collections import deque
@@ -64,6 +66,10 @@ class FakeGitHub:
     max_body: int = MAX_BODY_CHARS
     comments: list[dict[str, Any]] = field(default_factory=list)
     injected: deque[tuple[int, dict[str, str], str]] = field(default_factory=deque)
+    # Faults that strike after a create has landed: "502" answers 502, "drop" resets the
+    # connection without an answer. The comment exists either way.
+    after_create: deque[str] = field(default_factory=deque)
+    before_create: deque[int] = field(default_factory=deque)  # statuses of creates not done
     log: list[tuple[str, str]] = field(default_factory=list)
     next_id: int = 1000
 
@@ -129,8 +135,19 @@ class FakeGitHub:
         body = request.get_json()["body"]
         if len(body) > self.max_body:
             return self.json(422, fixture("error_body_too_long_422.json"))
+        if comment_id is None and self.before_create:
+            return self.json(self.before_create.popleft(), {"message": "Server Error"})
         if comment_id is None:
-            return self.json(201, self.add(self.login or BOT, body))
+            created = self.add(self.login or BOT, body)
+            fault = self.after_create.popleft() if self.after_create else ""
+            if fault == "drop":
+                # A TCP reset under the server's feet: the client never hears an answer.
+                conn: socket.socket = request.environ["werkzeug.socket"]
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            if fault:
+                return self.json(502, {"message": "Server Error"})
+            return self.json(201, created)
         # GitHub lets anyone with write access edit any comment: the client must not.
         comment = self.by_id(comment_id)
         comment["body"] = body
@@ -433,6 +450,45 @@ def test_500_then_success(github: FakeGitHub) -> None:
                               body=render_body(FACTS), author=BOT, fallback_author=BOT, env={})
     assert outcome.action == "created"
     assert sleeps.waits == [1]
+
+
+@pytest.mark.parametrize("fault", ["502", "drop"], ids=["502-after-landing", "connection-lost"])
+def test_a_create_that_landed_despite_the_failure_is_not_repeated(
+    github: FakeGitHub, fault: str
+) -> None:
+    github.after_create.append(fault)
+    sleeps = Sleeps()
+    outcome = post_pr_comment(client_for(github, sleeps), repository=REPO, pr=PR, image="app",
+                              body=render_body(FACTS), author=BOT, fallback_author=BOT, env={})
+    assert outcome.action == "created"
+    assert len(github.comments) == 1
+    assert outcome.comment_id == github.comments[0]["id"]
+    # One POST, then a wait and a fresh listing instead of a second POST.
+    assert [method for method, _ in github.writes()] == ["POST"]
+    assert github.log[-1][0] == "GET"
+    assert sleeps.waits == [1]
+
+
+def test_a_create_that_did_not_land_is_retried_after_listing(github: FakeGitHub) -> None:
+    github.before_create.extend([503, 500])  # answered before anything is written
+    sleeps = Sleeps()
+    outcome = post_pr_comment(client_for(github, sleeps), repository=REPO, pr=PR, image="app",
+                              body=render_body(FACTS), author=BOT, fallback_author=BOT, env={})
+    assert outcome.action == "created"
+    assert len(github.comments) == 1
+    methods = [method for method, _ in github.log]
+    # list, POST (503), list, POST (503), list, POST (201)
+    assert methods == ["GET", "POST", "GET", "POST", "GET", "POST"]
+    assert sleeps.waits == [1, 2]
+
+
+def test_a_create_that_keeps_failing_gives_up_without_duplicates(github: FakeGitHub) -> None:
+    github.before_create.extend([500] * 20)
+    client = GitHubClient(TOKEN, api_url=github.base, sleep=Sleeps(), timeout_s=5,
+                          retry=RetryPolicy(attempts=3, backoff_s=1))
+    with pytest.raises(GitHubError, match="GitHub failed 3 times to create the comment on PR #15"):
+        upsert_comment(client, repository=REPO, pr=PR, image="app", body="x", author=BOT)
+    assert github.comments == []
 
 
 @pytest.mark.parametrize("status", [403, 429], ids=["403", "429"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fullstack_build.errors import CommandError, ConfigError
+from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.metadata import (
     Metadata,
     annotation_args,
@@ -75,7 +75,8 @@ def test_compute_with_the_default_rules_on_a_version_tag() -> None:
     assert meta.tags[6:] == tuple(f"ghcr.io/octo/fullstack-web-runtime:{t}"
                                   for t in meta.tag_names)
     assert dict(meta.labels) == {
-        OCI + "created": "2020-01-10T00:30:00.000Z",
+        # The commit's date from the event payload, not the clock: a re-run is identical.
+        OCI + "created": "2020-01-09T20:58:24.000Z",
         OCI + "description": "Runtime sandbox",
         OCI + "licenses": "",
         OCI + "revision": D,
@@ -177,7 +178,7 @@ def commit(repo: Path, files: dict[str, str], message: str) -> str:
 
 def test_diff_argv() -> None:
     assert diff_argv("origin/main") == ["git", "diff", "--name-only", "--no-renames",
-                                        "origin/main...HEAD", "--"]
+                                        "--end-of-options", "origin/main...HEAD", "--"]
     assert diff_argv("a", "b")[-2] == "a...b"
 
 
@@ -202,6 +203,25 @@ def test_changed_images_from_a_real_repository(tmp_path: Path) -> None:
 def test_null_base_means_everything(tmp_path: Path) -> None:
     assert changed_files(QUIET, "0" * 40, cwd=str(tmp_path)) is None
     assert images_to_build(make_settings(), None) == ("runtime", "bare")
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "message"),
+    [
+        pytest.param("--output=OUT", "HEAD", r"--base '--output=.*' starts with `-`", id="base"),
+        pytest.param("HEAD~1", "-p", r"--head '-p' starts with `-`", id="head"),
+        pytest.param(" ", "HEAD", r"--base is empty", id="empty"),
+    ],
+)
+def test_refs_that_git_would_read_as_options_are_refused(
+    tmp_path: Path, base: str, head: str, message: str
+) -> None:
+    commit(tmp_path, {"a": "a"}, "a")
+    commit(tmp_path, {"a": "b"}, "b")
+    with pytest.raises(UsageError, match=message):
+        changed_files(QUIET, base.replace("OUT", str(tmp_path / "out")), head,
+                      cwd=str(tmp_path))
+    assert not (tmp_path / "out").exists()
 
 
 def test_unknown_base_is_a_command_error(tmp_path: Path) -> None:

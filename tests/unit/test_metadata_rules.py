@@ -76,6 +76,15 @@ def test_parse_rule(text: str, rtype: RuleType, priority: int, attrs: dict[str, 
                      id="priority"),
         pytest.param("type=ref,evnt=branch", r"unknown attribute 'evnt'", id="typo-attribute"),
         pytest.param("", r"empty tag rule", id="empty"),
+        pytest.param("type=raw,value={{branch", r"unclosed `\{\{branch` in tag rule .*: "
+                     r"close it, e.g. `\{\{branch\}\}`", id="unclosed-value"),
+        pytest.param("type=raw,value=x-{{sha}}-{{branch", r"unclosed `\{\{branch`",
+                     id="unclosed-after-closed"),
+        pytest.param("type=semver,pattern={{version", r"unclosed `\{\{version`",
+                     id="unclosed-pattern"),
+        pytest.param("type=sha,prefix={{branch", r"unclosed", id="unclosed-prefix"),
+        pytest.param("type=raw,value=on,enable={{is_default_branch", r"unclosed",
+                     id="unclosed-enable"),
     ],
 )
 def test_invalid_rules_are_one_line_config_errors(text: str, message: str) -> None:
@@ -150,3 +159,8 @@ def test_load_config_defaults_and_overrides() -> None:
 def test_load_config_rejects_bad_shapes(section: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="metadata"):
         load_config(section)
+
+
+def test_a_match_pattern_is_a_regular_expression_not_a_template() -> None:
+    rule = parse_rule("type=match,pattern=x{{2}}")  # `{{` means nothing special there
+    assert rule.get("pattern") == "x{{2}}"

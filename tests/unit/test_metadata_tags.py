@@ -5,6 +5,7 @@ project adds (128 characters, no leading `.`/`-`, `length=`)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from fullstack_build.metadata.context import Context
 from fullstack_build.metadata.rules import (
     DEFAULT_FLAVOR,
     DEFAULT_RULES,
+    MATCH_TIMEOUT_S,
     parse_flavor,
     parse_rules,
 )
@@ -191,6 +193,29 @@ def test_pep440_raw_keeps_the_tag() -> None:
 )
 def test_match(tag: str, rules: list[str], expected: list[str]) -> None:
     assert names(ctx(f"refs/tags/{tag}"), rules) == expected
+
+
+def test_a_catastrophic_match_pattern_stops_at_its_time_limit() -> None:
+    tag = "a" * 60 + "!"
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as error:
+        names(ctx(f"refs/tags/{tag}"), ["type=match,pattern=(a|aa)+$"])
+    assert time.monotonic() - started < MATCH_TIMEOUT_S + 5
+    message = str(error.value)
+    assert "\n" not in message
+    assert "tag rule 'type=match,pattern=(a|aa)+$' ran over 1 s" in message
+    assert "simplify the pattern" in message
+
+
+def test_the_issue_pattern_finishes_at_once() -> None:
+    """`(a+)+$` hangs Python's `re` on a long run of `a`s; the `regex` engine answers."""
+    warnings: list[str] = []
+    started = time.monotonic()
+    found = names(ctx("refs/tags/" + "a" * 40 + "!"), ["type=match,pattern=(a+)+$", "type=sha"],
+                  warnings=warnings)
+    assert time.monotonic() - started < 1
+    assert found == ["sha-860c190"]
+    assert "does not match" in warnings[0]
 
 
 # --- ref, edge, raw, sha, schedule ------------------------------------------------------------

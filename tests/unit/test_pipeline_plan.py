@@ -214,11 +214,25 @@ def test_plan_merge_one_step_per_registry() -> None:
     assert plan.records == tuple(records)
     assert [step.registry.name for step in plan.steps] == ["a", "b"]
     repo = "127.0.0.1:5001/team/fullstack-agent"
-    assert plan.steps[1].argv == [
+    sources = [f"{repo}@sha256:{'a' * 64}", f"{repo}@sha256:{'b' * 64}"]
+    step = plan.steps[1]
+    # 1. The index as it would be pushed, printed: nothing is written.
+    assert step.index_argv(dry_run=True) == [
+        "docker", "buildx", "imagetools", "create", "--builder", "ci", "--dry-run",
+        "--tag", f"{repo}:sha-b2c44aa",
+        "--annotation", "index:org.opencontainers.image.revision=b2c44aa9", *sources,
+    ]  # fmt: skip
+    # 2. The same index pushed by its digest: no tag moves.
+    index = "sha256:" + "c" * 64
+    assert step.index_argv(digest=index) == [
         "docker", "buildx", "imagetools", "create", "--builder", "ci",
-        "--tag", f"{repo}:sha-b2c44aa", "--tag", f"{repo}:main",
-        "--annotation", "index:org.opencontainers.image.revision=b2c44aa9",
-        f"{repo}@sha256:{'a' * 64}", f"{repo}@sha256:{'b' * 64}",
+        "--tag", f"{repo}@{index}",
+        "--annotation", "index:org.opencontainers.image.revision=b2c44aa9", *sources,
+    ]  # fmt: skip
+    # 3. Every tag, copied from that digest (one source, no annotations: the same bytes).
+    assert step.tag_argv(index) == [
+        "docker", "buildx", "imagetools", "create", "--builder", "ci",
+        "--tag", f"{repo}:sha-b2c44aa", "--tag", f"{repo}:main", f"{repo}@{index}",
     ]  # fmt: skip
 
 
@@ -232,8 +246,10 @@ def test_plan_merge_sources_follow_the_records_order() -> None:
         f"127.0.0.1:5000/team/fullstack-agent@sha256:{'b' * 64}",
         f"127.0.0.1:5000/team/fullstack-agent@sha256:{'a' * 64}",
     )
-    assert step.argv[:6] == ["docker", "buildx", "imagetools", "create", "--tag",
-                             "127.0.0.1:5000/team/fullstack-agent:v1"]  # fmt: skip
+    assert step.tag_argv("sha256:" + "c" * 64)[:6] == [
+        "docker", "buildx", "imagetools", "create", "--tag",
+        "127.0.0.1:5000/team/fullstack-agent:v1",
+    ]  # fmt: skip
 
 
 def test_plan_merge_refuses_without_registry_or_tag() -> None:
