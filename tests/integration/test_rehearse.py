@@ -12,6 +12,7 @@ minute for the app image), so each test takes minutes, not seconds.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -125,7 +126,12 @@ def rehearse(event: str, ref: str, published: Published, work_dir: Path) -> Rehe
     ]  # fmt: skip
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False)
     rehearsal = Rehearsal(proc, work_dir / f"docker-build-push-{event}")
-    assert proc.returncode == 0, rehearsal.output[-6000:]
+    if proc.returncode != 0:
+        # The lines that say what failed (a step's error, a failed test) can be far above the
+        # end of a long log: show them first.
+        failed = [ln for ln in rehearsal.output.splitlines()
+                  if re.search(r"::error::|^FAILED |^ERROR |^E  ", ln)]  # fmt: skip
+        pytest.fail("\n".join([*failed[:80], "...", rehearsal.output[-4000:]]))
     return rehearsal
 
 
