@@ -559,3 +559,25 @@ def lint(c: Context, only: list[str] | None = None) -> None:
 
 
 ns.add_task(lint)
+
+
+# --- lock --------------------------------------------------------------------------------
+
+
+@task(help={"upgrade": "Move every package to the newest version the declarations allow"})
+@exits_cleanly
+def lock(c: Context, upgrade: bool = False) -> None:
+    """Refresh the hashed lock files (requirements*.txt) with uv.
+
+    requirements.txt, requirements-smoke.txt and requirements-dev.txt, from pyproject.toml and
+    requirements-dev.in: one resolution for every platform and Python >= 3.11. Versions
+    already locked stay unless --upgrade is given.
+    """
+    from fullstack_build import lock as lock_core
+
+    root = Path(__file__).resolve().parent
+    for note in lock_core.run(runner(c), root, upgrade=upgrade):
+        log.info(note)
+
+
+ns.add_task(lock)

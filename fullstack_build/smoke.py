@@ -11,6 +11,7 @@ JUnit report into a one-line verdict.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build import log
+from fullstack_build import log, programs
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -310,6 +311,24 @@ def names_registry(reference: str) -> bool:
     return bool(slash) and ("." in first or ":" in first or first == "localhost")
 
 
+# What the suites import: the `smoke` extra, locked in requirements-smoke.txt.
+SMOKE_MODULES = ("pytest", "pytest_docker", "docker")
+
+
+def check_smoke_tools(python: str, modules: tuple[str, ...] = SMOKE_MODULES) -> None:
+    """The smoke-test tools are importable, or one line that says what to install (they are
+    not in the runtime requirements)."""
+    if python != sys.executable:
+        return  # another interpreter: its own import error ends the run
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        lock_file = programs.program("pytest").requirements
+        raise PreconditionError(
+            f"the smoke-test tools are not installed ({', '.join(missing)}): "
+            f"`python3 -m pip install --require-hashes -r {lock_file}`"
+        )
+
+
 def check_engine(runner: Runner) -> None:
     try:
         runner.run(engine_argv(), capture=True, mutates=False, timeout=30)
@@ -398,6 +417,7 @@ def run_smoke(
         run_id=str(os.getpid()),
     )
     check_runnable(plan.platform, host, binfmt_dir)
+    check_smoke_tools(python)
     check_engine(runner)
     ensure_image(runner, plan)
     plan.junit.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ real waiting.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 import requests
 
 from fullstack_build.errors import ConfigError, GitHubError
+from fullstack_build.retry import retry_after_seconds
 from fullstack_build.runner import mask
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -96,22 +96,6 @@ def api_message(response: requests.Response) -> str:
         elif err:
             parts.append(f"({err})")
     return " ".join(p for p in parts if p)
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from ``now``: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def rate_limit_wait(

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build.errors import PreconditionError
-from fullstack_build.platforms import Platform
+from fullstack_build import programs
+from fullstack_build.platforms import Platform, host_platform
 from fullstack_build.runner import Runner
 
 # Adds sid at a low pin priority, derived from the image's own stable sources line, so that
@@ -236,14 +236,14 @@ def ensure_base(
         parent = BaseImage(f"debian:{suite}", "debian").reference(registry)
         (context / "Dockerfile").write_text(derived_dockerfile(image, parent, suite))
     elif image.kind == "node":
-        if shutil.which("npm") is None:
-            raise PreconditionError("npm is missing: `apt-get install npm`, then `invoke local.up`")
+        programs.require("npm", f"make {reference}")
         context = prepare_node_context(runner, image, platforms, work)
     else:
-        if shutil.which("mmdebstrap") is None:
-            raise PreconditionError(
-                "mmdebstrap is missing: `apt-get install mmdebstrap`, then `invoke local.up`"
-            )
+        programs.require("mmdebstrap", f"make {reference}")
+        if any(p != host_platform() for p in platforms):
+            # Without it mmdebstrap stops late: "E: install arch-test for foreign architecture
+            # support" (exit 25), after minutes of work for the native root.
+            programs.require("arch-test", f"make {reference} for foreign architectures")
         context = prepare_debian_context(runner, suite, platforms, work)
     runner.run(push_argv(reference, platforms, context, labels={RECIPE_LABEL: want_recipe}))
     return f"base: made {reference} for {', '.join(sorted(wanted))}"

@@ -11,20 +11,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import log
+from fullstack_build import log, programs
 from fullstack_build.errors import PreconditionError
 from fullstack_build.local import debian, processes
 from fullstack_build.runner import Runner
 
-ENGINE_PACKAGES = ("docker.io", "containerd", "docker-buildx", "docker-compose")
-CLIENT_PACKAGE = "docker-cli"
-# Host packages the engine and the rest of the stack use, from the host's own suite.
-HOST_PACKAGES = (
-    "runc", "iptables", "skopeo", "mmdebstrap", "qemu-user-static",
-    "docker-registry", "apache2-utils", "ca-certificates", "uidmap",
-    # mmdebstrap needs arch-test for any foreign --architectures (the arm64 base).
-    "arch-test",
-)  # fmt: skip
+# The engine's Debian packages (of `local.engine_suite`), from the program table; the client
+# package only when no docker client is on PATH.
+CLIENT_PACKAGE = programs.program("docker").package
+ENGINE_PACKAGES = tuple(
+    dict.fromkeys(
+        p.package
+        for p in programs.PROGRAMS.values()
+        if p.source is programs.Source.ENGINE and p.package != CLIENT_PACKAGE
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -84,27 +85,6 @@ def buildx_version(runner: Runner) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
-def ensure_host_packages(runner: Runner, packages: tuple[str, ...] = HOST_PACKAGES) -> None:
-    if shutil.which("dpkg-query") is None:
-        raise PreconditionError(
-            "not a Debian-family host: install a Docker engine with buildx, a registry, "
-            "skopeo and QEMU binfmt yourself, then run `invoke local.up` again"
-        )
-    query = runner.run(
-        debian.missing_packages_argv(packages), capture=True, check=False, mutates=False
-    )
-    missing = [p for p in packages if p not in debian.parse_installed(query.stdout)]
-    if not missing:
-        return
-    if os.geteuid() != 0:
-        raise PreconditionError(
-            f"missing host packages {', '.join(missing)}: run "
-            f"`sudo apt-get install {' '.join(missing)}` or `sudo invoke local.up`"
-        )
-    runner.run(["apt-get", "update", "-qq"])
-    runner.run(debian.install_argv(missing), env={"DEBIAN_FRONTEND": "noninteractive"})
-
-
 def fetch_engine(runner: Runner, layout: EngineLayout, suite: str, need_client: bool) -> None:
     """Download the engine .debs of ``suite`` with a private apt state and unpack them."""
     if layout.dockerd.exists() and (layout.plugin_dir / "docker-buildx").exists():
@@ -137,7 +117,7 @@ def link_cli_plugins(layout: EngineLayout, home: Path) -> list[Path]:
     target_dir = plugin_dir_for(home, os.geteuid() == 0)
     target_dir.mkdir(parents=True, exist_ok=True)
     made = []
-    for plugin in ("docker-buildx", "docker-compose"):
+    for plugin in programs.DOCKER_PLUGINS:
         link = target_dir / plugin
         source = layout.plugin_dir / plugin
         if source.exists() and not link.exists():
@@ -178,13 +158,12 @@ def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
         return "engine: reused the running Docker engine"
     layout = EngineLayout(state_dir)
     if not engine_answers(runner):
-        if os.geteuid() != 0 or not debian.is_debian_family(_os_release()):
+        if not can_make_engine():
             raise PreconditionError(
                 "no Docker engine answers: start Docker (Docker Desktop, or "
                 "`sudo systemctl start docker`), or run `invoke local.up` as root on a "
                 "Debian-family host to make one"
             )
-        ensure_host_packages(runner)
         fetch_engine(runner, layout, suite, need_client=shutil.which("docker") is None)
         if shutil.which("docker") is None:
             client = layout.prefix / "usr" / "bin" / "docker"
@@ -192,20 +171,31 @@ def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
         link_cli_plugins(layout, Path.home())
         start_engine(runner, layout)
         return f"engine: started dockerd from Debian {suite} packages under {layout.root}"
-    # An engine answers but buildx is missing: supply the plugin only.
-    ensure_host_packages(runner)
+    # An engine answers but buildx is missing: supply the plugin only (from Debian packages).
+    no_buildx = PreconditionError(
+        "docker buildx is not available: install the buildx plugin "
+        "(https://docs.docker.com/go/buildx/) and run `invoke local.up` again"
+    )
+    if not debian_host():
+        raise no_buildx
     fetch_engine(runner, layout, suite, need_client=False)
     link_cli_plugins(layout, Path.home())
     if not buildx_version(runner):
-        raise PreconditionError(
-            "docker buildx is not available: install the buildx plugin "
-            "(https://docs.docker.com/go/buildx/) and run `invoke local.up` again"
-        )
+        raise no_buildx
     return "engine: reused the running Docker engine, added the buildx plugin"
 
 
 def stop_engine(state_dir: Path) -> bool:
     return processes.stop(state_dir, "dockerd", timeout=60)
+
+
+def debian_host() -> bool:
+    return debian.is_debian_family(_os_release())
+
+
+def can_make_engine() -> bool:
+    """Only root on a Debian-family host can install and start an engine from packages."""
+    return os.geteuid() == 0 and debian_host()
 
 
 def _os_release() -> str:

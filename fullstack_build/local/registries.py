@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from fullstack_build import programs
 from fullstack_build.errors import PreconditionError
 from fullstack_build.local import processes
 from fullstack_build.runner import Runner
@@ -65,10 +66,7 @@ def ensure_registry(runner: Runner, registry: LocalRegistry, state_dir: Path) ->
     root = registry.root(state_dir)
     (root / "data").mkdir(parents=True, exist_ok=True)
     if registry.user:
-        if shutil.which("htpasswd") is None:
-            raise PreconditionError(
-                "htpasswd is missing: `apt-get install apache2-utils`, then `invoke local.up`"
-            )
+        programs.require("htpasswd", f"make the password file of {registry.address}")
         # bcrypt is the only hash Distribution accepts.
         runner.with_secrets(registry.password).run(
             ["htpasswd", "-Bbc", str(root / "htpasswd"), registry.user, registry.password],
@@ -78,9 +76,8 @@ def ensure_registry(runner: Runner, registry: LocalRegistry, state_dir: Path) ->
     binary = shutil.which("docker-registry")
     if binary is None:
         raise PreconditionError(
-            f"no registry answers on {registry.address} and `docker-registry` is not installed: "
-            "`apt-get install docker-registry`, or run one with "
-            f"`docker run -d -p {registry.address}:5000 registry:2`"
+            f"no registry answers on {registry.address}: {programs.missing_line('docker-registry')}"
+            f", or run one with `docker run -d -p {registry.address}:5000 registry:2`"
         )
     argv = [binary, "serve", str(root / "config.yml")]
     if runner.dry_run:

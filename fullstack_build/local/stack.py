@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass
 
 from fullstack_build import log
-from fullstack_build.local import bases, engine, qemu, registries
+from fullstack_build.local import bases, engine, host, qemu, registries
+from fullstack_build.programs import Need
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
 
@@ -33,12 +34,33 @@ def plan(settings: Settings, node_major: str = "22") -> StackPlan:
     )
 
 
+def needs(
+    settings: Settings, the_plan: StackPlan, quiet: Runner, *, with_bases: bool
+) -> set[Need]:
+    """What this run is about to make, hence which host programs it needs (read-only probes)."""
+    wanted = {Need.TASKS}
+    # Where no engine can be made here, the engine step fails with its own fix instead.
+    if not engine.engine_answers(quiet) and engine.can_make_engine():
+        wanted.add(Need.ENGINE)
+    if any(qemu.emulation_problem(p) for p in qemu.foreign(settings.platforms)):
+        wanted.add(Need.QEMU)
+    if not all(registries.answers(r) for r in the_plan.registries):
+        wanted.add(Need.REGISTRIES)
+    if with_bases:
+        wanted.add(Need.BASES)
+    return wanted
+
+
 def up(settings: Settings, runner: Runner, *, with_bases: bool = True) -> list[str]:
     """Bring the stack up; idempotent. Returns one line per component."""
     started = time.monotonic()
     the_plan = plan(settings)
     state = settings.local.state_dir
     notes: list[str] = []
+    with log.group("local stack: host programs"):
+        quiet = Runner(echo=False)
+        wanted = needs(settings, the_plan, quiet, with_bases=with_bases)
+        notes += host.ensure(runner, wanted, debian_family=engine.debian_host())
     with log.group("local stack: engine"):
         notes.append(engine.ensure_engine(runner, state, settings.local.engine_suite))
     with log.group("local stack: QEMU"):

@@ -25,8 +25,8 @@ from fullstack_build.github.api import (
     MaybeAppliedError,
     RateLimitedError,
     RetryPolicy,
-    retry_after_seconds,
 )
+from fullstack_build.retry import retry_after_seconds
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github"
 TOKEN = "ghs_SECRETtoken0123456789"

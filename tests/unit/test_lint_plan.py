@@ -1,6 +1,6 @@
 """`invoke lint`: the argv of each linter, the files they check, and how failures add up.
 
-The last tests run the real linters (installed from requirements.txt) on the repository's
+The last tests run the real linters (installed from requirements-dev.txt) on the repository's
 workflows and on small bad inputs, offline, to prove each check passes and fails when it should.
 """
 
@@ -222,7 +222,7 @@ def test_a_missing_tool_is_a_clear_problem(
     assert not check.runnable
     assert len(check.problems) == 1
     assert check.problems[0].startswith(problem)
-    assert "pip install -r requirements.txt" in check.problems[0]
+    assert "pip install --require-hashes -r requirements-dev.txt" in check.problems[0]
 
 
 def test_no_workflows_is_a_problem(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from fullstack_build.smoke import (
     JunitSummary,
     SmokePlan,
     check_runnable,
+    check_smoke_tools,
     compose_down_argv,
     failure_message,
     image_platform,
@@ -402,3 +404,13 @@ def test_failure_message(summary: JunitSummary | None, returncode: int, expected
     message = failure_message(p, summary, returncode)
     assert message == expected.format(junit=p.junit, suite=p.suite_dir)
     assert "\n" not in message
+
+
+def test_missing_smoke_tools_name_the_lock_file() -> None:
+    check_smoke_tools(sys.executable)  # this environment has the smoke extra
+    with pytest.raises(PreconditionError) as error:
+        check_smoke_tools(sys.executable, ("pytest", "no_such_module_fullstack_smoke"))
+    assert str(error.value) == (
+        "the smoke-test tools are not installed (no_such_module_fullstack_smoke): "
+        "`python3 -m pip install --require-hashes -r requirements-smoke.txt`"
+    )
