@@ -321,6 +321,28 @@ def changed(
 ns.add_task(changed)
 
 
+@task(
+    help={
+        "image": "Image name from invoke.yaml (default: default_image).",
+        "json": 'Print the matrix as the workflows read it: {"include": [...]}.',
+    }
+)
+@exits_cleanly
+def matrix(c: Context, image: str | None = None, json_: bool = False) -> None:
+    """Print the CI build matrix: one entry per configured platform and the runner it builds on.
+
+    From `platforms` and the `ci:` runner map in invoke.yaml; a platform without a native runner
+    builds under QEMU on ci.qemu_runner. On Actions also sets the step output `matrix`.
+    """
+    from fullstack_build import ci
+
+    entries = ci.matrix(settings(c), image, dict(os.environ))
+    print(ci.render(entries, as_json=json_))
+
+
+ns.add_task(matrix)
+
+
 # --- github: pr-comment ------------------------------------------------------------------
 
 
@@ -328,7 +350,8 @@ ns.add_task(changed)
     help={
         "image": "Image name from invoke.yaml (default: default_image).",
         "status": "The build's outcome: success or failure.",
-        "log": "Build log file; on failure its tail is shown, collapsed.",
+        "log": "Build log file; on failure its tail is shown, collapsed (repeatable: one "
+        "per platform).",
         "pr": "Pull request number (default: from the event payload, GITHUB_EVENT_PATH).",
         "platforms": "Platforms built, comma-separated (default: from --report).",
         "pushed": "State that the image was pushed.",
@@ -338,14 +361,14 @@ ns.add_task(changed)
         "tags": "A tag a merge would publish (repeatable; default: from --report).",
         "report": "Build report JSON with per-arch duration and size (repeatable, merged).",
     },
-    iterable=["tags", "report"],
+    iterable=["tags", "report", "log"],
 )
 @exits_cleanly
 def pr_comment(
     c: Context,
     image: str | None = None,
     status: str | None = None,
-    log: str | None = None,
+    log: list[str] | None = None,
     pr: str | None = None,
     platforms: str | None = None,
     pushed: bool = False,
@@ -367,7 +390,7 @@ def pr_comment(
         conf,
         conf.image(image),
         status=status,
-        log_path=log,
+        log_path=log or None,
         pr=pr,
         platforms=platforms,
         pushed=pushed,
@@ -448,6 +471,7 @@ def rehearse(
 
     Jobs run in `needs` order, matrix by matrix, each in a fresh checkout of the current tree
     with the GITHUB_* environment, an event payload and per-step output and summary files.
+    A job calling one of this repository's reusable workflows runs that workflow's jobs.
     `uses:` steps run local equivalents; the PR comment goes to a local GitHub API stand-in;
     the tasks publish to the local registry (rehearse.runtime_file, or --registry).
     Fails if any job failed.

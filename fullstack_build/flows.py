@@ -179,7 +179,15 @@ def _push_digest(
         log.info(
             f"pushed {image.name} {platform} as {record.digest} ({record.path}); record: {path}"
         )
-        actions.publish([report], env, title=f"push {image.name} {platform}")
+        # The per-platform digest and where it was pushed, for the job's next steps (the
+        # smoke test of exactly this image: `--ref ${{ steps.push.outputs.ref }}`).
+        outputs: dict[str, actions.OutputValue] = {
+            "digest": record.digest,
+            "platform": record.platform,
+            "ref": record.references[0] if record.references else "",
+            "references": list(record.references),
+        }
+        actions.publish([report], env, title=f"push {image.name} {platform}", outputs=outputs)
     return record, arch_report
 
 

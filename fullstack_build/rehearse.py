@@ -1,7 +1,11 @@
 """``invoke rehearse``: run a GitHub workflow's own steps on the local stack.
 
-Jobs run one after another in ``needs`` order, a matrix job once per combination. Each job
-run gets what a fresh GitHub runner gives it: its own workspace (checked out from the current
+Jobs run one after another in ``needs`` order, a matrix job once per combination (a matrix an
+expression computes, ``fromJSON(needs.matrix.outputs.matrix)``, once the jobs it needs are
+done). A job that calls one of this repository's reusable workflows (``uses:
+./.github/workflows/X.yml`` or ``$/...``) runs that workflow's jobs in its place, with its
+``with:`` inputs as the ``inputs`` context, and gets the workflow's outputs. Each job run
+gets what a fresh GitHub runner gives it: its own workspace (checked out from the current
 tree), RUNNER_TEMP, docker login state, GITHUB_* variables, an event payload, and per-step
 GITHUB_OUTPUT/GITHUB_ENV/GITHUB_PATH/GITHUB_STEP_SUMMARY files. ``run:`` steps run in GitHub's
 shells; ``uses:`` steps run their local equivalents (see ``rehearsal.plan.ACTIONS``): artifacts
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -38,7 +43,9 @@ from fullstack_build.workflows import (
     Status,
     Step,
     Workflow,
+    call_inputs,
     condition_holds,
+    evaluate,
     load_workflow,
     substitute,
 )
@@ -139,9 +146,41 @@ def _status_of(results: list[str]) -> str:
 
 
 @dataclass
+class _Scope:
+    """One workflow being run: the rehearsed one, or a reusable workflow a job of it calls
+    (``uses: ./.github/workflows/X.yml``), with that call's inputs and secrets."""
+
+    workflow: Workflow
+    inputs: dict[str, Any]
+    secrets: dict[str, str]
+    env: dict[str, str]  # the workflow's own `env:`, evaluated
+    label: str = ""  # "app / ": what GitHub shows before the called workflow's job names
+    key: str = ""  # "app.": the folder-name prefix of its job runs
+    results: dict[str, list[str]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def needs_context(self, job: Job) -> dict[str, Any]:
+        return {
+            n: {"result": _status_of(self.results.get(n, [])), "outputs": self.outputs.get(n, {})}
+            for n in job.needs
+        }
+
+    def ancestors(self, job: Job) -> list[str]:
+        seen: list[str] = []
+        pending = list(job.needs)
+        while pending:
+            name = pending.pop()
+            if name not in seen:
+                seen.append(name)
+                pending.extend(self.workflow.jobs[name].needs)
+        return seen
+
+
+@dataclass
 class _JobState:
     """What the steps of one job run share."""
 
+    scope: _Scope
     run: plan.JobRun
     name: str
     home: Path
@@ -152,6 +191,20 @@ class _JobState:
     path_entries: list[str] = field(default_factory=list)
     steps: dict[str, Any] = field(default_factory=dict)
     failed: bool = False
+
+
+_WHOLE_EXPRESSION = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
+
+
+def _value(value: Any, ctx: Mapping[str, Any]) -> Any:
+    """A ``with:`` value: one whole expression keeps its type (a boolean input stays one),
+    text with expressions inside becomes text."""
+    if not isinstance(value, str):
+        return value
+    whole = _WHOLE_EXPRESSION.match(value)
+    if whole and "${{" not in whole.group(1):
+        return evaluate(whole.group(1), ctx)
+    return substitute(value, ctx)
 
 
 class _Rehearsal:
@@ -191,16 +244,14 @@ class _Rehearsal:
         self.event_path = run_dir / "event.json"
         self.summary = run_dir / "summary.md"
         self.run_id = int(time.time())
-        self.results: dict[str, list[str]] = {}
-        self.outputs: dict[str, dict[str, str]] = {}
         self.files: list[str] | None = None
-        self.workflow_env: dict[str, str] = {}
 
     # --- contexts ---------------------------------------------------------------------
 
     def github_context(self, job_id: str, workspace: Path | None = None) -> dict[str, Any]:
         t = self.trigger
         event = json.loads(self.event_path.read_text()) if self.event_path.exists() else {}
+        # In a called workflow too, `github` is the caller's (its workflow, event, ref).
         return {
             "event_name": t.event_name, "event": event, "ref": t.ref, "ref_name": t.ref_name,
             "ref_type": t.ref_type, "sha": t.sha, "repository": t.repository,
@@ -213,46 +264,51 @@ class _Rehearsal:
             "workspace": str(workspace or ""), "action": "", "retention_days": "90",
         }  # fmt: skip
 
-    def needs_context(self, job: Job) -> dict[str, Any]:
-        return {
-            n: {"result": _status_of(self.results.get(n, [])), "outputs": self.outputs.get(n, {})}
-            for n in job.needs
-        }
-
-    def ancestors(self, job: Job) -> list[str]:
-        seen: list[str] = []
-        pending = list(job.needs)
-        while pending:
-            name = pending.pop()
-            if name not in seen:
-                seen.append(name)
-                pending.extend(self.workflow.jobs[name].needs)
-        return seen
+    def scope(
+        self,
+        workflow: Workflow,
+        inputs: dict[str, Any],
+        secrets: dict[str, str],
+        label: str = "",
+        key: str = "",
+    ) -> _Scope:
+        base = {"github": self.github_context(""), "vars": dict(self.config.variables),
+                "secrets": secrets, "inputs": inputs, "env": {}}  # fmt: skip
+        env = {k: substitute(v, base) for k, v in workflow.env.items()}
+        return _Scope(workflow, inputs, secrets, env, label, key)
 
     # --- the run ----------------------------------------------------------------------
 
     def run(self) -> list[JobResult]:
-        base = {"github": self.github_context(""), "vars": dict(self.config.variables),
-                "secrets": self.secrets, "inputs": {}}  # fmt: skip
-        self.workflow_env = {
-            k: substitute(v, {**base, "env": {}}) for k, v in self.workflow.env.items()
-        }
+        return self.run_scope(self.scope(self.workflow, {}, dict(self.secrets)))
+
+    def run_scope(self, scope: _Scope) -> list[JobResult]:
+        """Every job of one workflow in ``needs`` order; a job that calls a reusable workflow
+        runs that workflow's jobs in its place."""
         results: list[JobResult] = []
-        for run in plan.plan_runs(self.workflow):
-            result = self.run_job(run)
-            self.results.setdefault(run.job.id, []).append(result.result)
-            self.outputs.setdefault(run.job.id, {}).update(result.outputs)
-            results.append(result)
+        for job in scope.workflow.jobs_in_order():
+            if job.uses:
+                outcome, outputs, ran = self.run_call(scope, job)
+                scope.results[job.id] = [outcome]
+                scope.outputs[job.id] = outputs
+                results.extend(ran)
+                continue
+            for result in self.run_matrix(scope, job):
+                scope.results.setdefault(job.id, []).append(result.result)
+                scope.outputs.setdefault(job.id, {}).update(result.outputs)
+                results.append(result)
         return results
 
-    def job_contexts(self, run: plan.JobRun, paths: plan.RunnerPaths | None) -> dict[str, Any]:
+    def job_contexts(
+        self, scope: _Scope, run: plan.JobRun, paths: plan.RunnerPaths | None
+    ) -> dict[str, Any]:
         job = run.job
         return {
             "github": self.github_context(job.id, paths.workspace if paths else None),
             "vars": dict(self.config.variables),
-            "secrets": self.secrets,
-            "inputs": {},
-            "needs": self.needs_context(job),
+            "secrets": scope.secrets,
+            "inputs": scope.inputs,
+            "needs": scope.needs_context(job),
             "matrix": dict(run.matrix),
             "strategy": {
                 "fail-fast": job.fail_fast,
@@ -268,54 +324,115 @@ class _Rehearsal:
                 "tool_cache": str(paths.tool_cache) if paths else "",
             },
             "job": {"status": "success"},
-            "env": dict(self.workflow_env),
+            "env": dict(scope.env),
             "steps": {},
         }
 
-    def job_should_run(self, run: plan.JobRun) -> bool:
-        job = run.job
-        if job.fail_fast and run.index > 0 and "failure" in self.results.get(job.id, []):
-            return False  # fail-fast: the other combinations are cancelled
-        upstream = [_status_of(self.results.get(n, [])) for n in self.ancestors(job)]
-        ctx = self.job_contexts(run, None)
+    def job_should_run(self, scope: _Scope, job: Job) -> bool:
+        upstream = [_status_of(scope.results.get(n, [])) for n in scope.ancestors(job)]
+        ctx = self.job_contexts(scope, plan.JobRun(job, 0, 1), None)
         return plan.job_condition_holds(job, upstream, ctx)
 
-    def run_job(self, run: plan.JobRun) -> JobResult:
-        job = run.job
-        name = substitute(job.name, self.job_contexts(run, None))
-        result = JobResult(key=run.key, job_id=job.id, name=name, result="skipped")
+    def _skip_or_fail(
+        self, scope: _Scope, job: Job, name: str, result: str, why: str = ""
+    ) -> JobResult:
+        if why:
+            _say(f"::error::job {name}: {why}", self.out)
+        _say(f"==> job {name}: {result}", self.out)
+        return JobResult(key=scope.key + job.id, job_id=job.id, name=name, result=result)
+
+    def run_matrix(self, scope: _Scope, job: Job) -> list[JobResult]:
+        """One job: its ``if:`` first, then its matrix (an expression's matrix computed now,
+        from the jobs it needs), then each combination; after a failure, fail-fast cancels
+        the combinations not yet run."""
+        ctx = self.job_contexts(scope, plan.JobRun(job, 0, 1), None)
         try:
-            runs = self.job_should_run(run)
+            runs = self.job_should_run(scope, job)
+            # A job that does not run keeps an expression's matrix unexpanded, as GitHub
+            # shows it.
+            combos = (
+                job.matrix_at_run_time(lambda text: evaluate(text, ctx)) if runs else job.matrix
+            )
+        except ConfigError as exc:  # ExpressionError included
+            return [self._skip_or_fail(scope, job, scope.label + job.name, "failure", str(exc))]
+        if runs and not combos and job.dynamic_matrix is not None:
+            why = "the matrix has no combination (an empty include:)"
+            return [self._skip_or_fail(scope, job, scope.label + job.name, "failure", why)]
+        results: list[JobResult] = []
+        for run in plan.job_runs(job, combos):
+            shown = job.name  # an unexpanded matrix: named as written
+            if runs or job.dynamic_matrix is None:
+                shown = substitute(job.name, self.job_contexts(scope, run, None))
+            name = scope.label + shown
+            if not runs:
+                results.append(self._skip_or_fail(scope, job, name, "skipped"))
+            elif job.fail_fast and any(r.result == "failure" for r in results):
+                results.append(self._skip_or_fail(scope, job, name, "cancelled"))
+            else:
+                results.append(self.run_job(scope, run, name))
+            results[-1].key = scope.key + run.key
+        return results
+
+    def run_call(self, scope: _Scope, job: Job) -> tuple[str, dict[str, str], list[JobResult]]:
+        """A job that calls a reusable workflow: its ``with:`` inputs checked against the
+        workflow's ``workflow_call`` inputs, its secrets, then the workflow's jobs. Returns the
+        job's result, its outputs (the workflow's outputs over the ``jobs`` context), and
+        what each called job did."""
+        name = scope.label + job.name
+        try:
+            if not self.job_should_run(scope, job):
+                return "skipped", {}, [self._skip_or_fail(scope, job, name, "skipped")]
+            called = plan.called_workflow(job, self.root)
+            ctx = self.job_contexts(scope, plan.JobRun(job, 0, 1), None)
+            inputs = call_inputs(called, {k: _value(v, ctx) for k, v in job.with_.items()})
+            if job.secrets == "inherit":
+                secrets = dict(scope.secrets)
+            elif isinstance(job.secrets, Mapping):
+                secrets = {str(k): substitute(str(v), ctx) for k, v in job.secrets.items()}
+            else:
+                secrets = {}
+            secrets["GITHUB_TOKEN"] = self.token
+        except ConfigError as exc:
+            return "failure", {}, [self._skip_or_fail(scope, job, name, "failure", str(exc))]
+        _say(f"==> job {name}: calls {called.path.name} with {inputs}", self.out)
+        child = self.scope(called, inputs, secrets, f"{name} / ", f"{scope.key}{job.id}.")
+        ran = self.run_scope(child)
+        outcome = _status_of([_status_of(r) for r in child.results.values()])
+        jobs = {
+            j: {"result": _status_of(r), "outputs": child.outputs.get(j, {})}
+            for j, r in child.results.items()
+        }
+        octx = {"github": self.github_context(job.id), "jobs": jobs, "inputs": inputs,
+                "vars": dict(self.config.variables)}  # fmt: skip
+        try:
+            outputs = {k: substitute(v, octx) for k, v in called.outputs.items()}
         except ExpressionError as exc:
-            _say(f"::error::job {name}: {exc}", self.out)
-            result.result = "failure"
-            return result
-        if not runs:
-            cancelled = job.fail_fast and "failure" in self.results.get(job.id, [])
-            result.result = "cancelled" if cancelled else "skipped"
-            _say(f"==> job {name}: {result.result}", self.out)
-            return result
-        _say(f"==> job {name} ({run.key})", self.out)
+            _say(f"::error::outputs of {called.path.name}: {exc}", self.out)
+            return "failure", {}, ran
+        return outcome, outputs, ran
+
+    def run_job(self, scope: _Scope, run: plan.JobRun, name: str) -> JobResult:
+        job = run.job
+        result = JobResult(key=scope.key + run.key, job_id=job.id, name=name, result="skipped")
+        _say(f"==> job {name} ({scope.key}{run.key})", self.out)
         started = time.monotonic()
-        home = self.run_dir / "jobs" / run.key
+        home = self.run_dir / "jobs" / f"{scope.key}{run.key}"
         paths = plan.RunnerPaths(
             home / "workspace", home / "temp", home / "tool-cache", home / "docker"
         )
         for folder in (paths.workspace, paths.temp, paths.tool_cache):
             folder.mkdir(parents=True, exist_ok=True)
         _docker_config_dir(paths.docker_config, self.host_env)
-        ctx = self.job_contexts(run, paths)
+        ctx = self.job_contexts(scope, run, paths)
         state = _JobState(
-            run, name, home, paths, ctx, {k: substitute(v, ctx) for k, v in job.env.items()}
+            scope, run, name, home, paths, ctx, {k: substitute(v, ctx) for k, v in job.env.items()}
         )
         for step in job.steps:
             result.steps.append(self.run_step(state, step))
         result.result = "failure" if state.failed else "success"
         octx = {**ctx, "steps": state.steps}
         try:
-            result.outputs = {
-                k: substitute(v, octx) for k, v in plan.job_outputs(self.workflow, job.id).items()
-            }
+            result.outputs = {k: substitute(v, octx) for k, v in job.outputs.items()}
         except ExpressionError as exc:
             _say(f"::error::outputs of job {name}: {exc}", self.out)
             result.result = "failure"
@@ -331,11 +448,12 @@ class _Rehearsal:
         files.output.parent.mkdir(parents=True, exist_ok=True)
         for f in files.all():
             f.write_text("")
-        env_ctx = {**self.workflow_env, **state.job_env, **state.exported}
+        workflow = state.scope.workflow
+        env_ctx = {**state.scope.env, **state.job_env, **state.exported}
         job_status = {"status": "failure" if state.failed else "success"}
         ctx = {**state.ctx, "env": env_ctx, "steps": state.steps, "job": job_status}
         status = Status(failed=state.failed)
-        step_id = str(plan.raw_step(self.workflow, state.run.job.id, step).get("id") or "")
+        step_id = str(plan.raw_step(workflow, state.run.job.id, step).get("id") or "")
         try:
             runs = condition_holds(step.if_, ctx, status)
         except ExpressionError as exc:
@@ -373,7 +491,7 @@ class _Rehearsal:
             env = plan.compose_env(
                 self.host_env,
                 github,
-                workflow_env=self.workflow_env,
+                workflow_env=state.scope.env,
                 job_env=state.job_env,
                 exported=state.exported,
                 step_env=step_env,
@@ -434,10 +552,10 @@ class _Rehearsal:
         status: Status,
         env: Mapping[str, str],
     ) -> bool:
-        run, paths = state.run, state.paths
-        raw = plan.raw_step(self.workflow, run.job.id, step)
+        run, paths, workflow = state.run, state.paths, state.scope.workflow
+        raw = plan.raw_step(workflow, run.job.id, step)
         script = substitute(step.run or "", ctx, status)
-        shell = plan.step_shell(self.workflow, run.job.id, step)
+        shell = plan.step_shell(workflow, run.job.id, step)
         script_path = paths.temp / f"step-{step.index + 1}{plan.script_suffix(shell)}"
         script_path.write_text(script, encoding="utf-8")
         for line in script.rstrip().splitlines():
@@ -450,7 +568,7 @@ class _Rehearsal:
             env=env,
             cwd=str(folder),
             check=False,
-            timeout=plan.timeout_s(self.workflow, run.job.id, step),
+            timeout=plan.timeout_s(workflow, run.job.id, step),
         )
         if not result.ok:
             _say(f"::error::Process completed with exit code {result.returncode}.", self.out)
@@ -506,7 +624,13 @@ class _Rehearsal:
             else:
                 shutil.copy2(source, dest)
             copied += 1
-        _say(f"  checked out {copied} files of {self.root} into {target}", self.out)
+        # A git repository at GITHUB_SHA, as actions/checkout leaves (depth 1): `git diff`,
+        # `git rev-parse` and `invoke changed` work, and the working tree's own changes show
+        # as uncommitted ones.
+        for argv in plan.checkout_git_argvs(str(self.root), self.trigger.sha):
+            self.runner.run(argv, capture=True, cwd=str(target), timeout=120)
+        _say(f"  checked out {copied} files of {self.root} at {self.trigger.sha[:12]} into "
+             f"{target}", self.out)  # fmt: skip
         return True
 
     def login(self, inputs: Mapping[str, Any], env: Mapping[str, str]) -> bool:
@@ -609,8 +733,9 @@ def rehearse(
     workflow_path = plan.find_workflow(options.workflow or config.workflow,
                                        root / config.workflows_dir)  # fmt: skip
     workflow = load_workflow(workflow_path)
-    plan.check_actions(workflow)
-    plan.plan_runs(workflow)  # a `needs:` cycle fails here, before anything runs
+    # Before anything runs: a `needs:` cycle, a reusable workflow that is not here, an action
+    # without a local equivalent (in the called workflows too).
+    plan.check_actions(workflow, root)
     metadata = settings.raw.get("metadata") or {}
     sha = _git(runner, root, "rev-parse", "HEAD")
     if not sha:

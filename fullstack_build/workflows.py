@@ -1,16 +1,19 @@
 """GitHub Actions workflows as data: what runs, when, and which tasks it calls.
 
 Nobody can run GitHub here, so the workflows are read and reasoned about instead. This module
-parses a workflow file into frozen dataclasses, expands job matrices the way GitHub does, finds
-every ``invoke ...`` call inside ``run:`` scripts, and evaluates the ``if:`` expressions that
-decide which jobs and steps run for an event (GitHub's expression syntax and its loose
-comparison rules). The tests use it to prove the workflows' task calls and event paths;
-``invoke rehearse`` uses it to run the workflows' steps locally.
+parses a workflow file into frozen dataclasses (reusable workflows too: ``workflow_call``
+inputs and outputs, jobs that call one with ``uses:``), expands job matrices the way GitHub
+does (a matrix computed by an expression, such as ``fromJSON(needs.x.outputs.matrix)``, once
+its contexts are known), finds every ``invoke ...`` call inside ``run:`` scripts, and evaluates
+the ``if:`` expressions that decide which jobs and steps run for an event (GitHub's expression
+syntax and its loose comparison rules). The tests use it to prove the workflows' task calls
+and event paths; ``invoke rehearse`` uses it to run the workflows' steps locally.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import shlex
@@ -70,6 +73,31 @@ class Job:
     fail_fast: bool
     env: Mapping[str, str]
     steps: tuple[Step, ...]
+    # A job that calls a reusable workflow: ``uses:``, its ``with:`` inputs and ``secrets:``
+    # (a mapping, or "inherit").
+    uses: str | None = None
+    with_: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Any = None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    # ``strategy.matrix`` as written when an expression computes it (else None): expanded at
+    # run time by ``expand_matrix`` with the job's contexts.
+    dynamic_matrix: Any = None
+
+    def matrix_at_run_time(self, evaluate: Callable[[str], Any]) -> tuple[dict[str, Any], ...]:
+        """The combinations, computing an expression-valued matrix with ``evaluate``."""
+        if self.dynamic_matrix is None:
+            return tuple(dict(c) for c in self.matrix)
+        return expand_matrix({"matrix": self.dynamic_matrix}, evaluate)
+
+
+@dataclass(frozen=True)
+class WorkflowInput:
+    """One ``on.workflow_call.inputs`` entry."""
+
+    name: str
+    type: str  # string, boolean or number
+    required: bool
+    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,15 @@ class Workflow:
     env: Mapping[str, str]
     jobs: Mapping[str, Job]
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # As a reusable workflow (``on.workflow_call``): its inputs, its outputs (name -> the
+    # ``value`` expression over the ``jobs`` context) and the secrets it declares.
+    inputs: Mapping[str, WorkflowInput] = field(default_factory=dict)
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    declared_secrets: tuple[str, ...] = ()
+
+    @property
+    def reusable(self) -> bool:
+        return "workflow_call" in self.on
 
     def paths(self, event: str) -> tuple[str, ...]:
         """The ``paths:`` filter of a ``push`` or ``pull_request`` trigger, in order."""
@@ -138,17 +175,53 @@ def _on(raw: Any) -> dict[str, Any]:
     return {}
 
 
-def expand_matrix(strategy: Any) -> tuple[dict[str, Any], ...]:
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and "${{" in value
+
+
+def is_dynamic_matrix(strategy: Any) -> bool:
+    """Whether an expression computes the matrix or one of its keys (``include`` too)."""
+    matrix = strategy.get("matrix") if isinstance(strategy, Mapping) else None
+    if _is_expression(matrix):
+        return True
+    return isinstance(matrix, Mapping) and any(_is_expression(v) for v in matrix.values())
+
+
+def _computed_matrix(strategy: Mapping[str, Any], evaluate: Callable[[str], Any] | None) -> Any:
+    """``strategy.matrix`` with its expressions evaluated."""
+    matrix = strategy.get("matrix")
+    if not is_dynamic_matrix(strategy):
+        return matrix
+    if evaluate is None:
+        raise ConfigError("matrix values computed by expressions cannot be expanded statically")
+    if _is_expression(matrix):
+        matrix = evaluate(str(matrix))
+    if not isinstance(matrix, Mapping):
+        raise ConfigError(f"the matrix expression gave {matrix!r}, not a mapping")
+    return {k: evaluate(v) if _is_expression(v) else v for k, v in matrix.items()}
+
+
+def expand_matrix(
+    strategy: Any, evaluate: Callable[[str], Any] | None = None
+) -> tuple[dict[str, Any], ...]:
     """The job's matrix combinations, following GitHub's documented rules: the cross product of
     the list-valued keys, minus ``exclude`` entries, then each ``include`` entry is added to
-    every combination whose original values it does not overwrite, or appended on its own."""
-    if not isinstance(strategy, Mapping) or not isinstance(strategy.get("matrix"), Mapping):
+    every combination whose original values it does not overwrite, or appended on its own.
+    ``evaluate`` computes what expressions give (``matrix: ${{ fromJSON(...) }}``, or a key's
+    list); without it such a matrix is a ConfigError."""
+    if not isinstance(strategy, Mapping):
         return ()
-    matrix = strategy["matrix"]
+    matrix = _computed_matrix(strategy, evaluate)
+    if not isinstance(matrix, Mapping):
+        return ()
     base = {str(k): v for k, v in matrix.items() if k not in {"include", "exclude"}}
-    if any(isinstance(v, str) for v in base.values()):
-        # `matrix: ${{ fromJSON(...) }}` and friends are decided at run time.
-        raise ConfigError("matrix values computed by expressions cannot be expanded statically")
+    bad = [k for k, v in base.items() if not isinstance(v, list)]
+    if bad:
+        raise ConfigError(f"matrix key {bad[0]!r} must be a list of values")
+    for key in ("include", "exclude"):
+        rules = matrix.get(key) or []
+        if not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+            raise ConfigError(f"matrix {key} must be a list of mappings")
     keys = list(base)
     combos: list[dict[str, Any]] = (
         [
@@ -197,6 +270,8 @@ def _job(job_id: str, raw: Any, where: Path) -> Job:
             )
         )
     strategy = raw.get("strategy") or {}
+    dynamic = is_dynamic_matrix(strategy)
+    outputs = raw.get("outputs") or {}
     return Job(
         id=job_id,
         name=str(raw.get("name") or job_id),
@@ -204,11 +279,39 @@ def _job(job_id: str, raw: Any, where: Path) -> Job:
         needs=tuple(str(n) for n in needs),
         runs_on=raw.get("runs-on"),
         permissions=raw.get("permissions"),
-        matrix=expand_matrix(strategy),
+        matrix=() if dynamic else expand_matrix(strategy),
         fail_fast=bool(strategy.get("fail-fast", True)) if isinstance(strategy, Mapping) else True,
         env=_str_map(raw.get("env")),
         steps=tuple(steps),
+        uses=str(raw["uses"]) if raw.get("uses") else None,
+        with_=dict(raw.get("with") or {}),
+        secrets=raw.get("secrets"),
+        outputs=_str_map(outputs),
+        dynamic_matrix=strategy["matrix"] if dynamic else None,
     )
+
+
+def _call_interface(
+    on: Mapping[str, Any], where: Path
+) -> tuple[dict[str, WorkflowInput], dict[str, str], tuple[str, ...]]:
+    """``on.workflow_call``: inputs, outputs (name -> value expression) and secret names."""
+    call = on.get("workflow_call") or {}
+    inputs: dict[str, WorkflowInput] = {}
+    for name, raw_spec in (call.get("inputs") or {}).items():
+        spec = raw_spec if isinstance(raw_spec, Mapping) else {}
+        kind = str(spec.get("type") or "")
+        if kind not in {"string", "boolean", "number"}:
+            raise ConfigError(
+                f"{where}: workflow_call input {name!r} needs `type:` string, boolean or number"
+            )
+        inputs[str(name)] = WorkflowInput(
+            str(name), kind, spec.get("required") is True, spec.get("default")
+        )
+    outputs = {
+        str(name): str(spec.get("value") or "") if isinstance(spec, Mapping) else ""
+        for name, spec in (call.get("outputs") or {}).items()
+    }
+    return inputs, outputs, tuple(str(s) for s in call.get("secrets") or {})
 
 
 def load_workflow(path: Path) -> Workflow:
@@ -220,17 +323,72 @@ def load_workflow(path: Path) -> Workflow:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("jobs"), Mapping):
         raise ConfigError(f"{path} is not a GitHub workflow: it needs a `jobs:` mapping")
     # YAML 1.1 reads the bare key `on` as the boolean true.
-    on_raw = raw.get("on", raw.get(True))
+    on = _on(raw.get("on", raw.get(True)))
+    inputs, outputs, declared_secrets = _call_interface(on, path)
     return Workflow(
         path=path,
         name=str(raw.get("name") or path.name),
-        on=_on(on_raw),
+        on=on,
         permissions=raw.get("permissions"),
         concurrency=raw.get("concurrency"),
         env=_str_map(raw.get("env")),
         jobs={str(k): _job(str(k), v, path) for k, v in raw["jobs"].items()},
         raw=raw,
+        inputs=inputs,
+        outputs=outputs,
+        declared_secrets=declared_secrets,
     )
+
+
+# GitHub's two spellings of "this repository": `./` (the checked-out workspace) and `$/` (the
+# commit that is running).
+_SELF_PREFIXES = ("./", "$/")
+
+
+def local_workflow(uses: str, root: Path) -> Path | None:
+    """The file a job's ``uses:`` names in this repository (``./.github/workflows/x.yml`` or
+    ``$/.github/workflows/x.yml``); None for another repository's workflow."""
+    for prefix in _SELF_PREFIXES:
+        if uses.startswith(prefix):
+            return root / uses[len(prefix) :]
+    return None
+
+
+def call_inputs(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``inputs`` context of a called workflow: ``with:`` values checked against its
+    declared inputs (unknown, missing or mistyped ones are a ConfigError, as GitHub refuses
+    the run), defaults filled in."""
+    unknown = sorted(set(given) - set(workflow.inputs))
+    if unknown:
+        known = ", ".join(sorted(workflow.inputs)) or "none"
+        raise ConfigError(
+            f"{workflow.path.name} has no input {unknown[0]!r} (its inputs: {known})"
+        )
+    values: dict[str, Any] = {}
+    for name, spec in workflow.inputs.items():
+        if name in given:
+            values[name] = _typed_input(spec, given[name], workflow.path.name)
+        elif spec.required:
+            raise ConfigError(f"{workflow.path.name} needs the input {name!r}: pass it in with:")
+        else:
+            empty = {"string": "", "boolean": False, "number": 0.0}[spec.type]
+            values[name] = empty if spec.default is None else spec.default
+    return values
+
+
+def _typed_input(spec: WorkflowInput, value: Any, where: str) -> Any:
+    if spec.type == "boolean":
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            raise ConfigError(f"input {spec.name!r} of {where} must be a boolean, got {value!r}")
+        return value
+    if spec.type == "number":
+        number = _number(value)
+        if math.isnan(number):
+            raise ConfigError(f"input {spec.name!r} of {where} must be a number, got {value!r}")
+        return number
+    return _to_string(value)
 
 
 def workflow_files(directory: Path) -> list[Path]:
@@ -573,7 +731,21 @@ _FUNCTIONS: dict[str, Callable[[Status, list[Any]], Any]] = {
     "format": lambda s, a: re.sub(
         r"\{(\d+)\}", lambda m: _to_string(a[1 + int(m.group(1))]), _to_string(a[0])
     ),
+    "fromjson": lambda s, a: _from_json(a[0]),
+    "tojson": lambda s, a: json.dumps(a[0], indent=2),
+    "join": lambda s, a: (
+        (_to_string(a[1]) if len(a) > 1 else ",").join(_to_string(v) for v in a[0])
+        if isinstance(a[0], list)
+        else _to_string(a[0])
+    ),
 }
+
+
+def _from_json(text: Any) -> Any:
+    try:
+        return json.loads(_to_string(text))
+    except json.JSONDecodeError as exc:
+        raise ExpressionError(f"fromJSON() got text that is not JSON: {text!r}") from exc
 
 _STATUS_CALL = re.compile(r"\b(success|failure|cancelled|always)\s*\(", re.IGNORECASE)
 

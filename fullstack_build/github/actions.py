@@ -459,16 +459,17 @@ def publish(
     *,
     title: str = "",
     out: TextIO | None = None,
+    outputs: Mapping[str, OutputValue] | None = None,
 ) -> str:
     """Report a task's results: on Actions the Markdown table goes to the step summary and the
-    last report's values to the step outputs; elsewhere an aligned text table is printed.
-    Returns where."""
+    last report's values (``outputs`` added or overriding) to the step outputs; elsewhere an
+    aligned text table is printed. Returns where."""
     if not reports:
         return "nothing"
     if env.get("GITHUB_STEP_SUMMARY"):
         heading = f"### {title}\n\n" if title else ""
         write_summary(heading + summary_table(reports), env)
-        write_outputs(report_outputs(reports[-1]), env)
+        write_outputs({**report_outputs(reports[-1]), **(outputs or {})}, env)
         return "summary"
     stream = out if out is not None else sys.stdout
     stream.write((f"{title}\n" if title else "") + text_summary(reports))

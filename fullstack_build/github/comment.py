@@ -8,11 +8,12 @@ character limit: the build log is cut first, the status line never.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,13 +162,14 @@ def _footer(facts: CommentFacts) -> str:
     return f"\n<sub>Updated by `invoke pr-comment`{run}</sub>\n"
 
 
-def _log_section(lines: list[str], omitted: int) -> str:
+def _log_section(lines: list[str], omitted: int, name: str = "") -> str:
     body = "\n".join(lines)
     fence = _fence(body)
     note = f"… {omitted} earlier lines omitted\n" if omitted else ""
     shown = len(lines)
+    title = f"Build log `{name}`" if name else "Build log"
     return (
-        f"\n<details><summary>Build log (last {shown} lines)</summary>\n\n"
+        f"\n<details><summary>{title} (last {shown} lines)</summary>\n\n"
         f"{fence}text\n{note}{body}\n{fence}\n\n</details>\n"
     )
 
@@ -184,16 +186,42 @@ def _cut_end(text: str, size: int) -> str:
     return data[max(0, len(data) - size) :].decode("utf-8", "ignore")
 
 
+def _fit_log(name: str, text: str, budget: int, log_lines: int, secrets: Iterable[str]) -> str:
+    """The log's tail as a collapsed section of at most ``budget`` bytes ("" if none fits)."""
+    all_lines = clean_log(mask(text, secrets))
+    tail = all_lines[-log_lines:] if log_lines > 0 else []
+    fence = _fence("\n".join(tail))
+    # Budget for the wrapper at its widest (fence and counts), then fill with lines.
+    wrapper = body_size(_log_section([], len(all_lines), name)) + 2 * len(fence) + 40
+    room = budget - wrapper
+    kept: list[str] = []
+    used = 0
+    for line in reversed(tail):
+        cost = body_size(line) + 1
+        if used + cost > room:
+            if not kept and room > 20:  # one huge line: keep its end
+                kept.append("…" + _cut_end(line, room - 8))
+            break
+        kept.append(line)
+        used += cost
+    kept.reverse()
+    if not kept:
+        return ""
+    section = _log_section(kept, len(all_lines) - len(kept), name)
+    return section if body_size(section) <= budget else ""
+
+
 def render_body(
     facts: CommentFacts,
-    log_text: str = "",
+    log_text: str | Sequence[tuple[str, str]] = "",
     *,
     log_lines: int = 200,
     limit: int = MAX_BODY_CHARS,
     secrets: Iterable[str] = (),
 ) -> str:
-    """The comment's Markdown, at most ``limit`` (see ``body_size``). On failure the log's tail
-    is shown in a collapsed ``<details>``, cut from the front as far as the limit needs."""
+    """The comment's Markdown, at most ``limit`` (see ``body_size``). On failure the tail of
+    the log (or of each ``(name, text)`` log, one per platform built) is shown in a collapsed
+    ``<details>``, cut from the front as far as the limit needs; the logs share the room."""
     tags_shown = min(len(facts.tags), _MAX_SHOWN_TAGS)
     head = _head(facts, tags_shown)
     footer = _footer(facts)
@@ -204,28 +232,12 @@ def render_body(
         room = max(0, limit - body_size(footer) - body_size("…\n"))
         head = head.encode("utf-8")[:room].decode("utf-8", "ignore") + "…\n"
     body = head
-    if facts.status == "failure" and log_text:
-        all_lines = clean_log(mask(log_text, secrets))
-        tail = all_lines[-log_lines:] if log_lines > 0 else []
-        fence = _fence("\n".join(tail))
-        # Budget for the wrapper at its widest (fence and counts), then fill with lines.
-        wrapper = body_size(_log_section([], len(all_lines))) + 2 * len(fence) + 40
-        budget = limit - body_size(head + footer) - wrapper
-        kept: list[str] = []
-        used = 0
-        for line in reversed(tail):
-            cost = body_size(line) + 1
-            if used + cost > budget:
-                if not kept and budget > 20:  # one huge line: keep its end
-                    kept.append("…" + _cut_end(line, budget - 8))
-                break
-            kept.append(line)
-            used += cost
-        kept.reverse()
-        if kept:
-            section = _log_section(kept, len(all_lines) - len(kept))
-            if body_size(head + section + footer) <= limit:
-                body += section
+    logs = [("", log_text)] if isinstance(log_text, str) else list(log_text)
+    logs = [(name, text) for name, text in logs if text]
+    if facts.status == "failure" and logs:
+        share = (limit - body_size(head + footer)) // len(logs)
+        for name, text in logs:
+            body += _fit_log(name, text, share, log_lines, secrets)
     body += footer
     if body_size(body) > limit:  # cannot happen with the budget above; never send a 422
         body = body.encode("utf-8")[: limit - 3].decode("utf-8", "ignore") + "…"
@@ -425,6 +437,27 @@ def read_log(path: str | None) -> str:
         raise UsageError(f"cannot read --log {path}: {exc}") from exc
 
 
+def expand_patterns(paths: Iterable[str]) -> list[str]:
+    """Each path as given, or, when it is a glob pattern (quoted, so the shell left it to
+    us: one file per platform, ``build/logs/*.log``), the files it matches in sorted order.
+    A pattern that matches nothing stays, so the comment says that nothing was found."""
+    expanded: list[str] = []
+    for path in paths:
+        found = sorted(glob.glob(path)) if any(c in path for c in "*?[") else []
+        expanded.extend(found or [path])
+    return list(dict.fromkeys(expanded))
+
+
+def read_logs(paths: str | Iterable[str] | None) -> str | list[tuple[str, str]]:
+    """One log as its text; several (one per platform) as (file name, text) pairs."""
+    if paths is None or isinstance(paths, str):
+        return read_log(paths)
+    given = [p for p in paths if p]
+    if len(given) <= 1:
+        return read_log(given[0] if given else None)
+    return [(Path(p).name, read_log(p)) for p in given]
+
+
 # --- the task's body -----------------------------------------------------------------------
 
 
@@ -435,7 +468,7 @@ def comment_on_pr(
     repository: str,
     status: str,
     env: Mapping[str, str],
-    log_path: str | None = None,
+    log_path: str | Iterable[str] | None = None,
     pr: int | str | None = None,
     platforms: Iterable[str] = (),
     pushed: bool | None = None,
@@ -468,7 +501,7 @@ def comment_on_pr(
     )
     token = env.get("GITHUB_TOKEN", "")
     body = render_body(
-        facts, read_log(log_path), log_lines=settings.log_tail_lines, secrets=[token]
+        facts, read_logs(log_path), log_lines=settings.log_tail_lines, secrets=[token]
     )
     if dry_run:
         return CommentOutcome(action="printed"), body
@@ -494,7 +527,7 @@ def pr_comment_task(
     spec: ImageSpec,
     *,
     status: str | None,
-    log_path: str | None,
+    log_path: str | Iterable[str] | None,
     pr: str | None,
     platforms: str | None,
     pushed: bool,
@@ -512,20 +545,21 @@ def pr_comment_task(
         raise UsageError("pass --status success or --status failure")
     if pushed and no_pushed:
         raise UsageError("pass --pushed or --no-pushed, not both")
+    logs = expand_patterns([log_path] if isinstance(log_path, str) else log_path or ())
     outcome, body = comment_on_pr(
         config=settings.raw,
         image=spec.name,
         repository=spec.repository,
         status=status,
         env=env,
-        log_path=log_path,
+        log_path=logs or None,
         pr=pr,
         platforms=[p for p in re.split(r"[,\s]+", platforms or "") if p],
         pushed=True if pushed else (False if no_pushed else None),
         base_image=base_image,
         node_version=node_version,
         tags=tags,
-        reports=reports,
+        reports=expand_patterns(reports),
         dry_run=dry_run,
         notify=log.warning,
     )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fullstack_build import log
+from fullstack_build.ci import load_ci_settings
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.metadata import labels as _labels
 from fullstack_build.metadata.context import (
@@ -216,10 +217,12 @@ def changed_files(runner: Runner, base: str, head: str = "HEAD",
 
 
 def image_paths(settings: Settings) -> dict[str, tuple[str, ...]]:
-    """Each image's trigger paths; an image without ``paths`` is triggered by its build
-    context folder and its Dockerfile."""
+    """Each image's trigger paths: the build system's (``ci.paths``), then the image's own;
+    an image without ``paths`` is triggered by its build context folder and its Dockerfile.
+    The same order as the workflows' ``paths:`` filters, where the last match wins."""
+    shared = load_ci_settings(settings.raw).paths
     return {
-        name: spec.paths or (f"{spec.context.rstrip('/')}/**", spec.dockerfile)
+        name: (*shared, *(spec.paths or (f"{spec.context.rstrip('/')}/**", spec.dockerfile)))
         for name, spec in settings.images.items()
     }
 

@@ -17,7 +17,15 @@ from typing import Any
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.settings import validate_prefix
-from fullstack_build.workflows import Job, Status, Step, Workflow, condition_holds
+from fullstack_build.workflows import (
+    Job,
+    Status,
+    Step,
+    Workflow,
+    condition_holds,
+    load_workflow,
+    local_workflow,
+)
 
 # What `--event` accepts; `tag` is a push of a tag ref.
 EVENTS = ("push", "pull_request", "tag", "workflow_dispatch")
@@ -305,13 +313,71 @@ class JobRun:
         return f"{self.job.id}-{self.index + 1}" if self.total > 1 else self.job.id
 
 
+def job_runs(job: Job, combos: Sequence[Mapping[str, Any]]) -> list[JobRun]:
+    """One run per matrix combination, in matrix order; one run without a matrix."""
+    chosen = list(combos) or [{}]
+    return [JobRun(job, i, len(chosen), dict(c)) for i, c in enumerate(chosen)]
+
+
 def plan_runs(workflow: Workflow) -> list[JobRun]:
-    """Every job in ``needs`` order; a matrix job once per combination, in matrix order."""
+    """Every job in ``needs`` order; a matrix job once per combination, in matrix order. A
+    matrix an expression computes (``fromJSON(needs.x.outputs.matrix)``) is known only when
+    the job starts: such a job is planned once here and expanded when it runs."""
     runs: list[JobRun] = []
     for job in workflow.jobs_in_order():
-        combos = job.matrix or ({},)
-        runs.extend(JobRun(job, i, len(combos), dict(c)) for i, c in enumerate(combos))
+        runs.extend(job_runs(job, job.matrix))
     return runs
+
+
+# GitHub's limit on reusable workflows calling reusable workflows (the caller included).
+MAX_NESTING = 10
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """A job of the workflow, or of a reusable workflow a job calls (after that job)."""
+
+    path: tuple[str, ...]  # the calling jobs' ids, then this job's: ("app", "build")
+    job: Job
+    workflow: Workflow  # the file that defines the job
+
+
+def called_workflow(job: Job, root: Path) -> Workflow:
+    """The reusable workflow a job's ``uses:`` names in this repository. A UsageError for
+    another repository's (nothing of it is here to run) or for a file that is not one."""
+    path = local_workflow(job.uses or "", root)
+    if path is None:
+        raise UsageError(
+            f"job {job.id} calls {job.uses}, a workflow of another repository, which cannot "
+            "be rehearsed: call one of this repository's (./.github/workflows/X.yml or "
+            "$/.github/workflows/X.yml)"
+        )
+    if not path.is_file():
+        raise UsageError(f"job {job.id} calls {job.uses}, but {path} does not exist")
+    called = load_workflow(path)
+    if not called.reusable:
+        raise UsageError(
+            f"job {job.id} calls {path.name}, which has no `on: workflow_call` trigger"
+        )
+    if job.dynamic_matrix is not None or job.matrix:
+        raise UsageError(f"job {job.id}: a matrix of reusable workflow calls is not rehearsed")
+    return called
+
+
+def plan_jobs(workflow: Workflow, root: Path, path: tuple[str, ...] = ()) -> list[PlannedJob]:
+    """Every job in ``needs`` order, each job that calls a reusable workflow followed by that
+    workflow's jobs. Fails before anything runs on a ``needs:`` cycle, a call of another
+    repository's workflow, or calls nested deeper than GitHub allows."""
+    if len(path) >= MAX_NESTING:
+        raise ConfigError(
+            f"reusable workflows nest deeper than {MAX_NESTING} levels at {' / '.join(path)}"
+        )
+    planned: list[PlannedJob] = []
+    for job in workflow.jobs_in_order():
+        planned.append(PlannedJob((*path, job.id), job, workflow))
+        if job.uses:
+            planned.extend(plan_jobs(called_workflow(job, root), root, (*path, job.id)))
+    return planned
 
 
 _STATUS_CALL = re.compile(r"\b(success|failure|cancelled|always)\s*\(", re.IGNORECASE)
@@ -438,10 +504,24 @@ def local_action(step: Step) -> LocalAction:
     return LocalAction(kind, action, description)
 
 
-def check_actions(workflow: Workflow) -> list[LocalAction]:
-    """Every ``uses:`` step's local equivalent, so an unknown action fails before anything
-    runs."""
-    return [local_action(step) for job in workflow.jobs.values() for step in job.steps if step.uses]
+def check_actions(workflow: Workflow, root: Path | None = None) -> list[LocalAction]:
+    """Every ``uses:`` step's local equivalent (with ``root``, in the reusable workflows the
+    jobs call too), so an unknown action fails before anything runs."""
+    jobs = (
+        [p.job for p in plan_jobs(workflow, root)] if root is not None else workflow.jobs.values()
+    )
+    return [local_action(step) for job in jobs for step in job.steps if step.uses]
+
+
+def checkout_git_argvs(source: str, sha: str) -> list[list[str]]:
+    """What turns the copied tree into a git repository at ``sha`` (one commit deep, as
+    actions/checkout fetches), keeping the copied files: the index takes the commit's tree, so
+    changes not yet committed show as changes."""
+    return [
+        ["git", "init", "-q", "."],
+        ["git", "fetch", "-q", "--depth=1", "--no-tags", source, sha],
+        ["git", "reset", "-q", "FETCH_HEAD"],
+    ]
 
 
 def input_text(with_: Mapping[str, Any], name: str, default: str = "") -> str:

@@ -1,14 +1,18 @@
-"""`invoke rehearse` of the app image's workflow (docker-build-push.yml) on the local stack.
+"""`invoke rehearse` of the app image's workflow (docker-build-push.yml, which calls the reusable
+build-image.yml with `image: app`) on the local stack.
 
 Each test runs the real task as a user would, publishing under its own namespace of the local
 registry (`rehearse-<hex>`), and checks the result through the registry's HTTP API and the
 requests the local GitHub API stand-in recorded. What it published is deleted afterwards.
-The app image builds in seconds once cached, so CI runs the push and pull request rehearsals.
+Every rehearsal runs the whole workflow: the matrix from `invoke matrix`, lint and the unit
+tests, and for each platform a build and its smoke test (arm64 under QEMU here: about a
+minute for the app image), so each test takes minutes, not seconds.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -19,6 +23,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from fullstack_build.rehearsal import plan
 
 pytestmark = pytest.mark.engine
 
@@ -98,10 +104,18 @@ class Rehearsal:
         return data
 
     def job_line(self, name: str) -> str:
-        """The job's line of the closing table, e.g. `build (amd64)     success   6.2 s`."""
+        """The job's line of the closing table, e.g. `app / build (amd64)  success  6.2 s`
+        (`app / ...`: the jobs of build-image.yml, called by the job `app`)."""
         lines = [ln for ln in self.output.splitlines() if ln.strip().startswith(name + " ")]
         assert lines, f"no result line for {name}:\n{self.output[-3000:]}"
         return lines[-1]
+
+    def outputs(self, job_key: str) -> dict[str, str]:
+        """The step outputs one job run wrote ($GITHUB_OUTPUT of each of its steps)."""
+        found: dict[str, str] = {}
+        for path in sorted((self.run_dir / "jobs" / job_key / "steps").glob("*/output")):
+            found.update(plan.parse_file_commands(path.read_text()))
+        return found
 
 
 def rehearse(event: str, ref: str, published: Published, work_dir: Path) -> Rehearsal:
@@ -112,7 +126,12 @@ def rehearse(event: str, ref: str, published: Published, work_dir: Path) -> Rehe
     ]  # fmt: skip
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False)
     rehearsal = Rehearsal(proc, work_dir / f"docker-build-push-{event}")
-    assert proc.returncode == 0, rehearsal.output[-6000:]
+    if proc.returncode != 0:
+        # The lines that say what failed (a step's error, a failed test) can be far above the
+        # end of a long log: show them first.
+        failed = [ln for ln in rehearsal.output.splitlines()
+                  if re.search(r"::error::|^FAILED |^ERROR |^E  ", ln)]  # fmt: skip
+        pytest.fail("\n".join([*failed[:80], "...", rehearsal.output[-4000:]]))
     return rehearsal
 
 
@@ -140,28 +159,43 @@ def test_push_to_main_publishes_a_multi_arch_image_under_the_metadata_tags(
     run = rehearse("push", "refs/heads/main", published, tmp_path)
     sha = run.event()["after"]
     assert_multi_arch_under(published, {"main", "latest", f"sha-{sha[:7]}"})
-    for job in ("build (amd64)", "build (arm64)", "merge"):
+    for job in ("app / matrix", "app / checks", "app / build (amd64)", "app / build (arm64)",
+                "app / merge"):  # fmt: skip
         assert "success" in run.job_line(job)
-    for job in ("pr-build (amd64)", "pr-comment"):
+    for job in ("app / pr-build (${{ matrix.slug }})", "app / pr-comment"):
         assert "skipped" in run.job_line(job)
-    # The digest records travelled between the jobs as artifacts under their exact names.
+    # Each platform was smoke-tested by the digest it had just pushed, before its record left.
+    repository = f"{published.prefix}/{REPOSITORY}"
+    for index, arch in enumerate(("amd64", "arm64"), start=1):
+        pushed = run.outputs(f"app.build-{index}")
+        assert pushed["ref"] == f"{repository}@{pushed['digest']}"
+        assert f"smoke tests passed for {pushed['ref']} (linux/{arch})" in run.output
+    # The digest records travelled between the jobs as artifacts named by platform.
     artifacts = run.run_dir / "artifacts"
     assert sorted(p.name for p in artifacts.iterdir()) == ["digest-app-amd64", "digest-app-arm64"]
     assert (artifacts / "digest-app-arm64" / "app" / "arm64.json").is_file()
     assert run.api()["comments"] == []
     assert "### merge app" in (run.run_dir / "summary.md").read_text()
+    # The merge job's outputs: the index digest every tag names, and the tags.
+    merged = run.outputs("app.merge")
+    assert merged["digest"] == published.manifest("latest")[0]
+    assert set(merged["tags"].splitlines()) == {
+        f"{repository}:{tag}" for tag in ("main", "latest", f"sha-{sha[:7]}")
+    }
 
 
-def test_pull_request_builds_amd64_without_pushing_and_comments_once(
+def test_pull_request_builds_every_platform_without_pushing_and_comments_once(
     published: Published, tmp_path: Path
 ) -> None:
     run = rehearse("pull_request", "refs/pull/7/merge", published, tmp_path)
     assert published.tags() == set(), "a pull request build pushes nothing"
-    assert "success" in run.job_line("pr-build (amd64)")
-    assert "success" in run.job_line("pr-comment")
-    for job in ("build (amd64)", "build (arm64)", "merge"):
+    for job in ("app / matrix", "app / checks", "app / pr-build (amd64)",
+                "app / pr-build (arm64)", "app / pr-comment"):  # fmt: skip
+        assert "success" in run.job_line(job)
+    for job in ("app / build (${{ matrix.slug }})", "app / merge"):
         assert "skipped" in run.job_line(job)
-    assert "invoke build-arch --image app --arch amd64" in run.output
+    for arch in ("amd64", "arm64"):
+        assert f"smoke tests passed for {REPOSITORY}:local-{arch} (linux/{arch})" in run.output
     assert "invoke push-digest" not in run.output
     api = run.api()
     assert len(api["comments"]) == 1
@@ -170,6 +204,7 @@ def test_pull_request_builds_amd64_without_pushing_and_comments_once(
     assert "<!-- fullstack-build:pr-comment image=app -->" in comment["body"]
     assert "build succeeded" in comment["body"]
     assert "no (pull request build)" in comment["body"]
+    assert "| Platforms | linux/amd64, linux/arm64 |" in comment["body"]
     writes = [r for r in api["requests"] if r["method"] in {"POST", "PATCH"}]
     assert writes == [
         {
@@ -178,11 +213,14 @@ def test_pull_request_builds_amd64_without_pushing_and_comments_once(
             "status": 201,
         }
     ]
-    log = run.run_dir / "artifacts" / "pr-build-app" / "pr-build.log"
-    assert "linux/amd64" in log.read_text()
+    for arch in ("amd64", "arm64"):
+        log = run.run_dir / "artifacts" / f"pr-build-app-{arch}" / "logs" / f"pr-build-{arch}.log"
+        assert f"linux/{arch}" in log.read_text()
+        assert "smoke tests passed" in log.read_text()
 
 
 def test_version_tag_publishes_semver_tags_and_latest(published: Published, tmp_path: Path) -> None:
     run = rehearse("tag", "refs/tags/v1.2.3", published, tmp_path)
     sha = run.event()["after"]
     assert_multi_arch_under(published, {"v1.2.3", "1.2.3", "1.2", "1", "latest", f"sha-{sha[:7]}"})
+    assert "success" in run.job_line("app / merge")

@@ -277,6 +277,18 @@ def test_publish_on_actions_writes_summary_and_outputs(tmp_path: Path) -> None:
     assert json.loads(outputs["report"])["image"] == "app"
 
 
+def test_publish_outputs_add_to_and_override_the_reports(tmp_path: Path) -> None:
+    # push-digest: `digest` is the platform's digest (the report has no index yet), `ref`
+    # where the next step pulls it from.
+    env = {"GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"), "GITHUB_OUTPUT": str(tmp_path / "o")}
+    ref = f"ghcr.io/o/fullstack-agent@{DIGEST_A}"
+    publish([REPORT], env, outputs={"digest": DIGEST_A, "ref": ref})
+    text = (tmp_path / "o").read_text()
+    outputs = parse_outputs(text)
+    assert (outputs["digest"], outputs["ref"], outputs["image"]) == (DIGEST_A, ref, "app")
+    assert len(re.findall(r"^digest<<", text, re.MULTILINE)) == 1
+
+
 def test_report_round_trips(tmp_path: Path) -> None:
     path = REPORT.save(tmp_path / "deep" / "report.json")
     assert BuildReport.load(path) == REPORT

@@ -255,6 +255,18 @@ def test_huge_logs_are_cut_to_the_limit_never_the_status(log: str) -> None:
     assert "</details>" in body
 
 
+def test_each_platforms_log_gets_its_own_section_and_they_share_the_room() -> None:
+    facts = CommentFacts(image="app", repository="fullstack-agent", status="failure")
+    logs = [("pr-build-amd64.log", "amd64 ok\n" * 5000),
+            ("pr-build-arm64.log", ("x" * 100 + "\n") * 5000 + "ERROR: arm64 broke\n")]
+    body = render_body(facts, logs, log_lines=10_000)
+    assert body_size(body) <= MAX_BODY_CHARS
+    assert "<details><summary>Build log `pr-build-amd64.log` (last " in body
+    assert "<details><summary>Build log `pr-build-arm64.log` (last " in body
+    assert body.index("amd64 ok") < body.index("ERROR: arm64 broke") < body.rindex("</details>")
+    assert body.rstrip().endswith("</sub>")
+
+
 def test_thousands_of_tags_are_shortened_not_the_status() -> None:
     facts = CommentFacts(image="app", repository="r", status="success",
                          tags=tuple(f"reg/r:{'t' * 100}{i}" for i in range(5000)))
@@ -535,6 +547,29 @@ def test_task_posts_and_never_prints_the_token(github: FakeGitHub, tmp_path: Pat
     body = github.comments[0]["body"]
     assert "- `reg/r:pr-15`\n- `reg/r:sha-1234567`" in body
     assert "| Pushed | no (pull request build) |" in body
+
+
+def test_task_reads_one_log_and_report_per_platform_by_pattern(
+    github: FakeGitHub, tmp_path: Path
+) -> None:
+    # What the pull request workflow passes: quoted patterns over every platform's files.
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "pr-build-amd64.log").write_text("amd64 built\n")
+    (tmp_path / "logs" / "pr-build-arm64.log").write_text("ERROR: arm64 smoke failed\n")
+    for arch, seconds in (("amd64", 61.0), ("arm64", 125.0)):
+        BuildReport(image="app", repository="fullstack-agent", platforms=(f"linux/{arch}",),
+                    arches=(ArchReport(f"linux/{arch}", seconds, 5_000_000),),
+                    ).save(tmp_path / "reports" / f"app-{arch}.build.json")
+    env = {"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": github.base}
+    done = run_task(["--image", "app", "--status", "failure", "--pr", "15", "--no-pushed",
+                     "--log", f"{tmp_path}/logs/*.log",
+                     "--report", f"{tmp_path}/reports/app-*.build.json"], env)
+    assert done.returncode == 0, done.stderr
+    body = github.comments[0]["body"]
+    assert "| Platforms | linux/amd64, linux/arm64 |" in body
+    assert "| linux/arm64 | 2m 05s | 5.00 MB |" in body
+    assert "Build log `pr-build-amd64.log`" in body
+    assert "ERROR: arm64 smoke failed" in body
 
 
 def test_task_on_a_fork_exits_zero(github: FakeGitHub, tmp_path: Path) -> None:

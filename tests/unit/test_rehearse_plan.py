@@ -17,6 +17,7 @@ import pytest
 import requests
 import yaml
 
+from fullstack_build import ci
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.github.comment import comment_on_pr, marker
 from fullstack_build.rehearsal import plan
@@ -24,7 +25,7 @@ from fullstack_build.rehearsal.github_api import FakeGitHub
 from fullstack_build.rehearse import Options, raise_for_failure, rehearse, report
 from fullstack_build.runner import Runner
 from fullstack_build.settings import load_settings
-from fullstack_build.workflows import Step, Workflow, load_workflow
+from fullstack_build.workflows import Step, Workflow, evaluate, load_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -49,16 +50,53 @@ def trigger(event: str, ref: str | None = None) -> plan.Trigger:
 # --- job order and matrices -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["docker-build-push.yml", "build-runtime.yml"])
-def test_real_workflows_run_build_per_arch_then_merge_then_pr_jobs(name: str) -> None:
-    runs = plan.plan_runs(workflow(name))
-    assert [(r.key, dict(r.matrix).get("arch")) for r in runs] == [
-        ("build-1", "amd64"),
-        ("build-2", "arm64"),
-        ("merge", None),
-        ("pr-build", None),
-        ("pr-comment", None),
+@pytest.mark.parametrize(("name", "image"), [("docker-build-push.yml", "app"),
+                                             ("build-runtime.yml", "runtime")])  # fmt: skip
+def test_real_workflows_call_build_image_whose_matrix_comes_from_invoke_matrix(
+    name: str, image: str
+) -> None:
+    planned = plan.plan_jobs(workflow(name), ROOT)
+    assert [p.path for p in planned] == [
+        (image,),
+        (image, "matrix"),
+        (image, "checks"),
+        (image, "build"),
+        (image, "merge"),
+        (image, "pr-build"),
+        (image, "pr-comment"),
     ]
+    assert {p.workflow.path.name for p in planned[1:]} == {"build-image.yml"}
+    # The build jobs' matrix is the `matrix` job's output: what `invoke matrix` computes.
+    settings = load_settings(INVOKE_YAML, env={})
+    output = json.dumps(ci.matrix_json(ci.plan_matrix(image, settings.platforms,
+                                                      ci.load_ci_settings(INVOKE_YAML))))
+    needs = {"matrix": {"result": "success", "outputs": {"matrix": output}}}
+    for job in (p.job for p in planned if p.path[-1] in {"build", "pr-build"}):
+        combos = job.matrix_at_run_time(lambda text: evaluate(text, {"needs": needs}))
+        assert [(c["slug"], c["runner"]) for c in combos] == [
+            ("amd64", "ubuntu-24.04"),
+            ("arm64", "ubuntu-24.04-arm"),
+        ]
+        assert [r.key for r in plan.job_runs(job, combos)] == [f"{job.id}-1", f"{job.id}-2"]
+
+
+def test_a_call_of_another_repositorys_workflow_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    wf = write_workflow(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          remote: {uses: someone/else/.github/workflows/x.yml@v1}
+        """,
+    )
+    with pytest.raises(UsageError, match="a workflow of another repository"):
+        plan.plan_jobs(wf, tmp_path)
+    (tmp_path / "plain.yml").write_text("on: push\njobs:\n  a: {runs-on: x, steps: []}\n")
+    wf = write_workflow(tmp_path, "on: push\njobs:\n  c: {uses: ./plain.yml}\n")
+    with pytest.raises(UsageError, match="has no `on: workflow_call` trigger"):
+        plan.plan_jobs(wf, tmp_path)
 
 
 def test_needs_order_and_matrix_expansion(tmp_path: Path) -> None:
@@ -115,7 +153,7 @@ def jobs_for(wf: Workflow, event: str, upstream: str = "success") -> list[str]:
         ctx = {
             "github": {"event_name": t.event_name, "ref": t.ref},
             "vars": {},
-            "inputs": {},
+            "inputs": {"image": "app"},
             "needs": {n: {"result": upstream, "outputs": {}} for n in job.needs},
             "matrix": {"arch": "amd64"},  # not visible to jobs.<id>.if
         }
@@ -127,17 +165,18 @@ def jobs_for(wf: Workflow, event: str, upstream: str = "success") -> list[str]:
 @pytest.mark.parametrize(
     ("event", "upstream", "expected"),
     [
-        ("push", "success", ["build", "merge"]),
-        ("tag", "success", ["build", "merge"]),
-        ("push", "failure", ["build"]),
-        ("pull_request", "success", ["pr-build", "pr-comment"]),
-        ("pull_request", "failure", ["pr-build", "pr-comment"]),  # the comment reports it
-        ("pull_request", "cancelled", ["pr-build"]),
+        ("push", "success", ["matrix", "checks", "build", "merge"]),
+        ("tag", "success", ["matrix", "checks", "build", "merge"]),
+        ("push", "failure", ["matrix", "checks"]),  # no merge after a failed platform
+        ("pull_request", "success", ["matrix", "checks", "pr-build", "pr-comment"]),
+        # The comment reports a failed build.
+        ("pull_request", "failure", ["matrix", "checks", "pr-comment"]),
+        ("pull_request", "cancelled", ["matrix", "checks"]),
     ],
     ids=["push", "tag", "push-build-failed", "pr", "pr-build-failed", "pr-cancelled"],
 )
 def test_jobs_an_event_runs(event: str, upstream: str, expected: list[str]) -> None:
-    assert jobs_for(workflow("docker-build-push.yml"), event, upstream) == expected
+    assert jobs_for(workflow("build-image.yml"), event, upstream) == expected
 
 
 def test_a_skipped_need_skips_a_job_without_a_status_function(tmp_path: Path) -> None:
@@ -250,6 +289,7 @@ def test_trigger_notice_says_when_github_would_not_run_the_workflow(
         ("actions/checkout@v5", "checkout"),
         ("actions/setup-python@abc", "noop"),
         ("docker/setup-buildx-action@abc", "noop"),
+        ("docker/setup-qemu-action@abc", "noop"),
         ("crazy-max/ghaction-github-runtime@abc", "noop"),
         ("docker/login-action@abc", "login"),
         ("actions/upload-artifact@abc", "upload-artifact"),
@@ -269,7 +309,9 @@ def test_an_action_without_a_local_equivalent_fails_before_anything_runs() -> No
 
 @pytest.mark.parametrize("name", ["docker-build-push.yml", "build-runtime.yml"])
 def test_every_action_of_the_real_workflows_has_a_local_equivalent(name: str) -> None:
-    kinds = {a.kind for a in plan.check_actions(workflow(name))}
+    # The steps are build-image.yml's, which both workflows call.
+    assert plan.check_actions(workflow(name)) == []
+    kinds = {a.kind for a in plan.check_actions(workflow(name), ROOT)}
     assert kinds == {"checkout", "noop", "login", "upload-artifact", "download-artifact"}
 
 
@@ -290,7 +332,7 @@ def test_shell_argv(shell: str | None, argv: list[str]) -> None:
 
 
 def test_defaults_run_shell_applies_to_every_run_step() -> None:
-    wf = workflow("docker-build-push.yml")
+    wf = workflow("build-image.yml")
     steps = [s for j in wf.jobs.values() for s in j.steps if s.run]
     job_of = {id(s): j.id for j in wf.jobs.values() for s in j.steps}
     assert {plan.step_shell(wf, job_of[id(s)], s) for s in steps} == {"bash"}
@@ -487,6 +529,8 @@ jobs:
           PART: ${{ matrix.part }}
         run: |
           test -f tracked.txt
+          test "$(git rev-parse HEAD)" = "$GITHUB_SHA"  # a checkout, as actions/checkout makes
+          git diff --quiet HEAD -- tracked.txt
           test "$GITHUB_EVENT_NAME" = push
           test "$GITHUB_ACTIONS" = true
           grep -q '"default_branch": "main"' "$GITHUB_EVENT_PATH"
@@ -588,3 +632,156 @@ def test_executor_runs_steps_with_outputs_env_artifacts_and_status_functions(
     assert "consume" in report(outcome)
     with pytest.raises(Exception, match="failed in consume"):
         raise_for_failure(outcome)
+
+
+# --- the executor on a reusable workflow with a computed matrix ------------------------------
+
+CALLER_WORKFLOW = """
+name: caller
+on: [push, pull_request]
+permissions: {}
+concurrency:
+  group: ${{ github.workflow }}-${{ github.ref }}
+  cancel-in-progress: ${{ github.event_name == 'pull_request' }}
+jobs:
+  app:
+    uses: $/.github/workflows/called.yml
+    with:
+      image: app
+      loud: ${{ github.event_name == 'push' }}
+    secrets:
+      TOKEN: ${{ secrets.GITHUB_TOKEN }}
+  after:
+    needs: app
+    runs-on: x
+    steps:
+      - run: test "${{ needs.app.outputs.joined }}" = "app-amd64 app-arm-v7"
+      - run: test "${{ needs.app.result }}" = success
+  nope:
+    if: github.event_name == 'pull_request'
+    uses: ./.github/workflows/called.yml
+    with:
+      image: never
+"""
+
+CALLED_WORKFLOW = """
+name: called
+on:
+  workflow_call:
+    inputs:
+      image: {type: string, required: true}
+      loud: {type: boolean, default: false}
+      level: {type: number, default: 3}
+    secrets:
+      TOKEN: {required: false}
+    outputs:
+      joined:
+        value: ${{ jobs.gather.outputs.joined }}
+env:
+  IMAGE: ${{ inputs.image }}
+defaults:
+  run:
+    shell: bash
+jobs:
+  plan:
+    runs-on: x
+    outputs:
+      matrix: ${{ steps.m.outputs.matrix }}
+    steps:
+      - id: m
+        run: |
+          echo 'matrix={"include":[{"slug":"amd64"},{"slug":"arm-v7"}]}' >> "$GITHUB_OUTPUT"
+  work:
+    name: work (${{ matrix.slug }})
+    needs: plan
+    runs-on: x
+    strategy:
+      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
+    steps:
+      - env:
+          SLUG: ${{ matrix.slug }}
+          LOUD: ${{ inputs.loud }}
+          LEVEL: ${{ inputs.level }}
+          TOKEN: ${{ secrets.TOKEN }}
+          GITHUB: ${{ github.workflow }}
+        run: |
+          test "$IMAGE" = app && test "$LOUD" = true && test "$LEVEL" = 3
+          test -n "$TOKEN" && test "$GITHUB" = caller
+          mkdir -p out && echo "$IMAGE-$SLUG" > "out/$SLUG.txt"
+      - uses: actions/upload-artifact@v5
+        with:
+          name: part-${{ inputs.image }}-${{ matrix.slug }}
+          path: out
+  skipped:
+    name: skipped (${{ matrix.slug }})
+    needs: plan
+    if: github.event_name == 'pull_request'
+    runs-on: x
+    strategy:
+      matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}
+    steps: [{run: "false"}]
+  gather:
+    needs: work
+    runs-on: x
+    outputs:
+      joined: ${{ steps.j.outputs.joined }}
+    steps:
+      - uses: actions/download-artifact@v6
+        with:
+          pattern: part-app-*
+          merge-multiple: true
+          path: got
+      - id: j
+        run: echo "joined=$(cat got/*.txt | sort | xargs)" >> "$GITHUB_OUTPUT"
+"""
+
+
+def test_executor_runs_a_reusable_workflow_with_inputs_outputs_and_a_computed_matrix(
+    shell_repo: Path,
+) -> None:
+    workflows = shell_repo / ".github" / "workflows"
+    (workflows / "caller.yml").write_text(CALLER_WORKFLOW)
+    (workflows / "called.yml").write_text(CALLED_WORKFLOW)
+    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    out = io.StringIO()
+    outcome = rehearse(
+        load_settings(raw, env={}), Runner(out=out), Options(workflow="caller", event="push"),
+        shell_repo, env={},
+    )  # fmt: skip
+    log = out.getvalue()
+    assert [(j.key, j.name, j.result) for j in outcome.jobs] == [
+        ("app.plan", "app / plan", "success"),
+        ("app.work-1", "app / work (amd64)", "success"),
+        ("app.work-2", "app / work (arm-v7)", "success"),
+        ("app.skipped", "app / skipped (${{ matrix.slug }})", "skipped"),
+        ("app.gather", "app / gather", "success"),
+        ("after", "after", "success"),
+        ("nope", "nope", "skipped"),
+    ], log
+    raise_for_failure(outcome)
+
+
+@pytest.mark.parametrize(
+    ("with_", "message"),
+    [
+        pytest.param("{image: app, colour: red}", "has no input 'colour'", id="unknown"),
+        pytest.param("{loud: true}", "needs the input 'image'", id="missing"),
+        pytest.param("{image: app, loud: maybe}", "must be a boolean", id="mistyped"),
+    ],
+)
+def test_a_call_with_bad_inputs_fails_that_job(
+    shell_repo: Path, with_: str, message: str
+) -> None:
+    workflows = shell_repo / ".github" / "workflows"
+    (workflows / "called.yml").write_text(CALLED_WORKFLOW)
+    (workflows / "bad.yml").write_text(
+        f"on: push\njobs:\n  app:\n    uses: ./.github/workflows/called.yml\n    with: {with_}\n"
+    )
+    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    out = io.StringIO()
+    outcome = rehearse(
+        load_settings(raw, env={}), Runner(out=out), Options(workflow="bad", event="push"),
+        shell_repo, env={},
+    )  # fmt: skip
+    assert [(j.name, j.result) for j in outcome.jobs] == [("app", "failure")]
+    assert message in out.getvalue()
