@@ -342,6 +342,19 @@ def test_shadcn_ui_installed(compose: Compose) -> None:
         assert {f"{name}.d.ts" for name in installed} <= files
 
 
+def test_the_project_script_refuses_two_registry_sources(compose: Compose) -> None:
+    """One shadcn registry per build: a mirror and an npm copy together stop the script before
+    it creates anything."""
+    result = compose.run(
+        "exec", "-T", SERVICE, "env", "SHADCN_REGISTRY_URL=http://127.0.0.1:9/r",
+        "SHADCN_REGISTRY_PACKAGE=shadcn-packaged@2025.12.15", "bash",
+        "/usr/local/lib/sandbox/create-next-project.sh", "/tmp/smoke-two-sources",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "give one shadcn registry" in result.stderr
+    assert sh(compose, "test -e /tmp/smoke-two-sources && echo made || echo none") == "none"
+
+
 def test_licences_of_the_copied_code_are_shipped(compose: Compose) -> None:
     text = sh(compose, f"cat {PROJECT}/THIRD_PARTY_LICENSES.md")
     record = shadcn_record(compose)
