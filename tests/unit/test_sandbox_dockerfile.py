@@ -185,7 +185,7 @@ def test_every_pin_is_a_global_argument_recorded_as_a_label() -> None:
 def test_node_headers_are_copied_for_node_gyp() -> None:
     run = next(run for run in args_of("RUN") if "include/node" in run)
     assert "--mount=type=bind,from=node,source=/usr/local," in run
-    assert 'archs/linux-$(uname -m)"' in run
+    assert 'keep="$archs/linux-$(uname -m)"' in run
     # The agent's node-gyp finds them in its cache, without a setting npm would warn about.
     cache = next(run for run in args_of("RUN") if "/home/agent/.cache/node-gyp/" in run)
     assert 'ln -s /usr/local/include "$entry/include"' in cache
