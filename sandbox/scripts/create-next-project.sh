@@ -168,8 +168,12 @@ else
       die "SHADCN_STYLE=$style, but $registry_package carries the style $package_style"
     fi
     style=$package_style
-    "${shadcn[@]}" build "$work/source/registry.json" \
-      --cwd "$work/source" --output "$work/tree/r/styles/$style" >/dev/null
+    # One progress line per item otherwise; the output is shown only when the build fails.
+    if ! built=$("${shadcn[@]}" build "$work/source/registry.json" \
+        --cwd "$work/source" --output "$work/tree/r/styles/$style" 2>&1); then
+      printf '%s\n' "$built" >&2
+      die "shadcn build could not turn $registry_package into a registry"
+    fi
     serve "$work/tree"
     source_kind=package
     package_name=$(node -p 'require(process.argv[1]).name + "@" + require(process.argv[1]).version' \
