@@ -491,6 +491,39 @@ def rehearse(
 ns.add_task(rehearse)
 
 
+# --- pinned tool versions ------------------------------------------------------------------
+
+
+@task(help={"image": "Only this image's Dockerfile (default: every image with pins)"})
+@exits_cleanly
+def bump_versions(c: Context, image: str | None = None) -> None:
+    """Bump the pinned tool versions of the Dockerfiles to the newest npm has.
+
+    A pin is an `ARG NAME=VERSION` announced by a `# npm: PACKAGE[@RANGE]` line above it
+    (sandbox/Dockerfile); the bump stays within RANGE. `invoke --dry bump-versions` only shows
+    what would change. Rebuild and smoke-test the image afterwards.
+    """
+    from fullstack_build import pins
+
+    the_settings = settings(c)
+    names = [image] if image else sorted(the_settings.images)
+    dockerfiles = list(dict.fromkeys(Path(the_settings.image(n).dockerfile) for n in names))
+    for path, found in pins.plan(dockerfiles).items():
+        bumps = pins.look_up(found, runner(c))
+        for bump in bumps:
+            print(f"{path}: {bump.line()}")
+        changed = sum(b.changes for b in bumps)
+        if pins.apply(path, bumps, runner(c)):
+            log.info(f"{path}: {changed} pin(s) bumped; rebuild and smoke-test the image")
+        elif changed:
+            log.info(f"{path}: {changed} pin(s) behind (dry run: nothing written)")
+        else:
+            log.info(f"{path}: every pin is current")
+
+
+ns.add_task(bump_versions)
+
+
 # --- test and bench -------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ Every task is timed as a user runs it: a fresh `python -m invoke` process.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from fullstack_build import pipeline
+from fullstack_build import pins, pipeline
 from fullstack_build.settings import Settings
 
 FIXTURE = {
@@ -224,6 +225,7 @@ class ImageFigures:
     touched_file: str
     size_bytes: int
     compressed_bytes: int
+    versions: tuple[tuple[str, str], ...] = ()
 
     def lines(self) -> list[str]:
         mb = 1_000_000
@@ -236,8 +238,18 @@ class ImageFigures:
             f"{self.image} {self.platform}: cold {self.cold_s:.1f} s, warm {self.warm_s:.1f} s, "
             f"{touched}",
             f"{self.image} {self.platform}: {self.size_bytes / mb:.0f} MB uncompressed, "
-            f"{self.compressed_bytes / mb:.0f} MB gzip-compressed",
+            f"{self.compressed_bytes / mb:.0f} MB gzip-compressed"
+            + (f"; {versions_text(self.versions)}" if self.versions else ""),
         ]
+
+
+def versions_text(versions: Sequence[tuple[str, str]]) -> str:
+    """``claude-code 2.1.332, prisma 7.10.1``: the pinned versions an image's labels record."""
+    return ", ".join(f"{tool} {version}" for tool, version in versions)
+
+
+def labels_argv(tag: str) -> list[str]:
+    return ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag]
 
 
 def compressed_size(tag: str) -> int:
@@ -283,6 +295,10 @@ def run_image(
             pipeline.image_size_argv(tag), capture_output=True, text=True, check=True
         ).stdout
     )
-    return ImageFigures(
-        image, str(platform), cold, warm, touched, touch_file, size or 0, compressed_size(tag)
+    labels = json.loads(
+        subprocess.run(labels_argv(tag), capture_output=True, text=True, check=True).stdout
     )
+    return ImageFigures(
+        image, str(platform), cold, warm, touched, touch_file, size or 0, compressed_size(tag),
+        tuple(pins.version_labels(labels)),
+    )  # fmt: skip

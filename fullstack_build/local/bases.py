@@ -87,6 +87,9 @@ NODE_DOCKERFILE = (
     "FROM scratch\nARG TARGETARCH\nCOPY node-${TARGETARCH}/ /\n"
     'ENV NODE_VERSION={version}\nCMD ["node"]\n'
 )
+# What the official binaries carry that the official `node` images leave out. The headers
+# (include/node) stay: node-gyp builds native modules against them.
+NODE_UNNEEDED = ("share", "README.md", "CHANGELOG.md", "package.json")
 
 
 def push_argv(
@@ -119,6 +122,8 @@ def recipe(image: BaseImage, suite: str) -> str:
     recipe (another suite, package, Dockerfile) makes local.up build the base again."""
     parts = [image.kind, image.name, suite, image.node_major, ",".join(image.include)]
     parts += [str(image.with_sid), DEBIAN_DOCKERFILE, NODE_DOCKERFILE, _SID_STEPS, _APT_STEP]
+    if image.kind == "node":
+        parts.append(",".join(NODE_UNNEEDED))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -188,7 +193,7 @@ def prepare_node_context(
             link = root / "bin" / tool
             link.unlink(missing_ok=True)
             link.symlink_to(f"../lib/node_modules/npm/bin/{script}")
-        for unneeded in ("include", "share", "README.md", "CHANGELOG.md", "package.json"):
+        for unneeded in NODE_UNNEEDED:
             path = root / unneeded
             if path.is_dir():
                 shutil.rmtree(path)

@@ -3,29 +3,53 @@
 # install shadcn/ui into it. Runs at image build time as the `agent` user.
 #
 # Usage: create-next-project.sh DIR
-# Environment (all optional):
-#   SHADCN_VERSION       The shadcn CLI to run (npx), `latest` by default; `shadcn init`
-#                        also adds it to the project, whose copy the agent uses later.
-#   SHADCN_COMPONENTS    `all` (default), `none`, or a space-separated list of component names.
-#                        `none` installs only the npm-distributed part of `shadcn init`
-#                        (components.json, lib/utils.ts, the CSS and utility packages), for
-#                        builds that can reach no shadcn registry.
-#   SHADCN_REGISTRY_URL  A mirror of the shadcn registry (what ui.shadcn.com/r serves); the
-#                        shadcn CLI reads it as REGISTRY_URL. Empty: the CLI's default.
-#   SHADCN_REGISTRY_DIR  A directory holding a static copy of that tree (r/..., init); when it
-#                        is not empty it is served on the loopback interface for this build only.
-# The result is recorded in ~/.local/share/sandbox/shadcn.env for tests and humans.
+# Environment (all optional; README.md, "shadcn/ui: where the components come from"):
+#   SHADCN_VERSION           The shadcn CLI, installed into the project (the agent's
+#                            `npx shadcn add ...` runs that copy). `latest` by default.
+#   SHADCN_COMPONENTS        `all` (default), `none`, or a space-separated list of names.
+#                            `none` installs only the npm-distributed part of `shadcn init`
+#                            (components.json, lib/utils.ts, the CSS and utility packages).
+#   SHADCN_REGISTRY_URL      A mirror of the shadcn registry (what ui.shadcn.com/r serves);
+#                            the CLI reads it as REGISTRY_URL. Empty: the CLI's default.
+#   SHADCN_REGISTRY_DIR      A static copy of that tree (r/..., init); served on the loopback
+#                            interface for this build only when it is not empty.
+#   SHADCN_REGISTRY_PACKAGE  An npm package carrying the components (`shadcn-packaged@VERSION`),
+#                            turned into a registry and served on the loopback interface for
+#                            this build only.
+#   SHADCN_STYLE             The registry style to install. Empty: `shadcn init --defaults`,
+#                            i.e. whatever the registry's /init serves (the site's default
+#                            style). A name: components.json is written for that style and
+#                            the style's `index` is installed (a registry that serves only
+#                            r/styles/<style>/ and r/colors/ suffices). The package source
+#                            sets it to the style the package carries.
+#   GEIST_VERSION            The `geist` font package the layout loads its fonts from.
+# At most one of SHADCN_REGISTRY_URL, SHADCN_REGISTRY_DIR and SHADCN_REGISTRY_PACKAGE.
+# The result is recorded in ~/.local/share/sandbox/shadcn.env for tests and humans; the
+# licences of the copied code are in DIR/THIRD_PARTY_LICENSES.md.
 set -euo pipefail
 
 dir=${1:?usage: create-next-project.sh DIR}
 components=${SHADCN_COMPONENTS:-all}
-shadcn_cli="shadcn@${SHADCN_VERSION:-latest}"
+shadcn_version=${SHADCN_VERSION:-latest}
 registry_url=${SHADCN_REGISTRY_URL:-}
 registry_dir=${SHADCN_REGISTRY_DIR:-}
+registry_package=${SHADCN_REGISTRY_PACKAGE:-}
+style=${SHADCN_STYLE:-}
 record="$HOME/.local/share/sandbox/shadcn.env"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf 'create-next-project: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+if [ -n "$registry_dir" ] && [ -z "$(ls -A "$registry_dir" 2>/dev/null)" ]; then
+  registry_dir=
+fi
+sources=0
+for source in "$registry_url" "$registry_dir" "$registry_package"; do
+  [ -n "$source" ] && sources=$((sources + 1))
+done
+[ "$sources" -le 1 ] || die "give one shadcn registry: SHADCN_REGISTRY_URL, the shadcn-registry \
+build context or SHADCN_REGISTRY_PACKAGE, not several"
 
 log "create-next-app $(create-next-app --version) -> $dir"
 create-next-app "$dir" \
@@ -33,14 +57,65 @@ create-next-app "$dir" \
   --use-npm --yes --disable-git
 cd "$dir"
 
+# The project's own shadcn CLI (what the agent runs later), and the Geist fonts as an npm
+# package: create-next-app's layout loads them with next/font/google, which downloads them
+# at every `next build` and so fails offline. The `geist` package serves the same fonts,
+# under the same CSS variables, from node_modules.
+npm pkg set "devDependencies.shadcn=${shadcn_version}" "dependencies.geist=${GEIST_VERSION:-latest}"
+npm install --no-audit --no-fund
+shadcn=("$PWD/node_modules/.bin/shadcn")
+layout=src/app/layout.tsx
+if grep -q 'next/font/google' "$layout"; then
+  cat > "$layout" <<'TSX'
+import type { Metadata } from "next";
+import { GeistMono } from "geist/font/mono";
+import { GeistSans } from "geist/font/sans";
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: "Create Next App",
+  description: "Generated by create next app",
+};
+
+export default function RootLayout({
+  children,
+}: Readonly<{
+  children: React.ReactNode;
+}>) {
+  return (
+    <html lang="en" className={`${GeistSans.variable} ${GeistMono.variable} h-full antialiased`}>
+      <body className="min-h-full flex flex-col">{children}</body>
+    </html>
+  );
+}
+TSX
+fi
+
 mkdir -p "$(dirname "$record")"
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Serve a registry tree on 127.0.0.1 for this build step; sets registry_url.
+serve() {
+  local port_file="$work/port"
+  node "$here/serve-static.mjs" "$1" "$port_file" &
+  server_pid=$!
+  for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
+  [ -s "$port_file" ] || die "the static registry server did not start"
+  registry_url="http://127.0.0.1:$(cat "$port_file")/r"
+}
 
 if [ "$components" = none ]; then
   # What `shadcn init` writes that does not come from the registry: the configuration file,
   # the class-name helper, and the npm packages its CSS and components build on.
   log "shadcn: no registry; installing the npm-distributed parts of init only"
   npm install --no-audit --no-fund \
-    "$shadcn_cli" class-variance-authority clsx tailwind-merge lucide-react tw-animate-css
+    class-variance-authority clsx tailwind-merge lucide-react tw-animate-css
   cat > components.json <<'JSON'
 {
   "$schema": "https://ui.shadcn.com/schema.json",
@@ -79,49 +154,110 @@ TS
     grep -v '^@import "tailwindcss";' "$css"; } > "$css.new"
   mv "$css.new" "$css"
   source_kind=none
+  origin="shadcn/ui (npm-distributed parts of init only)"
 else
-  server_pid=
-  if [ -n "$registry_dir" ] && [ -n "$(ls -A "$registry_dir" 2>/dev/null)" ]; then
-    port_file=$(mktemp)
-    node "$here/serve-static.mjs" "$registry_dir" "$port_file" &
-    server_pid=$!
-    trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-    for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
-    [ -s "$port_file" ] || { log "the static registry server did not start"; exit 1; }
-    registry_url="http://127.0.0.1:$(cat "$port_file")/r"
+  if [ -n "$registry_package" ]; then
+    # An npm copy of the components, turned into the tree the shadcn site serves.
+    log "shadcn: registry made from the npm package $registry_package"
+    mkdir -p "$work/package" "$work/source" "$work/tree"
+    tarball=$(npm pack --silent --pack-destination "$work" "$registry_package" | tail -n 1)
+    tar -xzf "$work/$tarball" -C "$work/package" --strip-components=1
+    package_style=$(node "$here/shadcn-registry-from-package.mjs" \
+      "$work/package" "$work/source" "$work/tree")
+    if [ -n "$style" ] && [ "$style" != "$package_style" ]; then
+      die "SHADCN_STYLE=$style, but $registry_package carries the style $package_style"
+    fi
+    style=$package_style
+    # One progress line per item otherwise; the output is shown only when the build fails.
+    if ! built=$("${shadcn[@]}" build "$work/source/registry.json" \
+        --cwd "$work/source" --output "$work/tree/r/styles/$style" 2>&1); then
+      printf '%s\n' "$built" >&2
+      die "shadcn build could not turn $registry_package into a registry"
+    fi
+    serve "$work/tree"
+    source_kind=package
+    package_name=$(node -p 'require(process.argv[1]).name + "@" + require(process.argv[1]).version' \
+      "$work/package/package.json")
+    origin="the npm package $package_name, served as a registry during the build"
+  elif [ -n "$registry_dir" ]; then
+    serve "$registry_dir"
     source_kind=copy
+    origin="a static copy of the shadcn registry (the shadcn-registry build context)"
   elif [ -n "$registry_url" ]; then
     source_kind=mirror
+    origin="the shadcn registry mirror $registry_url"
   else
     source_kind=upstream
+    origin="the shadcn registry (the shadcn CLI's default)"
   fi
   if [ -n "$registry_url" ]; then
     export REGISTRY_URL="$registry_url"
   fi
-  log "$shadcn_cli: registry ${REGISTRY_URL:-(the default of the CLI)}"
-  npx --yes "$shadcn_cli" init --yes --defaults --base radix --force
+  log "shadcn $shadcn_version: registry ${REGISTRY_URL:-(the default of the CLI)}, style ${style:-(the default of the registry)}"
+  if [ -z "$style" ]; then
+    "${shadcn[@]}" init --yes --defaults --base radix --force
+  else
+    cat > components.json <<JSON
+{
+  "\$schema": "https://ui.shadcn.com/schema.json",
+  "style": "$style",
+  "rsc": true,
+  "tsx": true,
+  "tailwind": {
+    "config": "",
+    "css": "src/app/globals.css",
+    "baseColor": "neutral",
+    "cssVariables": true,
+    "prefix": ""
+  },
+  "iconLibrary": "lucide",
+  "aliases": {
+    "components": "@/components",
+    "utils": "@/lib/utils",
+    "ui": "@/components/ui",
+    "lib": "@/lib",
+    "hooks": "@/hooks"
+  }
+}
+JSON
+    # The style's index: the packages every component builds on, `utils`, the theme.
+    "${shadcn[@]}" add index --yes --overwrite
+  fi
   if [ "$components" = all ]; then
-    npx --yes "$shadcn_cli" add --all --yes --overwrite
+    "${shadcn[@]}" add --all --yes --overwrite
   else
     # shellcheck disable=SC2086 # a space-separated list of component names, split on purpose
-    npx --yes "$shadcn_cli" add --yes --overwrite $components
-  fi
-  # The agent runs the project's own CLI later (`npx shadcn add ...`, offline-friendly).
-  npm ls shadcn >/dev/null 2>&1 || npm install --no-audit --no-fund --save-dev "$shadcn_cli"
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    trap - EXIT
+    "${shadcn[@]}" add --yes --overwrite $components
   fi
 fi
 
-count=$(find src/components/ui -maxdepth 1 -type f \( -name '*.tsx' -o -name '*.ts' \) 2>/dev/null | wc -l)
+# Licences of what was copied into the project (the components, hooks and lib/utils).
+{
+  echo "# Third-party code in this project"
+  echo
+  echo "src/components/ui, src/hooks and src/lib/utils come from $origin."
+  echo
+  echo "## shadcn/ui"
+  echo
+  cat node_modules/shadcn/LICENSE.md
+  if [ "$source_kind" = package ]; then
+    echo
+    echo "## ${package_name%@*} (derived from shadcn/ui)"
+    echo
+    cat "$work/package/LICENSE"
+  fi
+} > THIRD_PARTY_LICENSES.md
+
+# Components are counted by name: a .tsx file, or a compiled .jsx with its .d.ts beside it.
+count=$(find src/components/ui -maxdepth 1 -type f \( -name '*.tsx' -o -name '*.jsx' \) 2>/dev/null | wc -l)
 {
   echo "SHADCN_COMPONENTS=$components"
   echo "SHADCN_SOURCE=$source_kind"
+  echo "SHADCN_STYLE=$(node -p 'require("./components.json").style')"
+  echo "SHADCN_REGISTRY_PACKAGE=${package_name:-}"
   echo "SHADCN_UI_COUNT=$count"
 } > "$record"
 log "shadcn/ui components installed: $count ($source_kind)"
 if [ "$components" != none ] && [ "$count" -eq 0 ]; then
-  log "no shadcn/ui component was installed"
-  exit 1
+  die "no shadcn/ui component was installed"
 fi

@@ -28,6 +28,8 @@ const server = createServer(async (request, response) => {
   const url = new URL(request.url ?? "/", "http://127.0.0.1");
   const file = await resolveFile(url.pathname);
   if (!file) {
+    // The one line a failing build needs: what the client asked for that the copy lacks.
+    console.error(`serve-static: 404 ${url.pathname}`);
     response.writeHead(404, { "content-type": "application/json" });
     response.end(JSON.stringify({ error: `not in the registry copy: ${url.pathname}` }));
     return;

@@ -122,10 +122,13 @@ class HttpResponse:
         return self.body.decode("utf-8", errors="replace")
 
 
-def http_get(url: str, timeout: float = 10.0) -> HttpResponse:
+def http_get(
+    url: str, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> HttpResponse:
     """GET ``url``; 4xx/5xx are returned, not raised. Raises OSError when nothing answers."""
+    request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return HttpResponse(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as exc:
         return HttpResponse(exc.code, dict(exc.headers), exc.read())

@@ -441,3 +441,17 @@ def test_derived_apt_step_leaves_no_package_caches() -> None:
 )
 def test_parse_recipes(image_json: str, expected: dict[str, str]) -> None:
     assert bases.parse_recipes(image_json) == expected
+
+
+def test_node_base_keeps_the_headers_node_gyp_builds_against(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The official node images carry /usr/local/include/node; the local copy must too.
+    assert "include" not in bases.NODE_UNNEEDED
+    node = bases.BaseImage("node:22", "node")
+    python = bases.BaseImage("python:3-trixie", "derived", include=("python3",))
+    before = bases.recipe(node, "trixie"), bases.recipe(python, "trixie")
+    monkeypatch.setattr(bases, "NODE_UNNEEDED", (*bases.NODE_UNNEEDED, "include"))
+    # What the node base leaves out decides its content, and only its content.
+    assert bases.recipe(node, "trixie") != before[0]
+    assert bases.recipe(python, "trixie") == before[1]

@@ -82,7 +82,7 @@ def test_node_comes_from_the_node_image_and_is_checked_to_be_22() -> None:
 @pytest.mark.parametrize(
     "package",
     [
-        "build-essential", "curl", "git", "ca-certificates", "postgresql-client",
+        "build-essential", "python3", "curl", "git", "ca-certificates", "postgresql-client",
         "buildah", "podman", "skopeo", "crun", "uidmap", "gh", "ripgrep", "jq", "eza", "ttyd",
         "tini",
     ],
@@ -127,8 +127,9 @@ def test_ports_healthcheck_user_and_entrypoint() -> None:
     assert (
         "HEALTHCHECK",
         "--interval=2m --timeout=30s --start-period=1m --retries=3 "
-        "CMD curl -f http://localhost:7681/ || exit 1",
+        'CMD ["bash", "/usr/local/lib/sandbox/healthcheck.sh"]',
     ) in runtime
+    assert (SANDBOX / "scripts" / "healthcheck.sh").is_file()
     assert ("USER", "1001:1001") in runtime
     assert ("ENTRYPOINT", '["/usr/bin/tini", "--", "/usr/local/bin/entrypoint.sh"]') in runtime
     env = " ".join(rest for kw, rest in runtime if kw == "ENV")
@@ -159,7 +160,37 @@ def test_shadcn_registry_context_is_optional_and_empty_by_default() -> None:
     assert "--mount=type=bind,from=shadcn-registry," in project
     text = DOCKERFILE.read_text()
     assert re.search(r"^ARG SHADCN_COMPONENTS=all$", text, re.MULTILINE)
-    assert re.search(r"^ARG SHADCN_REGISTRY_URL=$", text, re.MULTILINE)
+    # The internet build keeps the official registry: no mirror, no npm copy, the CLI's style.
+    for empty in ("SHADCN_REGISTRY_URL", "SHADCN_REGISTRY_PACKAGE", "SHADCN_STYLE"):
+        assert re.search(rf"^ARG {empty}=$", text, re.MULTILINE), empty
+    for name in ("SHADCN_REGISTRY_PACKAGE", "SHADCN_STYLE", "GEIST_VERSION"):
+        assert f'{name}="${name}"' in project, name
+
+
+def test_every_pin_is_a_global_argument_recorded_as_a_label() -> None:
+    """Pins are declared once before the first FROM (so every stage sees the same value) and
+    each becomes an io.github.fullstackagent.version.* label of the final image."""
+    text = DOCKERFILE.read_text()
+    globals_ = text[: text.index("\nFROM ")]
+    labels = " ".join(rest for kw, rest in stage_instructions("runtime") if kw == "LABEL")
+    runtime_args = {rest for kw, rest in stage_instructions("runtime") if kw == "ARG"}
+    for name in ("NODE_MAJOR", "NPM_VERSION", "CLAUDE_CODE_VERSION", "CREATE_NEXT_APP_VERSION",
+                 "SHADCN_VERSION", "PRISMA_VERSION", "GEIST_VERSION"):  # fmt: skip
+        assert re.search(rf"^ARG {name}=\S+$", globals_, re.MULTILINE), name
+        assert name in runtime_args, f"{name} is not in scope in the runtime stage"
+        label = rf'io\.github\.fullstackagent\.version\.[a-z-]+="\${{{name}}}"'
+        assert re.search(label, labels), name
+
+
+def test_node_headers_are_copied_for_node_gyp() -> None:
+    run = next(run for run in args_of("RUN") if "include/node" in run)
+    assert "--mount=type=bind,from=node,source=/usr/local," in run
+    assert 'keep="$archs/linux-$(uname -m)"' in run
+    # The agent's node-gyp finds them in its cache, without a setting npm would warn about.
+    cache = next(run for run in args_of("RUN") if "/home/agent/.cache/node-gyp/" in run)
+    assert 'ln -s /usr/local/include "$entry/include"' in cache
+    assert "installVersion" in cache
+    assert "npm_config_nodedir" not in " ".join(args_of("ENV"))
 
 
 def test_every_copied_path_is_in_the_build_context() -> None:
