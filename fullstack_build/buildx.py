@@ -112,11 +112,15 @@ def imagetools_create_argv(
     return [*argv, *sources]
 
 
-def imagetools_inspect_argv(reference: str, *, builder: str = "") -> list[str]:
+def imagetools_inspect_argv(
+    reference: str, *, builder: str = "", image_config: bool = False
+) -> list[str]:
+    """The manifest bytes as served (``--raw``), or the image's config as JSON."""
     argv = ["docker", "buildx", "imagetools", "inspect"]
     if builder:
         argv += ["--builder", builder]
-    return [*argv, "--raw", reference]
+    shown = ["--format", "{{json .Image}}"] if image_config else ["--raw"]
+    return [*argv, *shown, reference]
 
 
 def builder_inspect_argv(builder: str = "") -> list[str]:

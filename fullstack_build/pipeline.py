@@ -427,11 +427,6 @@ class MergeStep:
     annotations: tuple[str, ...]
     builder: str
 
-    @property
-    def argv(self) -> list[str]:
-        """The index as it would be pushed (printed, not pushed): its bytes give its digest."""
-        return self.index_argv(dry_run=True)
-
     def index_argv(self, *, dry_run: bool = False, digest: str = "") -> list[str]:
         # --dry-run prints the index; with a digest the index is pushed under REPO@DIGEST,
         # which moves no tag. The tag named with --dry-run is never written.
@@ -521,18 +516,17 @@ def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:
     # buildx prints the index bytes and one newline of its own.
     raw = printed.stdout[:-1] if printed.stdout.endswith("\n") else printed.stdout
     digest = registry.manifest_digest(raw)
+    missing = wanted - registry.index_platforms(json.loads(raw))
+    if missing:
+        raise RegistryError(
+            f"the index for {step.registry.host} would lack {', '.join(sorted(missing))}: "
+            "nothing was published; check the digest records and re-run merge-manifest"
+        )
     runner.run(step.index_argv(digest=digest), retry=True)
-    served = registry.served_image(runner, f"{step.repository}@{digest}", step.builder)
-    if served is None or served.digest != digest:
+    if registry.served_digest(runner, f"{step.repository}@{digest}", step.builder) != digest:
         raise RegistryError(
             f"{step.registry.host} does not serve the index {digest} just pushed: "
             "check the registry's storage and re-run merge-manifest"
-        )
-    if not wanted <= set(served.platforms):
-        raise RegistryError(
-            f"the index {digest} in {step.registry.host} lacks "
-            f"{', '.join(sorted(wanted - set(served.platforms)))}: nothing was tagged; "
-            "check the digest records and re-run merge-manifest"
         )
     return digest
 
@@ -559,15 +553,15 @@ def execute_merge(
 ) -> MergeResult:
     started = time.monotonic()
     wanted = {str(p) for p in expected}
+    tags = tuple(t for s in plan.steps for t in s.tags)
     # 1. Everything is checked before anything is published: no half-replaced tags.
-    require_buildx_for(runner, plan.steps[0].argv)
+    require_buildx_for(runner, plan.steps[0].index_argv(dry_run=True))
     for step in plan.steps:
         registry.prepare(step.registry, runner, env)
     if runner.dry_run:
         for step in plan.steps:
             runner.run(step.index_argv(digest="sha256:<index>"))
             runner.run(step.tag_argv("sha256:<index>"))
-        tags = tuple(t for s in plan.steps for t in s.tags)
         return MergeResult("", tags, tuple(sorted(wanted)), time.monotonic() - started)
     verify_sources(plan, runner)
     # 2. The index, by digest, in every registry: still no tag has moved.
@@ -586,5 +580,4 @@ def execute_merge(
                     "every registry already holds the index by digest, so re-running "
                     "merge-manifest with the same records converges"
                 ) from exc
-    tags = tuple(t for s in plan.steps for t in s.tags)
     return MergeResult(index_digests[0], tags, tuple(sorted(wanted)), time.monotonic() - started)

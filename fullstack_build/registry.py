@@ -224,15 +224,6 @@ def manifest_digest(raw: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def manifest(runner: Runner, reference: str, builder: str = "") -> dict[str, Any]:
-    result = runner.run(
-        buildx.imagetools_inspect_argv(reference, builder=builder),
-        capture=True, mutates=False, timeout=120, retry=True,
-    )  # fmt: skip
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
-
-
 INDEX_MEDIA_TYPES = frozenset({
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -246,7 +237,6 @@ class ServedImage:
 
     digest: str
     platforms: tuple[str, ...]
-    is_index: bool
 
 
 def repository_of(reference: str) -> str:
@@ -273,16 +263,9 @@ def config_platform(config: Mapping[str, Any]) -> str:
     return f"{os_name}/{arch}" + (f"/{variant}" if isinstance(variant, str) and variant else "")
 
 
-def image_config_argv(reference: str, *, builder: str = "") -> list[str]:
-    argv = ["docker", "buildx", "imagetools", "inspect"]
-    if builder:
-        argv += ["--builder", builder]
-    return [*argv, "--format", "{{json .Image}}", reference]
-
-
 def _config_platform(runner: Runner, reference: str, builder: str) -> str:
     result = runner.run(
-        image_config_argv(reference, builder=builder),
+        buildx.imagetools_inspect_argv(reference, builder=builder, image_config=True),
         capture=True, mutates=False, timeout=120, retry=True,
     )  # fmt: skip
     try:
@@ -304,29 +287,23 @@ def served_image(runner: Runner, reference: str, builder: str = "") -> ServedIma
     except json.JSONDecodeError as exc:
         raise RegistryError(f"{reference} is not a manifest the build system knows") from exc
     repository = repository_of(reference)
-    is_index = document.get("mediaType") in INDEX_MEDIA_TYPES or "manifests" in document
-    if is_index:
+    if document.get("mediaType") in INDEX_MEDIA_TYPES or "manifests" in document:
         children = [d for d in document.get("manifests") or [] if not is_attestation(d)]
         platforms = tuple(
             _config_platform(runner, f"{repository}@{d['digest']}", builder) for d in children
         )
     else:
         platforms = (_config_platform(runner, reference, builder),)
-    return ServedImage(manifest_digest(raw), platforms, is_index)
+    return ServedImage(manifest_digest(raw), platforms)
 
 
 def index_platforms(index: Mapping[str, Any]) -> set[str]:
-    """Platforms in an image index, attestation manifests (unknown/unknown) left out."""
-    found = set()
-    for entry in index.get("manifests") or []:
-        plat = entry.get("platform") or {}
-        if plat.get("os") in (None, "unknown"):
-            continue
-        name = f"{plat['os']}/{plat['architecture']}"
-        if plat.get("variant"):
-            name += f"/{plat['variant']}"
-        found.add(name)
-    return found
+    """Platforms an index's entries name, attestation manifests left out."""
+    return {
+        config_platform(entry.get("platform") or {})
+        for entry in index.get("manifests") or []
+        if not is_attestation(entry)
+    }
 
 
 def skopeo_tls_flag(host: str) -> list[str]:
