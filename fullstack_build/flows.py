@@ -7,7 +7,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fullstack_build import digests, log, metadata, pipeline, qemu_check
 from fullstack_build.destinations import (
@@ -23,11 +22,6 @@ from fullstack_build.metadata.tags import docker_tag
 from fullstack_build.platforms import Platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
-
-# Digest records are for push-digest and merge-manifest only (imported when they run), so a
-# cached build-arch starts sooner.
-if TYPE_CHECKING:
-    from fullstack_build import digests
 
 
 @dataclass(frozen=True)
@@ -65,12 +59,13 @@ def report_path(settings: Settings, image: ImageSpec, platform: Platform, kind: 
 
 def destinations(target: Target, env: Mapping[str, str], task: str) -> tuple[Destination, ...]:
     """Where ``task`` writes, checked before it builds or pushes: records (push), BuildKit's
-    metadata files, reports and OCI layouts under build_dir, and the GitHub step files."""
+    metadata files, reports, OCI layouts and push locks under build_dir, and the GitHub step
+    files."""
     settings = target.settings
     found: tuple[Destination, ...] = ()
     if task in ("push", "ship"):
         found += (digest_folder(settings.digest_dir, target.image.name),)
-        found += build_folders(settings.build_dir, "metadata", "reports", "oci")
+        found += build_folders(settings.build_dir, "metadata", "reports", "oci", "locks")
     elif task == "build":
         found += build_folders(settings.build_dir, "metadata", "reports")
     return found + github_files(env)

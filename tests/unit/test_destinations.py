@@ -95,9 +95,9 @@ def test_github_files_only_when_set() -> None:
     ("task", "expected"),
     [
         ("build", ["b/metadata", "b/reports"]),
-        ("push", ["d/app", "b/metadata", "b/reports", "b/oci", "out"]),
+        ("push", ["d/app", "b/metadata", "b/reports", "b/oci", "b/locks", "out"]),
         ("merge", ["out"]),
-        ("ship", ["d/app", "b/metadata", "b/reports", "b/oci", "out"]),
+        ("ship", ["d/app", "b/metadata", "b/reports", "b/oci", "b/locks", "out"]),
     ],
 )
 def test_each_task_checks_where_it_writes(task: str, expected: list[str]) -> None:
