@@ -100,26 +100,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Serve a registry tree on 127.0.0.1 for this build step; sets registry_url.
-serve() {
-  local port_file="$work/port"
-  node "$here/serve-static.mjs" "$1" "$port_file" &
-  server_pid=$!
-  for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
-  [ -s "$port_file" ] || die "the static registry server did not start"
-  registry_url="http://127.0.0.1:$(cat "$port_file")/r"
-}
-
-if [ "$components" = none ]; then
-  # What `shadcn init` writes that does not come from the registry: the configuration file,
-  # the class-name helper, and the npm packages its CSS and components build on.
-  log "shadcn: no registry; installing the npm-distributed parts of init only"
-  npm install --no-audit --no-fund \
-    class-variance-authority clsx tailwind-merge lucide-react tw-animate-css
-  cat > components.json <<'JSON'
+# shadcn's configuration file: what `init` writes, for a registry style given by name.
+write_components_json() {
+  cat > components.json <<JSON
 {
-  "$schema": "https://ui.shadcn.com/schema.json",
-  "style": "new-york",
+  "\$schema": "https://ui.shadcn.com/schema.json",
+  "style": "$1",
   "rsc": true,
   "tsx": true,
   "tailwind": {
@@ -139,6 +125,25 @@ if [ "$components" = none ]; then
   }
 }
 JSON
+}
+
+# Serve a registry tree on 127.0.0.1 for this build step; sets registry_url.
+serve() {
+  local port_file="$work/port"
+  node "$here/serve-static.mjs" "$1" "$port_file" &
+  server_pid=$!
+  for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.1; done
+  [ -s "$port_file" ] || die "the static registry server did not start"
+  registry_url="http://127.0.0.1:$(cat "$port_file")/r"
+}
+
+if [ "$components" = none ]; then
+  # What `shadcn init` writes that does not come from the registry: the configuration file,
+  # the class-name helper, and the npm packages its CSS and components build on.
+  log "shadcn: no registry; installing the npm-distributed parts of init only"
+  npm install --no-audit --no-fund \
+    class-variance-authority clsx tailwind-merge lucide-react tw-animate-css
+  write_components_json new-york
   mkdir -p src/lib src/components/ui src/hooks
   cat > src/lib/utils.ts <<'TS'
 import { type ClassValue, clsx } from "clsx";
@@ -197,29 +202,7 @@ else
   if [ -z "$style" ]; then
     "${shadcn[@]}" init --yes --defaults --base radix --force
   else
-    cat > components.json <<JSON
-{
-  "\$schema": "https://ui.shadcn.com/schema.json",
-  "style": "$style",
-  "rsc": true,
-  "tsx": true,
-  "tailwind": {
-    "config": "",
-    "css": "src/app/globals.css",
-    "baseColor": "neutral",
-    "cssVariables": true,
-    "prefix": ""
-  },
-  "iconLibrary": "lucide",
-  "aliases": {
-    "components": "@/components",
-    "utils": "@/lib/utils",
-    "ui": "@/components/ui",
-    "lib": "@/lib",
-    "hooks": "@/hooks"
-  }
-}
-JSON
+    write_components_json "$style"
     # The style's index: the packages every component builds on, `utils`, the theme.
     "${shadcn[@]}" add index --yes --overwrite
   fi
