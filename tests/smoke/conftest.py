@@ -15,6 +15,7 @@ A suite uses: `smoke_stack` (pytest-docker's Services, all services healthy), `c
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,11 +79,23 @@ def _stack_state(
 ) -> StackState:
     """`up --wait` once per session; a failure is recorded, not raised (see smoke_stack)."""
     wait = smoke_target.wait_timeout
+    deadline = time.monotonic() + wait
     result = compose.run(
         "up", "--detach", "--wait", "--wait-timeout", str(wait), "--no-build", timeout=wait + 60
     )
+    reason = last_line(result.stderr + result.stdout)
     if result.returncode == 0:
-        return StackState(docker_services)
+        # `up --wait` can return while a healthcheck has not reported yet (compose reads no
+        # health state and takes the container as running): wait for the verdict here.
+        containers = compose.ps()
+        while any(c.get("Health") == "starting" for c in containers):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+            containers = compose.ps()
+        if all(c.get("Health") in (None, "", "healthy") for c in containers):
+            return StackState(docker_services)
+        reason = "a healthcheck did not pass"
     states = ", ".join(
         f"{c.get('Service')}: {c.get('State')}" + (f"/{c.get('Health')}" if c.get("Health") else "")
         for c in compose.ps()
@@ -90,7 +103,7 @@ def _stack_state(
     return StackState(
         docker_services,
         f"{smoke_target.image} ({smoke_target.platform}) did not start healthy within {wait} s: "
-        f"{last_line(result.stderr + result.stdout)} [{states or 'no containers'}]",
+        f"{reason} [{states or 'no containers'}]",
         f"--- last {LOG_LINES} log lines ---\n{compose.logs()}",
     )
 
