@@ -31,6 +31,7 @@ from fullstack_build.errors import (
     UsageError,
 )
 from fullstack_build.local import qemu
+from fullstack_build.pipeline import local_tag
 from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
@@ -130,7 +131,8 @@ def plan_smoke(
     if any(c.isspace() for c in reference):
         raise UsageError(f"--ref {ref!r} contains whitespace: pass one image reference")
     if not reference:
-        reference = settings.local_tag.format(repository=spec.repository, arch=platform.slug)
+        # The tag build-arch gave it: the same template, the same placeholders ({image} too).
+        reference = local_tag(settings, spec, platform)
     tests_dir = smoke.tests_dir if smoke.tests_dir.is_absolute() else root / smoke.tests_dir
     suite_dir = tests_dir / spec.name
     if not suite_dir.is_dir():

@@ -414,3 +414,8 @@ def test_missing_smoke_tools_name_the_lock_file() -> None:
         "the smoke-test tools are not installed (no_such_module_fullstack_smoke): "
         "`python3 -m pip install --require-hashes -r requirements-smoke.txt`"
     )
+
+
+def test_local_tag_template_may_name_the_image_key() -> None:
+    p = plan(make_settings(local_tag="{image}:local-{arch}"), image="runtime", arch="arm64")
+    assert p.reference == "runtime:local-arm64"
