@@ -46,7 +46,7 @@ def parse_duration(text: str, where: str = "--min-age") -> timedelta:
 
 def describe_duration(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         size = _UNIT_SECONDS[unit]
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
