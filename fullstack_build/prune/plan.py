@@ -236,9 +236,8 @@ def decide(inventory: Inventory, *, keep: int, min_age: timedelta, now: datetime
 
 
 def _why_unreachable(digest: str, inventory: Inventory) -> str:
-    tags = [t for t, d in inventory.tags.items() if d == digest]
-    if tags:
-        return f"{tags[0]}: its subject is gone"
+    if any(d == digest for d in inventory.tags.values()):
+        return "its subject is gone"  # an orphaned cosign tag, named in the row
     return "no tag reaches it"
 
 

@@ -191,7 +191,7 @@ def test_everything_unreachable_goes_with_no_keep_and_no_age() -> None:
     assert {v.digest for v in decided.deletions} == V0_TREE | {d("leftover")}
     orphan = next(v for v in decided.deletions if v.digest == d("v0-sig"))
     assert orphan.tags == (cosign_tag("v0"),)
-    assert orphan.reason == f"{cosign_tag('v0')}: its subject is gone"
+    assert orphan.reason == "its subject is gone"
     assert cosign_tag("v0") not in decided.tags  # the check afterwards does not expect it
     assert {"latest", "2.0", "1.0", cosign_tag("v2")} == set(decided.tags)
 
