@@ -219,7 +219,7 @@ class PackagesAPI:
             version_id = int(match.group(1))
             if version_id not in self.versions or version_id in self.deleted:
                 return Response(json.dumps({"message": "Not Found"}), 404)
-            response = self.api.delete_manifest(self.name, self.versions[version_id])
+            response = _delete_manifest(self.api, self.name, self.versions[version_id])
             assert response == 202, response
             self.deleted.append(version_id)
             return Response("", 204)
@@ -232,9 +232,6 @@ def _delete_manifest(api: RegistryAPI, name: str, digest: str) -> int:
     return requests.delete(
         f"http://{api.host}/v2/{name}/manifests/{digest}", auth=api.auth, timeout=10
     ).status_code
-
-
-RegistryAPI.delete_manifest = _delete_manifest  # type: ignore[attr-defined]
 
 
 # --- the scene -------------------------------------------------------------------------------
