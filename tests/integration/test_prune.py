@@ -29,6 +29,7 @@ from werkzeug import Request, Response
 from fullstack_build.digests import DigestRecord, write_record
 from fullstack_build.signing import SigningIdentity, sign_argv
 from integration.conftest import Session
+from integration.faultproxy import MANIFEST, FaultProxy
 from integration.support import PLATFORMS, Invoker, RegistryAPI
 
 pytestmark = pytest.mark.engine
@@ -148,6 +149,7 @@ def _runtime_file(session: Session, root: Path, github_url: str) -> Path:
         "context": str(root),
         "dockerfile": str(root / "Dockerfile"),
     }
+    config["images"]["prunefault"] = {**config["images"]["prunefix"], "repository": "prune-faults"}
     config["default_image"] = "prunefix"
     config["prune"] = {"ledger_dir": str(root / "ledger"), "github_packages": ["github"]}
     config["github"] = {"api_url": github_url, "retry_backoff": 0, "max_retries": 2}
@@ -388,3 +390,54 @@ def test_github_packages_apply_deletes_exactly_the_unreachable(
         served = auth.manifest(name, tag)
         assert served is not None
         assert set(served.platform_digests()) == set(PLATFORMS)
+
+
+def test_faults_during_apply_leave_every_tag_and_end_in_one_error_line(
+    scene: Scene, session: Session, fault_proxy: FaultProxy
+) -> None:
+    name = f"{session.namespace}/prune-faults"
+    ref = f"{PLAIN.host}/{name}"
+    through_proxy = [
+        "--image",
+        "prunefault",
+        "--registry",
+        f"{fault_proxy.host}/{session.namespace}",
+    ]
+    apply = [*through_proxy, "--min-age", "0s", "--keep", "0", "--apply"]
+    old = _build(session, scene.context, ref, "fault-old", 5, "t")
+    scene.invoke("prune", *through_proxy)  # sees `old` while it is tagged
+    new = _build(session, scene.context, ref, "fault-new", 1, "t")
+    old_tree = scene.tree(PLAIN, name, old)
+    new_tree = scene.tree(PLAIN, name, new)
+    try:
+        # A registry that does not allow deletion: nothing goes, the fix is named.
+        refusal = fault_proxy.refuse("DELETE", MANIFEST, status=405)
+        run = scene.invoke("prune", *apply, check=False)
+        assert run.returncode == 5, run.describe()
+        (line,) = run.error_lines()
+        assert "answered HTTP 405" in line
+        assert "REGISTRY_STORAGE_DELETE_ENABLED=true" in line
+        assert "prune stopped after 0 of 5 deletions" in run.stdout
+        assert _digests(PLAIN, name, old_tree | new_tree) == old_tree | new_tree
+        fault_proxy.remove(refusal)
+
+        # A 503 on a deletion is retried; a child of the tagged index that is not served in the
+        # check afterwards is an error naming it.
+        fault_proxy.fail("DELETE", MANIFEST, status=503, times=1)
+        served = PLAIN.manifest(name, new)
+        assert served is not None
+        child = served.platform_digests()["linux/arm64"]
+        fault_proxy.fail("HEAD", rf"/v2/{name}/manifests/{child}", status=404, times=1)
+        run = scene.invoke("prune", *apply, check=False)
+        assert run.returncode == 5, run.describe()
+        (line,) = run.error_lines()
+        assert f"after prune: {fault_proxy.host}/{name}:t names {child} (linux/arm64)" in line
+        assert "failed (HTTP 503 Service Unavailable); retry 2/3" in run.output, run.output
+        assert _digests(PLAIN, name, old_tree | new_tree) == new_tree
+
+        again = scene.invoke("prune", *apply)
+        assert "deleted 0;" in again.stdout
+        assert CHECK_LINE.search(again.stdout), again.describe()
+    finally:
+        for digest in (old, new):
+            PLAIN.delete_tree(name, digest)
