@@ -431,13 +431,14 @@ def prune(
     registry: list[str] | None = None,
 ) -> None:
     """Delete the manifests no tag reaches; never a tagged index's image, attestation or
-    signature. A dry run unless --apply; after --apply, every tag is checked to still pull."""
+    signature. A dry run unless --apply (`invoke --dry prune --apply` stays one); after
+    --apply, every tag is checked to still resolve with every image of its index."""
     from fullstack_build.prune import flow
 
     conf = settings(c).with_registries(registry)
     flow.prune_task(
-        conf, image=image, all_images=all_images, keep=keep, min_age=min_age, apply=apply,
-        env=dict(os.environ),
+        conf, image=image, all_images=all_images, keep=keep, min_age=min_age,
+        apply=apply and not c.config.run.dry, env=dict(os.environ),
     )  # fmt: skip
 
 

@@ -107,6 +107,8 @@ def prune_task(
         age = plan.parse_duration(settings.min_age, "prune.min_age")
     else:
         age = plan.parse_duration(min_age, "--min-age")
+    if image and all_images:
+        raise UsageError("--image and --all-images exclude each other: give one of them")
     images = list(conf.images.values()) if all_images else [conf.image(image)]
     for notice in conf.skipped_registries:
         log.notice(notice)

@@ -338,6 +338,10 @@ def test_distribution_apply_deletes_exactly_the_unreachable(scene: Scene, sessio
     dry = scene.invoke("prune", *registry, "--min-age", "0s", "--keep", "0")
     assert "would delete 7;" in dry.stdout, dry.describe()
     assert _digests(PLAIN, name, everything) == everything  # a dry run deletes nothing
+    dry_apply = scene.invoke("--dry", "prune", *registry, "--min-age", "0s", "--keep", "0",
+                             "--apply")  # fmt: skip
+    assert "would delete 7;" in dry_apply.stdout, dry_apply.describe()
+    assert _digests(PLAIN, name, everything) == everything
 
     run = scene.invoke("prune", *registry, "--min-age", "0s", "--keep", "0", "--apply")
     rows = [ln for ln in run.stdout.splitlines() if ln.startswith("deleted  sha256:")]

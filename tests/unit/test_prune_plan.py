@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.prune import plan
 from fullstack_build.prune.backends import parse_time
-from fullstack_build.prune.flow import parse_keep
-from fullstack_build.settings import prune_settings
+from fullstack_build.prune.flow import parse_keep, prune_task
+from fullstack_build.settings import load_settings, prune_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -128,6 +129,13 @@ def test_keep_flag(value: str | None, expected: int) -> None:
 def test_bad_keep_flag(value: str) -> None:
     with pytest.raises(UsageError, match="--keep: bad count"):
         parse_keep(value, 2)
+
+
+def test_image_and_all_images_exclude_each_other() -> None:
+    conf = load_settings(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
+    with pytest.raises(UsageError, match="--image and --all-images exclude each other"):
+        prune_task(conf, image="app", all_images=True, keep=None, min_age=None, apply=False,
+                   env={})  # fmt: skip
 
 
 def test_settings_section() -> None:
