@@ -4,6 +4,8 @@ untagged push-digest leftover, provenance attestations, cosign signatures and an
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,11 +13,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
-from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.errors import ConfigError, RegistryError, UsageError
+from fullstack_build.github.api import GitHubClient
 from fullstack_build.prune import plan
-from fullstack_build.prune.backends import parse_time
+from fullstack_build.prune.backends import GitHubPackagesBackend, parse_time
 from fullstack_build.prune.flow import parse_keep, prune_task
+from fullstack_build.prune.oci import RegistryClient
 from fullstack_build.settings import load_settings, prune_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,3 +284,27 @@ def test_nothing_to_do_is_one_line() -> None:
     lines = plan.table(plan.decide(nothing, keep=0, min_age=timedelta(0), now=NOW), NOW,
                        applied=False)  # fmt: skip
     assert lines == ["would delete 0; kept 1 (1 tagged)"]
+
+
+# --- the GitHub packages backend's addresses ----------------------------------------------
+
+
+def test_github_packages_of_a_user_and_of_an_organisation(httpserver: HTTPServer) -> None:
+    kinds = {"someone": "User", "an-org": "Organization"}
+    httpserver.expect_request(re.compile(r"/api/v3/users/.*")).respond_with_handler(
+        lambda request: Response(
+            json.dumps({"type": kinds[request.path.rsplit("/", 1)[1]]}),
+            content_type="application/json",
+        )
+    )
+    github = GitHubClient("ghs_token", api_url=httpserver.url_for("/api/v3"))
+    paths = {}
+    for owner in kinds:
+        backend = GitHubPackagesBackend(RegistryClient("ghcr.io", f"{owner}/team/app"), github)
+        paths[owner] = backend._versions_path()
+    assert paths == {
+        "someone": "/users/someone/packages/container/team%2Fapp/versions",
+        "an-org": "/orgs/an-org/packages/container/team%2Fapp/versions",
+    }
+    with pytest.raises(RegistryError, match="needs OWNER/NAME"):
+        GitHubPackagesBackend(RegistryClient("ghcr.io", "lonely"), github)
