@@ -406,6 +406,45 @@ def pr_comment(
 ns.add_task(pr_comment)
 
 
+# --- registries: prune ----------------------------------------------------------------------
+
+
+@task(
+    help={
+        "image": "Image to prune, a key under images: in invoke.yaml (default: default_image)",
+        "all_images": "Prune every configured image",
+        "keep": "Untagged manifests kept per platform, newest first (default: prune.keep)",
+        "min_age": "Keep anything younger than this: 0s, 90m, 7d (default: prune.min_age)",
+        "apply": "Delete (without it: a dry run that shows what would go and why)",
+        "registry": _REGISTRY,
+    },
+    iterable=["registry"],
+)
+@exits_cleanly
+def prune(
+    c: Context,
+    image: str | None = None,
+    all_images: bool = False,
+    keep: str | None = None,
+    min_age: str | None = None,
+    apply: bool = False,
+    registry: list[str] | None = None,
+) -> None:
+    """Delete the manifests no tag reaches; never a tagged index's image, attestation or
+    signature. A dry run unless --apply (`invoke --dry prune --apply` stays one); after
+    --apply, every tag is checked to still resolve with every image of its index."""
+    from fullstack_build.prune import flow
+
+    conf = settings(c).with_registries(registry)
+    flow.prune_task(
+        conf, image=image, all_images=all_images, keep=keep, min_age=min_age,
+        apply=apply and not c.config.run.dry, env=dict(os.environ),
+    )  # fmt: skip
+
+
+ns.add_task(prune)
+
+
 # --- images: smoke-test --------------------------------------------------------------------
 
 

@@ -23,6 +23,9 @@ class Source(enum.Enum):
 
     HOST = "host"  # a package of the host's own Debian suite, installed by `local.up`
     ENGINE = "engine"  # a package of `local.engine_suite`, fetched and unpacked by `local.up`
+    # A package of `local.engine_suite` the host's suite lacks (cosign: trixie has it, bookworm
+    # not; it needs only libc), fetched like the engine's and linked onto PATH by `local.up`.
+    NEWER_SUITE = "newer-suite"
     PIP = "pip"  # a wheel pinned in the requirements lock files
     BASE = "base"  # the base machine: Debian's essential set, Python, git
 
@@ -68,13 +71,19 @@ class Program:
                 f"run `invoke local.up` as root on a Debian-family host (it fetches "
                 f"{self.package}), or install Docker with the buildx and compose plugins"
             )
+        if self.source is Source.NEWER_SUITE:
+            return (
+                f"run `invoke local.up` as root on a Debian-family host (it fetches Debian's "
+                f"{self.package} package), or install {self.package}"
+            )
         if self.source is Source.PIP:
             install = f"python3 -m pip install --require-hashes -r {self.requirements}"
             return f"`{install}` ({self.package})"
         return f"install {self.package} with the system's package manager"
 
 
-_H, _E, _P, _B = Source.HOST, Source.ENGINE, Source.PIP, Source.BASE
+_H, _E, _N = Source.HOST, Source.ENGINE, Source.NEWER_SUITE
+_P, _B = Source.PIP, Source.BASE
 _SERVER_VERSION = ("docker", "version", "--format", "{{.Server.Version}}")
 
 PROGRAMS: dict[str, Program] = {
@@ -88,6 +97,8 @@ PROGRAMS: dict[str, Program] = {
                 check=("docker", "compose", "version")),
         # push-digest on the `docker` driver copies the OCI archive by digest.
         Program("skopeo", _H, "skopeo", Need.TASKS),
+        # merge-manifest --sign and `invoke sign` sign the index.
+        Program("cosign", _N, "cosign", Need.TASKS),
         Program("git", _B, "git", Need.TASKS),
         # Where there is no /proc (macOS), an interrupted task finds its children with ps.
         Program("ps", _B, "procps", Need.TASKS),

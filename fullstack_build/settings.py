@@ -408,3 +408,31 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         progress=_progress(config.get("progress"), "progress"),
         raw=config,
     )
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    """The `prune:` section (`invoke prune`)."""
+
+    keep: int
+    min_age: str  # a duration as written; `prune.plan.parse_duration` reads it
+    ledger_dir: Path
+    github_packages: tuple[str, ...]  # registry keys pruned through GitHub's packages API
+
+
+def prune_settings(config: Mapping[str, Any]) -> PruneSettings:
+    raw = config.get("prune") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("prune must be a mapping with keep, min_age, ledger_dir, github_packages")
+    keep = raw.get("keep", 2)
+    if isinstance(keep, bool) or not isinstance(keep, (int, str)) or not str(keep).isdigit():
+        raise ConfigError(f"prune.keep must be a whole number of at least 0, got {keep!r}")
+    names = raw.get("github_packages") or ()
+    if isinstance(names, str):
+        names = split_list(names)
+    return PruneSettings(
+        keep=int(keep),
+        min_age=str(raw.get("min_age") or "0s"),
+        ledger_dir=Path(str(raw.get("ledger_dir") or "build/prune")),
+        github_packages=tuple(str(n) for n in names),
+    )

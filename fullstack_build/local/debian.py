@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fullstack_build.errors import PreconditionError
+from fullstack_build.runner import Runner
 
 HOST_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -114,6 +115,24 @@ class PrivateApt:
             r / "cache" / "archives" / "partial",
             self.sources.parent,
         ]
+
+
+def fetch_suite_packages(runner: Runner, root: Path, suite: str, packages: Sequence[str]) -> Path:
+    """Download ``packages`` of ``suite`` with a private apt state under ``root`` (sources derived
+    from the host's own, suite swapped) and unpack every .deb into ``root/prefix``, which is
+    returned. The engine and the newer-suite tools (cosign) share this one mechanism."""
+    apt = PrivateApt(root / "apt")
+    for folder in apt.dirs():
+        folder.mkdir(parents=True, exist_ok=True)
+    apt.sources.write_text(private_sources(suite, debian_mirror_uris(read_host_sources())))
+    runner.run(apt.update_argv())
+    debs = root / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    runner.run(apt.download_argv(packages), cwd=str(debs))
+    prefix = root / "prefix"
+    for deb in sorted(debs.glob("*.deb")):
+        runner.run(["dpkg-deb", "-x", str(deb), str(prefix)])
+    return prefix
 
 
 def missing_packages_argv(packages: Sequence[str]) -> list[str]:

@@ -89,18 +89,8 @@ def fetch_engine(runner: Runner, layout: EngineLayout, suite: str, need_client: 
     """Download the engine .debs of ``suite`` with a private apt state and unpack them."""
     if layout.dockerd.exists() and (layout.plugin_dir / "docker-buildx").exists():
         return
-    apt = debian.PrivateApt(layout.root / "apt")
-    for folder in apt.dirs():
-        folder.mkdir(parents=True, exist_ok=True)
-    uris = debian.debian_mirror_uris(debian.read_host_sources())
-    apt.sources.write_text(debian.private_sources(suite, uris))
-    runner.run(apt.update_argv())
-    debs = layout.root / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
     packages = [*ENGINE_PACKAGES, *([CLIENT_PACKAGE] if need_client else [])]
-    runner.run(apt.download_argv(packages), cwd=str(debs))
-    for deb in sorted(debs.glob("*.deb")):
-        runner.run(["dpkg-deb", "-x", str(deb), str(layout.prefix)])
+    debian.fetch_suite_packages(runner, layout.root, suite, packages)
 
 
 SYSTEM_PLUGIN_DIR = Path("/usr/local/lib/docker/cli-plugins")

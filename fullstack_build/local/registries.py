@@ -77,7 +77,8 @@ def ensure_registry(runner: Runner, registry: LocalRegistry, state_dir: Path) ->
     if binary is None:
         raise PreconditionError(
             f"no registry answers on {registry.address}: {programs.missing_line('docker-registry')}"
-            f", or run one with `docker run -d -p {registry.address}:5000 registry:2`"
+            f", or run one with `docker run -d -p {registry.address}:5000 "
+            "-e REGISTRY_STORAGE_DELETE_ENABLED=true registry:2`"
         )
     argv = [binary, "serve", str(root / "config.yml")]
     if runner.dry_run:

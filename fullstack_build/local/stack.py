@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from fullstack_build import log
-from fullstack_build.local import bases, engine, host, qemu, registries
+from fullstack_build.local import bases, engine, host, qemu, registries, tools
 from fullstack_build.programs import Need
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
@@ -61,6 +61,9 @@ def up(settings: Settings, runner: Runner, *, with_bases: bool = True) -> list[s
         quiet = Runner(echo=False)
         wanted = needs(settings, the_plan, quiet, with_bases=with_bases)
         notes += host.ensure(runner, wanted, debian_family=engine.debian_host())
+        notes += tools.ensure_tools(
+            runner, wanted, state, settings.local.engine_suite, can_fetch=engine.can_make_engine()
+        )
     with log.group("local stack: engine"):
         notes.append(engine.ensure_engine(runner, state, settings.local.engine_suite))
     with log.group("local stack: QEMU"):
