@@ -108,8 +108,9 @@ def ensure_image(runner: Runner, registry: str, suite: str, state_dir: Path) -> 
     if bases.served_recipes(runner, reference).get(str(platform)) == want:
         return f"buildkit: reused {reference}"
     context = state_dir / "buildkit" / "context"
-    context.mkdir(parents=True, exist_ok=True)
-    (context / "Dockerfile").write_text(dockerfile(registry, suite))
+    if not runner.dry_run:
+        context.mkdir(parents=True, exist_ok=True)
+        (context / "Dockerfile").write_text(dockerfile(registry, suite))
     argv = bases.push_argv(reference, [platform], context, labels={bases.RECIPE_LABEL: want})
     runner.run(argv, timeout=3600)
     return f"buildkit: made {reference} for {platform}"
@@ -196,9 +197,10 @@ def ensure_builder(runner: Runner, plan: BuilderPlan) -> str:
         return f"builder: reused {plan.name} (docker-container)"
     if exists:
         runner.run(remove_argv(plan.name), capture=True, timeout=120)
-    plan.config_file.parent.mkdir(parents=True, exist_ok=True)
-    plan.config_file.write_text(plan.config_text)
-    plan.fingerprint_file.unlink(missing_ok=True)
+    if not runner.dry_run:
+        plan.config_file.parent.mkdir(parents=True, exist_ok=True)
+        plan.config_file.write_text(plan.config_text)
+        plan.fingerprint_file.unlink(missing_ok=True)
     runner.run(create_argv(plan), capture=True, timeout=120)
     runner.run(bootstrap_argv(plan.name), capture=True, timeout=300)
     if not runner.dry_run:
@@ -222,7 +224,9 @@ def ensure(runner: Runner, local: LocalStack) -> list[str]:
     if linked:
         notes.append(f"engine: docker-init now resolves to {linked}")
     reference = image_reference(local.registry)
-    digest = served_digest(runner, reference) if not runner.dry_run else "sha256:" + "0" * 64
+    digest = served_digest(runner, reference)
+    if not digest and runner.dry_run:
+        digest = "sha256:" + "0" * 64  # the image a real run would have pushed
     if not digest:
         raise RegistryError(
             f"{reference} is not served by the local registry after its push: check "

@@ -121,18 +121,19 @@ PLAIN_REBUILD = """\
 
 def test_cache_use_counts_the_dockerfiles_steps_only() -> None:
     use = cache_use(PLAIN_REBUILD)
-    assert use.steps == (
-        "[1/2] FROM 127.0.0.1:5000/base/debian:trixie@sha256:0123",
-        "[2/2] RUN uname -m > /machine",
-    )
+    assert use.steps == ("[2/2] RUN uname -m > /machine",)  # not FROM: it names the base
     assert use.cached == ("[2/2] RUN uname -m > /machine",)
-    assert use.ratio == 0.5
-    assert use.line() == "1/2 steps CACHED (50%)"
+    assert use.ratio == 1.0
+    assert use.line() == "1/1 steps CACHED (100%)"
 
 
 def test_cache_use_of_multi_stage_steps_and_an_empty_log() -> None:
-    log = "#7 [stage-1 2/3] RUN make\n#7 CACHED\n#8 [build 1/4] FROM x\n#8 DONE 1.0s\n"
+    log = (
+        "#7 [stage-1 2/3] RUN make\n#7 CACHED\n#8 [build 1/4] FROM x\n#8 DONE 1.0s\n"
+        "#9 [build 2/4] COPY . /src\n#9 DONE 0.1s\n"
+    )
     assert cache_use(log).cached == ("[stage-1 2/3] RUN make",)
+    assert cache_use(log).steps == ("[stage-1 2/3] RUN make", "[build 2/4] COPY . /src")
     assert cache_use(log).ratio == 0.5
     assert cache_use("").ratio == 0.0
 
