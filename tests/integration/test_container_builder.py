@@ -9,6 +9,7 @@ points buildx at the builders local.up created, as one config does for both on a
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import requests
 import yaml
 
 from fullstack_build.build_cache import cache_use
+from fullstack_build.local import buildkit
+from fullstack_build.runner import Runner
 from fullstack_build.settings import load_settings
 from integration.conftest import START_STACK, Session, Stack, close_session, open_session
 from integration.support import (
@@ -172,3 +175,68 @@ def test_a_cache_backend_this_buildkit_lacks_is_one_line(bk: Session) -> None:
     assert line.startswith("error: this builder's BuildKit"), line
     assert run.returncode == 3, run.describe()
     assert not (bk.digest_dir / "fixture" / "amd64.json").exists()
+
+
+def test_the_builder_is_kept_recreated_on_a_new_config_and_removed(
+    stack: Stack, builder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ensure_builder / remove_builder against the real engine, on a throwaway builder (its
+    own name and buildx folder) made from the image local.up's builder runs."""
+    del builder  # local.up has made and pushed the image
+    monkeypatch.setenv("BUILDX_CONFIG", str(tmp_path / "buildx"))
+    runner = Runner(echo=False)
+    local = load_settings(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={}).local
+    digest = buildkit.served_digest(runner, buildkit.image_reference(local.registry))
+    assert digest.startswith("sha256:")
+    name = f"it-builder-{secrets.token_hex(4)}"
+    hosts = (stack.plain.host,)
+
+    def plan(registries: tuple[str, ...]) -> buildkit.BuilderPlan:
+        return buildkit.plan_builder(name, digest, local.registry, registries, tmp_path)
+
+    def served_config() -> str:
+        container = f"buildx_buildkit_{name}0"
+        found = subprocess.run(
+            ["docker", "exec", container, "cat", "/etc/buildkit/buildkitd.toml"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        return found.stdout
+
+    try:
+        assert buildkit.ensure_builder(runner, plan(hosts)).startswith(f"builder: created {name}")
+        assert buildkit.ensure_builder(runner, plan(hosts)) == (
+            f"builder: reused {name} (docker-container)"
+        )
+        assert f'"{stack.auth.host}"' not in served_config()
+        wider = plan((*hosts, stack.auth.host))
+        assert buildkit.ensure_builder(runner, wider).startswith(f"builder: recreated {name}")
+        assert f'[registry."{stack.auth.host}"]' in served_config()
+    finally:
+        assert buildkit.remove_builder(runner, name, tmp_path) == f"builder {name}: removed"
+    assert not buildkit.builder_exists(runner, name)
+    containers = subprocess.run(
+        ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+        timeout=60, check=True,
+    ).stdout.split()  # fmt: skip
+    assert f"buildx_buildkit_{name}0" not in containers
+
+
+def test_the_docker_driver_exports_a_registry_cache_on_the_containerd_store(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """What the engine's own builder does with cache_to: with the containerd image store (what
+    local.up starts) it exports; buildx refuses only on the classic store (a unit test holds
+    that refusal's one-line hint)."""
+    plain = open_session(stack, tmp_path_factory)  # the engine's `docker` driver
+    api = stack.plain
+    cache_name = f"{plain.namespace}/cache"
+    ref = f"type=registry,ref={api.host}/{cache_name}:{{image}}-{{arch}},mode=max"
+    try:
+        run = plain.invoke("push-digest", "--arch", "amd64", env={"INVOKE_CACHE_TO": ref})
+        assert read_json(plain.digest_dir / "fixture" / "amd64.json")["driver"] == "docker"
+        served = api.manifest(cache_name, "fixture-amd64")
+        assert served is not None, run.describe()
+        url = f"http://{api.host}/v2/{cache_name}/manifests/{served.digest}"
+        requests.delete(url, auth=api.auth, timeout=api.timeout)
+    finally:
+        close_session(plain)
