@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,19 +182,30 @@ def plan_builder(
     )
 
 
-def builder_exists(runner: Runner, name: str) -> bool:
+def builder_status(runner: Runner, name: str) -> str | None:
+    """The node's status in `docker buildx inspect NAME` ("running", "inactive", ...; "" when
+    not shown), None when no builder has that name."""
     result = runner.run(
         ["docker", "buildx", "inspect", name], capture=True, check=False, mutates=False, timeout=60
     )
-    return result.ok
+    if not result.ok:
+        return None
+    found = re.search(r"^Status:[ \t]*(\S+)", result.stdout, flags=re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+def builder_exists(runner: Runner, name: str) -> bool:
+    return builder_status(runner, name) is not None
 
 
 def ensure_builder(runner: Runner, plan: BuilderPlan) -> str:
     """Create the builder, or keep it when it was made from this image and config."""
-    exists = builder_exists(runner, plan.name)
+    status = builder_status(runner, plan.name)
+    exists = status is not None
     recorded = plan.fingerprint_file.read_text().strip() if plan.fingerprint_file.exists() else ""
     if exists and recorded == plan.fingerprint:
-        runner.run(bootstrap_argv(plan.name), capture=True, timeout=300)
+        if status != "running":  # e.g. its container stopped with the engine: start it
+            runner.run(bootstrap_argv(plan.name), capture=True, timeout=300)
         return f"builder: reused {plan.name} (docker-container)"
     if exists:
         runner.run(remove_argv(plan.name), capture=True, timeout=120)

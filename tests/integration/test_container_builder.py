@@ -207,6 +207,14 @@ def test_the_builder_is_kept_recreated_on_a_new_config_and_removed(
         assert buildkit.ensure_builder(runner, plan(hosts)) == (
             f"builder: reused {name} (docker-container)"
         )
+        # An engine restart stops the container: the next local.up starts it again.
+        subprocess.run(
+            ["docker", "stop", f"buildx_buildkit_{name}0"], capture_output=True, timeout=120,
+            check=True,
+        )  # fmt: skip
+        assert buildkit.builder_status(runner, name) != "running"
+        assert buildkit.ensure_builder(runner, plan(hosts)).startswith(f"builder: reused {name}")
+        assert buildkit.builder_status(runner, name) == "running"
         assert f'"{stack.auth.host}"' not in served_config()
         wider = plan((*hosts, stack.auth.host))
         assert buildkit.ensure_builder(runner, wider).startswith(f"builder: recreated {name}")
