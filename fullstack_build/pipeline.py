@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -549,8 +549,14 @@ def _move_tags(step: MergeStep, runner: Runner, digest: str) -> None:
 
 
 def execute_merge(
-    plan: MergePlan, runner: Runner, env: Mapping[str, str], expected: Sequence[Platform]
+    plan: MergePlan,
+    runner: Runner,
+    env: Mapping[str, str],
+    expected: Sequence[Platform],
+    sign: Callable[[Sequence[str]], None] | None = None,
 ) -> MergeResult:
+    """``sign``: called with REPO@DIGEST of the index in every registry, between the index push
+    and the tags (merge-manifest --sign)."""
     started = time.monotonic()
     wanted = {str(p) for p in expected}
     tags = tuple(t for s in plan.steps for t in s.tags)
@@ -569,6 +575,13 @@ def execute_merge(
     for step in plan.steps:
         with log.group(f"push the {plan.image.name} index to {step.registry.prefix} by digest"):
             index_digests.append(_push_index(step, runner, wanted))
+    # 2b. The signatures, still before any tag moves: whoever pulls a tag and verifies finds
+    # the signature already there, and a signing failure leaves the new index reachable by
+    # digest only (the tags still name the previous release, which stays signed).
+    if sign is not None:
+        with log.group(f"sign the {plan.image.name} index by digest"):
+            pairs = zip(plan.steps, index_digests, strict=True)
+            sign(tuple(f"{step.repository}@{digest}" for step, digest in pairs))
     # 3. Only now the tags, registry by registry.
     for step, digest in zip(plan.steps, index_digests, strict=True):
         with log.group(f"tag {plan.image.name} in {step.registry.prefix}"):

@@ -75,6 +75,15 @@ class LocalStack:
 
 
 @dataclass(frozen=True)
+class SigningSettings:
+    """The `signing:` section (see invoke.yaml)."""
+
+    key: str = ""
+    tlog: bool = True
+    allow_http_registry: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     default_image: str
     images: Mapping[str, ImageSpec]
@@ -92,6 +101,7 @@ class Settings:
     local: LocalStack
     retry: RetryPolicy
     progress: str = terminal.AUTO  # auto | plain | tty | quiet (see terminal.py)
+    signing: SigningSettings = field(default_factory=SigningSettings)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -291,6 +301,26 @@ def _provenance(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _flag(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
+    return value
+
+
+def _signing(raw: Any) -> SigningSettings:
+    if raw is None:
+        return SigningSettings()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("signing must be a mapping with key, tlog and allow_http_registry")
+    key = str(raw.get("key") or "")
+    return SigningSettings(
+        key=str(Path(key).expanduser()) if key else "",
+        tlog=_flag(raw, "tlog", "signing", True),
+        allow_http_registry=_flag(raw, "allow_http_registry", "signing", False),
+    )
+
+
 ENV_PREFIX = "INVOKE_"
 
 
@@ -406,5 +436,6 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         local=local,
         retry=_retry_policy(config.get("retry")),
         progress=_progress(config.get("progress"), "progress"),
+        signing=_signing(config.get("signing")),
         raw=config,
     )
