@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fullstack_build import (
+    attestations,
     buildx,
     digests,
     ledger,
@@ -47,6 +48,7 @@ LABEL_BUILD_ARGS = {
 class Builder:
     name: str  # "" = buildx's current builder
     driver: str
+    buildkit: str = ""  # `BuildKit version:` of its first node, as inspect prints it
 
     @property
     def pushes_by_digest(self) -> bool:
@@ -74,7 +76,8 @@ def probe_builder(runner: Runner, name: str) -> Builder:
             f"cannot use {target} ({problem}): start the engine or pick another --builder "
             "(`docker buildx ls`; `invoke local.up` starts a local engine)"
         )
-    return Builder(name, buildx.parse_builder_driver(result.stdout) or "docker")
+    driver = buildx.parse_builder_driver(result.stdout) or "docker"
+    return Builder(name, driver, buildx.parse_buildkit_version(result.stdout))
 
 
 def require_buildx_for(runner: Runner, argv: Sequence[str]) -> None:
@@ -307,14 +310,17 @@ def plan_push(
     )  # fmt: skip
     repos = tuple(r.reference(image.repository) for r in settings.registries)
     layout: Path | None = None
+    artifact = settings.oci_artifact_attestations
     if builder.pushes_by_digest:
-        output = buildx.image_output(repos, push_by_digest=True)
+        output = buildx.image_output(repos, push_by_digest=True, oci_artifact=artifact)
     else:
         # The docker driver cannot push by digest: export an OCI layout and copy it to every
         # registry by digest with skopeo, which creates no tag at all.
         layout = settings.build_dir / "oci" / f"{image.name}-{platform.slug}"
-        output = buildx.oci_output(str(layout))
-    request = replace(base, outputs=(output,), provenance=settings.provenance)
+        output = buildx.oci_output(str(layout), oci_artifact=artifact)
+    request = replace(
+        base, outputs=(output,), provenance=settings.provenance, sbom=settings.sbom
+    )
     lock_file = settings.build_dir / "locks" / f"{image.name}-{platform.slug}.lock"
     return PushPlan(image, platform, builder, settings.registries, request, layout, lock_file)
 
@@ -327,6 +333,8 @@ def execute_push(
     revision: str = "",
 ) -> tuple[digests.DigestRecord, BuildResult]:
     require_buildx_for(runner, buildx.build_argv(plan.build))
+    if any("oci-artifact=true" in output for output in plan.build.outputs):
+        attestations.require_oci_artifact(runner, plan.builder.driver, plan.builder.buildkit)
     for reg in plan.registries:
         registry.prepare(reg, runner, env)
     if runner.dry_run:

@@ -102,6 +102,8 @@ class Settings:
     retry: RetryPolicy
     progress: str = terminal.AUTO  # auto | plain | tty | quiet (see terminal.py)
     signing: SigningSettings = field(default_factory=SigningSettings)
+    sbom: bool = False  # an SBOM attestation of each pushed platform
+    oci_artifact_attestations: bool = False  # attestations as OCI artifacts (BuildKit 0.19+)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -302,9 +304,11 @@ def _provenance(value: Any) -> str:
 
 
 def _flag(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    """A true/false setting; ``where`` "settings" names a top-level key alone."""
     value = raw.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
+        name = key if where == "settings" else f"{where}.{key}"
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
     return value
 
 
@@ -437,5 +441,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         retry=_retry_policy(config.get("retry")),
         progress=_progress(config.get("progress"), "progress"),
         signing=_signing(config.get("signing")),
+        sbom=_flag(config, "sbom", "settings", False),
+        oci_artifact_attestations=_flag(config, "oci_artifact_attestations", "settings", False),
         raw=config,
     )
