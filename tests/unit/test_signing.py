@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from fullstack_build import signing
-from fullstack_build.errors import ConfigError, PreconditionError, UsageError
+from fullstack_build.errors import (
+    CommandError,
+    ConfigError,
+    PreconditionError,
+    SigningError,
+    UsageError,
+)
 from fullstack_build.local import debian, tools
 from fullstack_build.programs import Need
-from fullstack_build.runner import Runner
+from fullstack_build.runner import Result, Runner
 from fullstack_build.settings import SigningSettings, load_settings
 from fullstack_build.signing import SigningIdentity
 
@@ -202,3 +209,23 @@ def test_what_invoke_sign_resolves(
 def test_invoke_sign_takes_exactly_one_of_tag_and_ref(tag: str | None, ref: str | None) -> None:
     with pytest.raises(UsageError, match="exactly one of --tag"):
         signing.targets(["r/app"], tag, ref)
+
+
+def test_a_signing_failure_is_one_line_saying_what_is_published() -> None:
+    class CosignFails(Runner):
+        def run(self, argv: Any, **kwargs: Any) -> Result:
+            raise CommandError(
+                "`cosign sign ...` failed with exit code 1: Error: signing [R]: UNAUTHORIZED",
+                output_tail="Error: signing [R]: UNAUTHORIZED",
+            )
+
+    signer = signing.Signer(KEY, CosignFails(echo=False), {"COSIGN_PASSWORD": "pw"})
+    with pytest.raises(SigningError) as error:
+        signer.sign_index([REF])
+    message = str(error.value)
+    assert error.value.exit_code == 9
+    assert "\n" not in message
+    assert message.startswith(f"signing {REF} failed (")
+    digest = REF.rpartition("@")[2]
+    assert f"the index {digest} is in every registry by digest and no tag has moved" in message
+    assert f"`invoke sign --ref REPOSITORY@{digest}`" in message
