@@ -1,19 +1,24 @@
 """Signing the merged index with cosign on the real stack: a key pair made here, the fixture's
 index signed by digest in both local registries (5001 with htpasswd auth), then checked with
 `cosign verify` run directly (not through the build system); a wrong key fails verification,
-and a missing key or a wrong password is one error line with nothing published."""
+and a missing key or a wrong password is one error line with nothing published.
+
+The tests publish to a repository of their own (`<session namespace>/signing/...`, with its own
+digest records), so the signature tags and extra tags never show in the session's shared one."""
 
 from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import yaml
 
-from integration.conftest import Pushed, Session
-from integration.support import INDEX_LINE, TaskRun, assert_clean_failure
+from integration.conftest import Session
+from integration.support import INDEX_LINE, PLATFORMS, Invoker, TaskRun, assert_clean_failure
 
 pytestmark = pytest.mark.engine
 
@@ -43,6 +48,40 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[KeyPair, KeyPair]:
     return _key_pair(root / "right", PASSWORD), _key_pair(root / "wrong", "other")
 
 
+@pytest.fixture(scope="module")
+def signing_session(session: Session) -> Iterator[Session]:
+    """The session's runtime file with every registry prefix one level deeper (`/signing`)
+    and its own digest folder; both platforms pushed there. Deleted afterwards."""
+    config = yaml.safe_load(session.invoke.runtime_file.read_text())
+    for entry in config["registries"].values():
+        if "prefix" in entry:
+            entry["prefix"] += "/signing"
+    root = session.root / "signing"
+    root.mkdir()
+    config["digest_dir"] = str(root / "digests")
+    runtime = root / "integration.yaml"
+    runtime.write_text(yaml.safe_dump(config, sort_keys=False))
+    ours = replace(session, namespace=f"{session.namespace}/signing", root=root,
+                   invoke=Invoker(runtime, session.env))  # fmt: skip
+    try:
+        for platform in PLATFORMS:
+            ours.invoke("push-digest", "--arch", platform.split("/", 1)[1])
+        yield ours
+    finally:
+        _delete_repository(ours)
+
+
+def _delete_repository(ours: Session) -> None:
+    name = ours.name()
+    for api in ours.stack.apis:
+        for tag in api.tags(name):
+            manifest = api.manifest(name, tag)
+            if manifest is not None:
+                api.delete_tree(name, manifest.digest)
+        for record in (ours.root / "digests").rglob("*.json"):
+            api.delete_tree(name, str(yaml.safe_load(record.read_text())["digest"]))
+
+
 def _verify(session: Session, pub: Path, reference: str) -> subprocess.CompletedProcess[str]:
     # The session's docker config holds the login to 5001 that merge-manifest made.
     return subprocess.run(
@@ -57,10 +96,9 @@ def _sign_env(key: Path, password: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def signed(session: Session, pushed: Pushed, keys: tuple[KeyPair, KeyPair]) -> TaskRun:
-    del pushed
+def signed(signing_session: Session, keys: tuple[KeyPair, KeyPair]) -> TaskRun:
     right, _ = keys
-    return session.invoke(
+    return signing_session.invoke(
         "merge-manifest", "--tag", "it-signed", "--sign", env=_sign_env(right.key, PASSWORD)
     )
 
@@ -72,8 +110,9 @@ def _index_digest(run: TaskRun) -> str:
 
 
 def test_the_signed_index_verifies_in_both_registries(
-    session: Session, signed: TaskRun, keys: tuple[KeyPair, KeyPair]
+    signing_session: Session, signed: TaskRun, keys: tuple[KeyPair, KeyPair]
 ) -> None:
+    session = signing_session
     right, wrong = keys
     digest = _index_digest(signed)
     for api in session.stack.apis:
@@ -92,8 +131,9 @@ def test_the_signed_index_verifies_in_both_registries(
 
 
 def test_the_summary_prints_the_verify_command_for_each_registry(
-    session: Session, signed: TaskRun, keys: tuple[KeyPair, KeyPair]
+    signing_session: Session, signed: TaskRun, keys: tuple[KeyPair, KeyPair]
 ) -> None:
+    session = signing_session
     digest = _index_digest(signed)
     pub = keys[0].pub
     for api in session.stack.apis:
@@ -109,8 +149,9 @@ def test_the_password_never_shows(signed: TaskRun) -> None:
 
 
 def test_sign_task_signs_what_a_tag_names(
-    session: Session, signed: TaskRun, keys: tuple[KeyPair, KeyPair]
+    signing_session: Session, signed: TaskRun, keys: tuple[KeyPair, KeyPair]
 ) -> None:
+    session = signing_session
     right, _ = keys
     run = session.invoke("sign", "--tag", "it-signed", env=_sign_env(right.key, PASSWORD))
     digest = _index_digest(signed)
@@ -127,15 +168,14 @@ def test_sign_task_signs_what_a_tag_names(
     ],
 )
 def test_a_bad_key_is_one_error_line_and_publishes_nothing(
-    session: Session,
-    pushed: Pushed,
+    signing_session: Session,
     keys: tuple[KeyPair, KeyPair],
     tmp_path: Path,
     how: str,
     exit_code: int,
     fragment: str,
 ) -> None:
-    del pushed
+    session = signing_session
     right, _ = keys
     env = (
         _sign_env(tmp_path / "absent.key", PASSWORD)
