@@ -64,6 +64,7 @@ class LocalStack:
     auth_registry_user: str
     auth_registry_password: str
     base_suite: str
+    builder: str  # the docker-container builder local.up makes ("": none)
 
     @property
     def registry(self) -> str:
@@ -246,6 +247,20 @@ def _registries(
 _ENV_FALLBACK = {"github_owner": "GITHUB_REPOSITORY_OWNER", "dockerhub_user": "DOCKERHUB_USERNAME"}
 
 
+_BUILDER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+
+def _builder_name(value: Any) -> str:
+    """buildx's own rule for builder names; a bad one fails here, not after the image build."""
+    name = "" if value is None else str(value)
+    if name and not _BUILDER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"local.builder {name!r} is not a builder name: use letters, digits, '_', '.', '-' "
+            '(starting with a letter or digit), or "" for none'
+        )
+    return name
+
+
 def _int(config: Mapping[str, Any], key: str, where: str) -> int:
     try:
         return int(config[key])
@@ -417,6 +432,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         auth_registry_user=str(local_raw.get("auth_registry_user") or "ci"),
         auth_registry_password=str(local_raw.get("auth_registry_password") or ""),
         base_suite=str(local_raw.get("base_suite") or "trixie"),
+        builder=_builder_name(local_raw.get("builder")),
     )
     default_image = str(config.get("default_image") or "")
     if default_image not in images:
