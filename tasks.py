@@ -150,6 +150,8 @@ _PUBLISH_HELP = {
     "registry": _REGISTRY,
     "digest_dir": _DIGEST_DIR,
     "tag": "Tag to publish (repeatable; default: the metadata rules, see `invoke tags`)",
+    "sign": "Sign the index by digest with cosign in every registry before the tags move "
+    "(keyless on GitHub Actions with id-token: write, else signing.key)",
 }
 
 
@@ -170,6 +172,7 @@ def merge_manifest(
     digest_dir: str | None = None,
     tag: list[str] | None = None,
     allow_mixed_revisions: bool = False,
+    sign: bool = False,
 ) -> None:
     """Join the per-platform digests into one multi-arch manifest list under the tags.
 
@@ -184,7 +187,7 @@ def merge_manifest(
     )
     flows.merge_manifest(
         target, runner(c, conf), dict(os.environ), tag,
-        allow_mixed_revisions=allow_mixed_revisions,
+        allow_mixed_revisions=allow_mixed_revisions, sign=sign,
     )  # fmt: skip
 
 
@@ -201,6 +204,7 @@ def ship(
     digest_dir: str | None = None,
     tag: list[str] | None = None,
     progress: str | None = None,
+    sign: bool = False,
 ) -> None:
     """The whole flow: push-digest for every configured platform, then merge-manifest."""
     from fullstack_build import flows
@@ -209,10 +213,45 @@ def ship(
     target = flows.resolve(
         conf, image, builder=builder, registries=registry, digest_dir=digest_dir
     )
-    flows.ship(target, runner(c, conf), dict(os.environ), tag)
+    flows.ship(target, runner(c, conf), dict(os.environ), tag, sign=sign)
 
 
 ns.add_task(ship)
+
+
+@task(
+    help={
+        "image": _IMAGE,
+        "builder": _BUILDER,
+        "registry": _REGISTRY,
+        "tag": "Sign what this tag names now, in every configured registry",
+        "ref": "Or sign one reference, REPOSITORY:TAG or REPOSITORY@sha256:DIGEST",
+    },
+    iterable=["registry"],
+)
+@exits_cleanly
+def sign(
+    c: Context,
+    image: str | None = None,
+    builder: str | None = None,
+    registry: list[str] | None = None,
+    tag: str | None = None,
+    ref: str | None = None,
+) -> None:
+    """Sign a published index with cosign, by its digest (what merge-manifest --sign does)."""
+    from fullstack_build import flows, signing
+
+    conf = settings(c)
+    target = flows.resolve(conf, image, builder=builder, registries=registry)
+    commands = signing.sign_published(
+        target.settings.signing, target.settings.registries, target.image.repository,
+        runner(c, conf), dict(os.environ), tag=tag, ref=ref, builder=target.builder,
+    )  # fmt: skip
+    for command in commands:
+        log.info(f"verify: {command}")
+
+
+ns.add_task(sign)
 
 
 # --- metadata: tags, changed --------------------------------------------------------------

@@ -30,6 +30,7 @@ class BuildRequest:
     cache_from: str = ""
     cache_to: str = ""
     provenance: str = ""
+    sbom: bool = False
     progress: str = ""
 
 
@@ -59,6 +60,8 @@ def build_argv(req: BuildRequest) -> list[str]:
         argv += ["--cache-to", req.cache_to]
     if req.provenance:
         argv.append(f"--provenance={req.provenance}")
+    if req.sbom:
+        argv.append("--sbom=true")
     for output in req.outputs:
         argv += ["--output", output]
     if req.load:
@@ -76,20 +79,29 @@ def _csv_field(text: str) -> str:
     return text
 
 
-def image_output(names: Sequence[str], *, push_by_digest: bool) -> str:
+# Exporter options that store attestations as OCI artifacts (BuildKit 0.19+); OCI media types
+# are what the artifact form needs.
+OCI_ARTIFACT_OPTIONS = ("oci-mediatypes=true", "oci-artifact=true")
+
+
+def image_output(names: Sequence[str], *, push_by_digest: bool, oci_artifact: bool = False) -> str:
     """--output for pushing ``names`` (one repository per registry). By digest: no tag at all,
     and name-canonical so the pushed reference is REPO@sha256:... in every registry."""
     fields = ["type=image", _csv_field("name=" + ",".join(names))]
     if push_by_digest:
         fields += ["push-by-digest=true", "name-canonical=true"]
+    if oci_artifact:
+        fields += OCI_ARTIFACT_OPTIONS
     fields.append("push=true")
     return ",".join(fields)
 
 
-def oci_output(dest: str) -> str:
+def oci_output(dest: str, *, oci_artifact: bool = False) -> str:
     """An OCI image layout directory (tar=false): re-exports write only the blobs that changed,
     where a tarball is rewritten whole every time."""
-    return f"type=oci,dest={dest},tar=false"
+    # The OCI exporter always writes OCI media types: only oci-artifact is added.
+    extra = OCI_ARTIFACT_OPTIONS[1:] if oci_artifact else ()
+    return ",".join([f"type=oci,dest={dest},tar=false", *extra])
 
 
 def imagetools_create_argv(
@@ -127,6 +139,13 @@ def builder_inspect_argv(builder: str = "") -> list[str]:
     return ["docker", "buildx", "inspect", *([builder] if builder else [])]
 
 
+def parse_buildkit_version(text: str) -> str:
+    """The first node's `BuildKit version:` in `docker buildx inspect` output ("" if none);
+    the docker driver of a distribution-built engine says v0.0.0+unknown."""
+    found = re.search(r"^BuildKit version:[ \t]*(\S+)", text, flags=re.MULTILINE)
+    return found.group(1) if found else ""
+
+
 def parse_builder_driver(text: str) -> str:
     """The driver named in `docker buildx inspect` output ("" when absent or empty)."""
     found = re.search(r"^Driver:[ \t]*(\S*)", text, flags=re.MULTILINE)
@@ -157,6 +176,7 @@ FLAG_MIN_VERSION = {
     "--metadata-file": (0, 6, 0),
     "--build-context": (0, 8, 0),
     "--provenance": (0, 10, 0),
+    "--sbom": (0, 10, 0),
 }
 
 

@@ -72,6 +72,12 @@ class SmokeTestError(BuildSystemError):
     exit_code = 8
 
 
+class SigningError(BuildSystemError):
+    """cosign could not sign (or open the key for) what was published."""
+
+    exit_code = 9
+
+
 class Interrupted(BuildSystemError):
     """Ctrl-C or SIGTERM: the task stopped; the message says what was already published."""
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fullstack_build import digests, log, metadata, pipeline, qemu_check
 from fullstack_build.destinations import (
@@ -22,6 +23,9 @@ from fullstack_build.metadata.tags import docker_tag
 from fullstack_build.platforms import Platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
+
+if TYPE_CHECKING:
+    from fullstack_build import signing
 
 
 @dataclass(frozen=True)
@@ -216,9 +220,11 @@ def merge_manifest(
     allow_mixed_revisions: bool = False,
     pushed: Sequence[actions.ArchReport] = (),
     started: float | None = None,
+    sign: bool = False,
 ) -> pipeline.MergeResult:
     """Merge the records into one index. ``pushed``: this run's pushes (``ship``), whose
-    durations the report shows; ``started``: when the whole flow began (its total)."""
+    durations the report shows; ``started``: when the whole flow began (its total); ``sign``:
+    cosign signs the index by digest before the tags move."""
     from fullstack_build import digests  # noqa: PLC0415 (see the imports)
 
     settings, image = target.settings, target.image
@@ -241,7 +247,12 @@ def merge_manifest(
     plan = pipeline.plan_merge(
         settings, image, records, tag_names, meta.annotations, target.builder
     )
-    result = pipeline.execute_merge(plan, runner, env, settings.platforms)
+    signer = _signer(settings, runner, env) if sign else None
+    result = pipeline.execute_merge(
+        plan, runner, env, settings.platforms, sign=signer.sign_index if signer else None
+    )
+    references = [f"{step.repository}@{result.index_digest}" for step in plan.steps]
+    verify = signer.verify_commands(references) if signer and not runner.dry_run else ()
     report = actions.BuildReport(
         image=image.name,
         repository=image.repository,
@@ -250,6 +261,7 @@ def merge_manifest(
         registries=tuple(r.prefix for r in settings.registries),
         tags=result.tags,
         digest=result.index_digest,
+        verify=verify,
         pushed=True,
         base_image=_base_image(image),
         arches=tuple(
@@ -261,8 +273,17 @@ def merge_manifest(
         log.info(f"index {result.index_digest} for {', '.join(result.platforms)}")
         for step in plan.steps:
             log.info(f"  docker pull {step.tags[0]}")
+        for command in verify:
+            log.info(f"  {command}")
         actions.publish([report], env, title=f"merge {image.name}")
     return result
+
+
+def _signer(settings: Settings, runner: Runner, env: Mapping[str, str]) -> signing.Signer:
+    """Who signs, proven usable before anything is published (cosign, the key, its password)."""
+    from fullstack_build import signing  # noqa: PLC0415 (only with --sign)
+
+    return signing.Signer.ready(settings.signing, runner, env)
 
 
 def _tag_names(
@@ -293,13 +314,20 @@ def _validated_tag(tag: str) -> str:
 
 
 def ship(
-    target: Target, runner: Runner, env: Mapping[str, str], tags: Sequence[str] | None = None
+    target: Target,
+    runner: Runner,
+    env: Mapping[str, str],
+    tags: Sequence[str] | None = None,
+    *,
+    sign: bool = False,
 ) -> pipeline.MergeResult:
     """Every configured platform built and pushed by digest, then merged: the whole flow."""
     check_destinations(destinations(target, env, "ship"))
+    if sign:  # a missing key or a wrong password fails before anything is built
+        _signer(target.settings, runner, env)
     # The tags are known before anything is pushed: a bad --tag or tag rule fails first.
     _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
     started = time.monotonic()
     pushed = [_push_digest(target, str(p), runner, env)[1] for p in target.settings.platforms]
     # One run, one checkout: the records cannot be of two commits.
-    return merge_manifest(target, runner, env, tags, pushed=pushed, started=started)
+    return merge_manifest(target, runner, env, tags, pushed=pushed, started=started, sign=sign)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fullstack_build import (
+    attestations,
     build_cache,
     buildx,
     digests,
@@ -48,6 +49,7 @@ LABEL_BUILD_ARGS = {
 class Builder:
     name: str  # "" = buildx's current builder
     driver: str
+    buildkit: str = ""  # `BuildKit version:` of its first node, as inspect prints it
 
     @property
     def pushes_by_digest(self) -> bool:
@@ -75,7 +77,8 @@ def probe_builder(runner: Runner, name: str) -> Builder:
             f"cannot use {target} ({problem}): start the engine or pick another --builder "
             "(`docker buildx ls`; `invoke local.up` starts a local engine)"
         )
-    return Builder(name, buildx.parse_builder_driver(result.stdout) or "docker")
+    driver = buildx.parse_builder_driver(result.stdout) or "docker"
+    return Builder(name, driver, buildx.parse_buildkit_version(result.stdout))
 
 
 def require_buildx_for(runner: Runner, argv: Sequence[str]) -> None:
@@ -319,14 +322,17 @@ def plan_push(
     )  # fmt: skip
     repos = tuple(r.reference(image.repository) for r in settings.registries)
     layout: Path | None = None
+    artifact = settings.oci_artifact_attestations
     if builder.pushes_by_digest:
-        output = buildx.image_output(repos, push_by_digest=True)
+        output = buildx.image_output(repos, push_by_digest=True, oci_artifact=artifact)
     else:
         # The docker driver cannot push by digest: export an OCI layout and copy it to every
         # registry by digest with skopeo, which creates no tag at all.
         layout = settings.build_dir / "oci" / f"{image.name}-{platform.slug}"
-        output = buildx.oci_output(str(layout))
-    request = replace(base, outputs=(output,), provenance=settings.provenance)
+        output = buildx.oci_output(str(layout), oci_artifact=artifact)
+    request = replace(
+        base, outputs=(output,), provenance=settings.provenance, sbom=settings.sbom
+    )
     lock_file = settings.build_dir / "locks" / f"{image.name}-{platform.slug}.lock"
     return PushPlan(image, platform, builder, settings.registries, request, layout, lock_file)
 
@@ -339,6 +345,8 @@ def execute_push(
     revision: str = "",
 ) -> tuple[digests.DigestRecord, BuildResult]:
     require_buildx_for(runner, buildx.build_argv(plan.build))
+    if any("oci-artifact=true" in output for output in plan.build.outputs):
+        attestations.require_oci_artifact(runner, plan.builder.driver, plan.builder.buildkit)
     for reg in plan.registries:
         registry.prepare(reg, runner, env)
     if runner.dry_run:
@@ -561,8 +569,14 @@ def _move_tags(step: MergeStep, runner: Runner, digest: str) -> None:
 
 
 def execute_merge(
-    plan: MergePlan, runner: Runner, env: Mapping[str, str], expected: Sequence[Platform]
+    plan: MergePlan,
+    runner: Runner,
+    env: Mapping[str, str],
+    expected: Sequence[Platform],
+    sign: Callable[[Sequence[str]], None] | None = None,
 ) -> MergeResult:
+    """``sign``: called with REPO@DIGEST of the index in every registry, between the index push
+    and the tags (merge-manifest --sign)."""
     started = time.monotonic()
     wanted = {str(p) for p in expected}
     tags = tuple(t for s in plan.steps for t in s.tags)
@@ -581,6 +595,13 @@ def execute_merge(
     for step in plan.steps:
         with log.group(f"push the {plan.image.name} index to {step.registry.prefix} by digest"):
             index_digests.append(_push_index(step, runner, wanted))
+    # 2b. The signatures, still before any tag moves: whoever pulls a tag and verifies finds
+    # the signature already there, and a signing failure leaves the new index reachable by
+    # digest only (the tags still name the previous release, which stays signed).
+    if sign is not None:
+        with log.group(f"sign the {plan.image.name} index by digest"):
+            pairs = zip(plan.steps, index_digests, strict=True)
+            sign(tuple(f"{step.repository}@{digest}" for step, digest in pairs))
     # 3. Only now the tags, registry by registry.
     for step, digest in zip(plan.steps, index_digests, strict=True):
         with log.group(f"tag {plan.image.name} in {step.registry.prefix}"):

@@ -718,6 +718,34 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _signing_key(
+    settings: Settings,
+    runner: Runner,
+    run_dir: Path,
+    runtime: dict[str, Any],
+    host_env: dict[str, str],
+) -> None:
+    """A rehearsal has no OIDC token, so the merge job cannot sign keyless as on GitHub: unless
+    a signing.key is configured, it signs with a throwaway key pair made here (real signatures
+    a test can verify with its .pub), and says so."""
+    configured = {**(settings.raw.get("signing") or {}), **(runtime.get("signing") or {})}
+    if configured.get("key"):
+        return
+    folder = run_dir / "signing"
+    folder.mkdir()
+    password = secrets.token_hex(16)
+    runner.with_secrets(password).run(
+        plan.generate_key_pair_argv(), cwd=str(folder), env={"COSIGN_PASSWORD": password}
+    )
+    runtime["signing"] = {**(runtime.get("signing") or {}), "key": str(folder / "cosign.key")}
+    host_env["COSIGN_PASSWORD"] = password
+    _say(
+        f"::notice::no OIDC token in a rehearsal: `--sign` signs with the throwaway key "
+        f"{folder / 'cosign.key'} instead of keyless (verify with cosign.pub beside it)",
+        runner.out,
+    )
+
+
 def rehearse(
     settings: Settings,
     runner: Runner,
@@ -763,6 +791,7 @@ def rehearse(
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
+    _signing_key(settings, runner, run_dir, runtime, host_env)
     runtime_path = run_dir / "runtime.yaml"
     runtime_path.write_text(yaml.safe_dump(runtime, sort_keys=False), encoding="utf-8")
     token = "ghs_" + secrets.token_hex(18)

@@ -76,6 +76,15 @@ class LocalStack:
 
 
 @dataclass(frozen=True)
+class SigningSettings:
+    """The `signing:` section (see invoke.yaml)."""
+
+    key: str = ""
+    tlog: bool = True
+    allow_http_registry: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     default_image: str
     images: Mapping[str, ImageSpec]
@@ -93,6 +102,9 @@ class Settings:
     local: LocalStack
     retry: RetryPolicy
     progress: str = terminal.AUTO  # auto | plain | tty | quiet (see terminal.py)
+    signing: SigningSettings = field(default_factory=SigningSettings)
+    sbom: bool = False  # an SBOM attestation of each pushed platform
+    oci_artifact_attestations: bool = False  # attestations as OCI artifacts (BuildKit 0.19+)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -306,6 +318,28 @@ def _provenance(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _flag(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    """A true/false setting; ``where`` "settings" names a top-level key alone."""
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        name = key if where == "settings" else f"{where}.{key}"
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def _signing(raw: Any) -> SigningSettings:
+    if raw is None:
+        return SigningSettings()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("signing must be a mapping with key, tlog and allow_http_registry")
+    key = str(raw.get("key") or "")
+    return SigningSettings(
+        key=str(Path(key).expanduser()) if key else "",
+        tlog=_flag(raw, "tlog", "signing", True),
+        allow_http_registry=_flag(raw, "allow_http_registry", "signing", False),
+    )
+
+
 ENV_PREFIX = "INVOKE_"
 
 
@@ -422,6 +456,9 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         local=local,
         retry=_retry_policy(config.get("retry")),
         progress=_progress(config.get("progress"), "progress"),
+        signing=_signing(config.get("signing")),
+        sbom=_flag(config, "sbom", "settings", False),
+        oci_artifact_attestations=_flag(config, "oci_artifact_attestations", "settings", False),
         raw=config,
     )
 

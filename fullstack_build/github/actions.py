@@ -66,6 +66,7 @@ class BuildReport:
     arches: tuple[ArchReport, ...] = ()
     duration_s: float | None = None  # the whole task
     extra: Mapping[str, str] = field(default_factory=dict)
+    verify: tuple[str, ...] = ()  # `cosign verify` per registry, when the index was signed
 
     def arch(self, platform: str) -> ArchReport | None:
         return next((a for a in self.arches if a.platform == platform), None)
@@ -93,6 +94,7 @@ class BuildReport:
                 ("status", other.status),
                 ("registries", other.registries),
                 ("tags", other.tags),
+                ("verify", other.verify),
                 ("digest", other.digest),
                 ("pushed", other.pushed),
                 ("base_image", other.base_image),
@@ -156,6 +158,7 @@ class BuildReport:
                 platforms=_strs(data.get("platforms")),
                 registries=_strs(data.get("registries")),
                 tags=_strs(data.get("tags")),
+                verify=_strs(data.get("verify")),
                 digest=str(data.get("digest") or ""),
                 pushed=None if pushed is None else bool(pushed),
                 base_image=str(data.get("base_image") or ""),
@@ -294,7 +297,7 @@ def summary_table(reports: Iterable[BuildReport], *, line_break: str = "<br>") -
             _cell([*r.registries, pushed], line_break),
             _cell([_code(t) for t in tag_names], line_break),
             _cell(digests, line_break),
-            _cell([_code(c) for c in pull_commands(r)], line_break),
+            _cell([_code(c) for c in [*pull_commands(r), *r.verify]], line_break),
             _cell(durations, line_break),
         ]
         rows.append("| " + " | ".join(cells) + " |")
@@ -342,6 +345,7 @@ def text_summary(reports: Iterable[BuildReport]) -> str:
         notes = [("tags", ", ".join(tag_names))] if tag_names else []
         if r.pushed is not False:  # a local build is not pulled from anywhere
             notes += [("pull", command) for command in pull_commands(r)]
+            notes += [("verify", command) for command in r.verify]
         lines += _aligned([list(note) for note in notes]) if notes else []
     return "\n".join(lines) + "\n"
 

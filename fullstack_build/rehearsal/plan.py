@@ -488,7 +488,13 @@ ACTIONS: Mapping[str, tuple[str, str]] = {
     "docker/login-action": ("login", "logs in to the local registry when it needs it"),
     "actions/upload-artifact": ("upload-artifact", "copies files to the run's artifacts folder"),
     "actions/download-artifact": ("download-artifact", "copies from the artifacts folder"),
+    "sigstore/cosign-installer": ("noop", "uses the cosign `invoke local.up` put on PATH"),
 }
+
+
+def generate_key_pair_argv() -> list[str]:
+    """cosign.key and cosign.pub in the working folder, the password from $COSIGN_PASSWORD."""
+    return ["cosign", "generate-key-pair"]
 
 
 def local_action(step: Step) -> LocalAction:

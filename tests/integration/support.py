@@ -187,3 +187,32 @@ def snapshot_tags(apis: Sequence[RegistryAPI], name: str) -> dict[str, list[str]
 def read_json(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+ATTESTATION_TYPE = "vnd.docker.reference.type"
+ATTESTATION_SUBJECT = "vnd.docker.reference.digest"
+
+
+def assert_one_provenance_per_platform(api: RegistryAPI, name: str, tag: str) -> None:
+    """The index under ``tag`` holds, beside each platform's image, exactly one attestation
+    manifest naming that image (BuildKit's convention), whose one layer is an in-toto statement
+    with SLSA provenance."""
+    index = api.manifest(name, tag)
+    assert index is not None
+    assert index.is_index
+    images = index.platform_digests()
+    assert set(images) == set(PLATFORMS)
+    attestations = [
+        e for e in index.body["manifests"] if (e.get("annotations") or {}).get(ATTESTATION_TYPE)
+    ]
+    pointed = sorted(e["annotations"][ATTESTATION_SUBJECT] for e in attestations)
+    assert pointed == sorted(images.values()), (images, attestations)
+    for entry in attestations:
+        assert entry["annotations"][ATTESTATION_TYPE] == "attestation-manifest"
+        assert entry["platform"] == {"os": "unknown", "architecture": "unknown"}
+        manifest = api.manifest(name, entry["digest"])
+        assert manifest is not None
+        layers = manifest.body["layers"]
+        assert [layer["mediaType"] for layer in layers] == ["application/vnd.in-toto+json"]
+        predicate = layers[0]["annotations"]["in-toto.io/predicate-type"]
+        assert predicate.startswith("https://slsa.dev/provenance/"), predicate

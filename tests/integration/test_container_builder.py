@@ -29,6 +29,7 @@ from integration.support import (
     ROOT,
     TaskRun,
     assert_clean_failure,
+    assert_one_provenance_per_platform,
     read_json,
     snapshot_tags,
 )
@@ -124,6 +125,8 @@ def test_merge_indexes_the_pushed_digests_in_both_registries(
                 else pushed_one.digest
             )  # fmt: skip
             assert children[platform] == recorded
+        # Provenance survives the merge on the push-by-digest path too.
+        assert_one_provenance_per_platform(api, bk.name(), "it-bk")
 
 
 def test_ship_with_the_builder_flag(bk: Session, builder: str) -> None:

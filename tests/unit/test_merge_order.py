@@ -16,7 +16,7 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from fullstack_build import digests, ledger, pipeline
-from fullstack_build.errors import CommandError, DigestRecordError, RegistryError
+from fullstack_build.errors import CommandError, DigestRecordError, RegistryError, SigningError
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Result, Runner
 from fullstack_build.settings import Settings, load_settings
@@ -242,3 +242,36 @@ def test_a_tag_write_failing_in_the_second_registry_names_what_moved(
     for step in plan.steps:
         for tag in step.tags:
             assert _digest(runner.registries.served[tag]) == result.index_digest
+
+
+def test_the_signature_comes_after_every_index_push_and_before_any_tag(
+    setup: tuple[pipeline.MergePlan, ScriptedRunner],
+) -> None:
+    plan, runner = setup
+    seen: list[tuple[tuple[str, ...], list[str]]] = []
+
+    def sign(references: Sequence[str]) -> None:
+        seen.append((tuple(references), _kinds(runner.log)))
+
+    result = pipeline.execute_merge(plan, runner, {}, PLATFORMS, sign=sign)
+
+    (references, kinds_then), = seen
+    assert references == tuple(f"{s.repository}@{result.index_digest}" for s in plan.steps)
+    assert kinds_then.count("index") == 2
+    assert "tag" not in kinds_then
+    assert "tag" in _kinds(runner.log)
+
+
+def test_a_signing_failure_moves_no_tag(
+    setup: tuple[pipeline.MergePlan, ScriptedRunner],
+) -> None:
+    plan, runner = setup
+
+    def sign(references: Sequence[str]) -> None:
+        raise SigningError(f"signing {references[0]} failed")
+
+    with pytest.raises(SigningError):
+        pipeline.execute_merge(plan, runner, {}, PLATFORMS, sign=sign)
+
+    assert "tag" not in _kinds(runner.log)
+    assert ledger.summary() == "nothing was published"

@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from fullstack_build import signing
-from fullstack_build.errors import PreconditionError
+from fullstack_build.errors import (
+    CommandError,
+    ConfigError,
+    PreconditionError,
+    SigningError,
+    UsageError,
+)
 from fullstack_build.local import debian, tools
 from fullstack_build.programs import Need
-from fullstack_build.runner import Runner
+from fullstack_build.runner import Result, Runner
+from fullstack_build.settings import SigningSettings, load_settings
 from fullstack_build.signing import SigningIdentity
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REF = "127.0.0.1:5001/team/fullstack-agent@sha256:" + "ab" * 32
 KEY = SigningIdentity(key="/keys/cosign.key", tlog=False, allow_http=True)
@@ -129,3 +140,92 @@ def test_tools_fetch_with_the_engines_private_apt(
     )
     assert notes == [f"host: would fetch cosign from Debian trixie into {tmp_path}/tools/prefix"]
     assert "Suites: trixie" in (tmp_path / "tools/apt/sources.list.d/private.sources").read_text()
+
+
+# --- who signs, from the settings and the environment ------------------------------------------
+
+OIDC = {"GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1/t",
+        "GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": "o/r"}  # fmt: skip
+
+
+def test_keyless_wins_on_actions_with_a_token_even_with_a_key() -> None:
+    identity = signing.identity_for(SigningSettings(key="k.key"), OIDC)
+    assert identity.keyless
+    assert identity.identity_regexp == "^https://github\\.example/o/r/"
+
+
+def test_keyless_refuses_to_skip_the_transparency_log() -> None:
+    with pytest.raises(ConfigError, match=r"signing\.tlog is false"):
+        signing.identity_for(SigningSettings(tlog=False), OIDC)
+
+
+def test_no_key_and_no_token_is_one_line_with_both_fixes() -> None:
+    with pytest.raises(PreconditionError) as error:
+        signing.identity_for(SigningSettings(), {})
+    assert "signing.key" in str(error.value)
+    assert "id-token: write" in str(error.value)
+
+
+def test_the_key_file_elsewhere() -> None:
+    identity = signing.identity_for(SigningSettings(key="k.key", tlog=False), {})
+    assert identity == SigningIdentity(key="k.key", tlog=False)
+
+
+def test_signing_settings_from_invoke_yaml_and_local_yaml() -> None:
+    raw = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    assert load_settings(raw, env={}).signing == SigningSettings()
+    local = yaml.safe_load((ROOT / "local.yaml").read_text())
+    merged = {**raw, "signing": {**raw["signing"], **local["signing"]}}
+    assert load_settings(merged, env={}).signing == SigningSettings(
+        tlog=False, allow_http_registry=True
+    )
+    env = {"INVOKE_SIGNING_KEY": "/k/cosign.key"}
+    assert load_settings(raw, env=env).signing.key == "/k/cosign.key"
+
+
+def test_a_signing_flag_that_is_not_a_boolean_is_one_line() -> None:
+    raw = yaml.safe_load((ROOT / "invoke.yaml").read_text())
+    raw["signing"] = {"tlog": "no"}
+    with pytest.raises(ConfigError, match=r"^signing.tlog must be true or false, got 'no'$"):
+        load_settings(raw, env={})
+
+
+@pytest.mark.parametrize(
+    ("tag", "ref", "expected"),
+    [
+        ("v1", None, (("r1/app:v1", "r1/app"), ("r2/app:v1", "r2/app"))),
+        (None, "h:5000/ns/app:v1", (("h:5000/ns/app:v1", "h:5000/ns/app"),)),
+        (None, "h:5000/ns/app@sha256:ab", (("h:5000/ns/app@sha256:ab", "h:5000/ns/app"),)),
+        (None, "h:5000/ns/app", (("h:5000/ns/app", "h:5000/ns/app"),)),
+    ],
+)
+def test_what_invoke_sign_resolves(
+    tag: str | None, ref: str | None, expected: tuple[tuple[str, str], ...]
+) -> None:
+    assert signing.targets(["r1/app", "r2/app"], tag, ref) == expected
+
+
+@pytest.mark.parametrize(("tag", "ref"), [(None, None), ("v1", "r/app:v1")])
+def test_invoke_sign_takes_exactly_one_of_tag_and_ref(tag: str | None, ref: str | None) -> None:
+    with pytest.raises(UsageError, match="exactly one of --tag"):
+        signing.targets(["r/app"], tag, ref)
+
+
+def test_a_signing_failure_is_one_line_saying_what_is_published() -> None:
+    class CosignFails(Runner):
+        def run(self, argv: Any, **kwargs: Any) -> Result:
+            raise CommandError(
+                "`cosign sign ...` failed with exit code 1: Error: signing [R]: UNAUTHORIZED",
+                output_tail="Error: signing [R]: UNAUTHORIZED",
+            )
+
+    signer = signing.Signer(KEY, CosignFails(echo=False), {"COSIGN_PASSWORD": "pw"})
+    with pytest.raises(SigningError) as error:
+        signer.sign_index([REF])
+    message = str(error.value)
+    assert error.value.exit_code == 9
+    assert "\n" not in message
+    assert message.startswith(f"signing {REF} failed (")
+    digest = REF.rpartition("@")[2]
+    assert f"the index {digest} is in every registry by digest and no tag has moved" in message
+    assert f"`invoke sign --ref REPOSITORY@{digest}`" in message

@@ -599,7 +599,8 @@ WRITE_PERMISSIONS = {
     "matrix": set(),
     "checks": set(),
     "build": {"packages"},
-    "merge": {"packages"},
+    # Only the merge job may ask GitHub for an OIDC token: it signs the index keyless.
+    "merge": {"packages", "id-token"},
     "pr-build": set(),
     "pr-comment": {"pull-requests"},
 }
@@ -726,3 +727,15 @@ def test_the_installed_lock_files_exist_and_pin_every_requirement_with_hashes() 
         assert text.count("--hash=sha256:") >= len(requirements), f"{name} is not hash-locked"
     runtime = lock.pins((ROOT / "requirements.txt").read_text(encoding="utf-8"))
     assert {"invoke", "pyyaml"} <= set(runtime)
+
+
+def test_the_merge_job_signs_and_installs_cosign_first(reusable: Workflow) -> None:
+    steps = reusable.jobs["merge"].steps
+    uses = [step.action for step in steps]
+    runs = [step.run or "" for step in steps]
+    signing = next(i for i, run in enumerate(runs) if "merge-manifest" in run)
+    assert "--sign" in runs[signing]
+    assert uses.index("sigstore/cosign-installer") < signing
+    for job in reusable.jobs.values():
+        if job.id != "merge":
+            assert "id-token" not in (job.permissions or {}), job.id
