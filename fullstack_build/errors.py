@@ -72,6 +72,12 @@ class SmokeTestError(BuildSystemError):
     exit_code = 8
 
 
+class RegressionError(BuildSystemError):
+    """A build was slower than the history allows, with --fail-on-regression."""
+
+    exit_code = 9
+
+
 class Interrupted(BuildSystemError):
     """Ctrl-C or SIGTERM: the task stopped; the message says what was already published."""
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fullstack_build import digests, log, metadata, pipeline, qemu_check
+from fullstack_build import buildkit_progress, digests, log, metadata, pipeline, qemu_check
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -18,6 +18,7 @@ from fullstack_build.destinations import (
 )
 from fullstack_build.errors import BuildSystemError, CommandError, UsageError
 from fullstack_build.github import actions
+from fullstack_build.history import trend as history_trend
 from fullstack_build.metadata.tags import docker_tag
 from fullstack_build.platforms import Platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
@@ -75,6 +76,53 @@ def _base_image(image: ImageSpec) -> str:
     return image.build_args.get("BASE_IMAGE", "") or "(Dockerfile default)"
 
 
+def _recorded(
+    target: Target,
+    meta: metadata.Metadata,
+    env: Mapping[str, str],
+    *,
+    kind: str,
+    platform: str,
+    builder: str,
+    driver: str,
+    result: pipeline.BuildResult | None = None,
+    wall_seconds: float = 0.0,
+) -> history_trend.Regression | None:
+    """Record a finished task in the build history (never failing it); its regression."""
+    from fullstack_build.history import recorder  # noqa: PLC0415 (after the work is done)
+
+    record = recorder.make_record(
+        kind=kind, image=target.image.name, platform=platform, ref=meta.ref,
+        commit=meta.commit, default_branch=meta.default_branch,
+        builder=recorder.builder_from_metadata(
+            result.metadata_file if result else None, builder
+        ),
+        driver=driver,
+        wall_seconds=result.duration_s if result else wall_seconds,
+        size_bytes=result.size_bytes if result else None,
+        steps=result.steps if result else buildkit_progress.NO_STEPS,
+    )  # fmt: skip
+    return recorder.record(target.settings, record, env)
+
+
+def _with_regression(
+    report: actions.BuildReport, regression: history_trend.Regression | None
+) -> actions.BuildReport:
+    if regression is None:
+        return report
+    from fullstack_build.history import recorder  # noqa: PLC0415
+
+    return replace(report, extra={**report.extra, **recorder.report_note(regression)})
+
+
+def _fail_on(
+    regressions: list[history_trend.Regression | None], target: Target, flag: bool
+) -> None:
+    from fullstack_build.history import recorder  # noqa: PLC0415
+
+    recorder.raise_if_failing(regressions, target.settings.history, flag)
+
+
 def build_arch(
     target: Target,
     arch: str | None,
@@ -83,15 +131,20 @@ def build_arch(
     tag: str | None = None,
     *,
     no_cache: bool = False,
+    fail_on_regression: bool = False,
 ) -> pipeline.BuildResult:
+    # The plan asks buildx for the progress the runner shows (rawjson behind plain and quiet).
+    target = replace(target, settings=target.settings.override(progress=runner.progress))
     settings, image = target.settings, target.image
     platform = platform_for(settings, arch)
     if tag is not None and not tag.strip():
         raise UsageError("--tag is empty: pass a local tag such as --tag app:dev, or leave it out")
     check_destinations(destinations(target, env, "build"))
+    builder: pipeline.Builder | None = None
     if qemu_check.problem_for(platform):
         # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
-        pipeline.check_can_build(pipeline.probe_builder(runner, target.builder), platform)
+        builder = pipeline.probe_builder(runner, target.builder)
+        pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_build(
         settings, image, platform, meta.labels, target.builder, tag, no_cache=no_cache
@@ -119,28 +172,46 @@ def build_arch(
         ),
         duration_s=result.duration_s,
     )
+    regression = None
     if not runner.dry_run:
+        # The history names the driver: probed now if the build did not need it.
+        builder = builder or pipeline.probe_builder(runner, target.builder)
+        regression = _recorded(
+            target, meta, env, kind="build", platform=str(platform), builder=builder.name,
+            driver=builder.driver, result=result,
+        )  # fmt: skip
+        report = _with_regression(report, regression)
         report.save(report_path(settings, image, platform, "build"))
         log.info(
             f"built {plan.tag} ({platform}) in {result.duration_s:.1f} s; "
             f"metadata: {result.metadata_file}"
         )
         actions.publish([report], env, title=f"build {image.name} {platform}")
+    _fail_on([regression], target, fail_on_regression)
     return result
 
 
 def push_digest(
-    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
+    target: Target,
+    arch: str | None,
+    runner: Runner,
+    env: Mapping[str, str],
+    *,
+    fail_on_regression: bool = False,
 ) -> digests.DigestRecord:
-    return _push_digest(target, arch, runner, env)[0]
+    record, _, regression = _push_digest(target, arch, runner, env)
+    _fail_on([regression], target, fail_on_regression)
+    return record
 
 
 def _push_digest(
     target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
-) -> tuple[digests.DigestRecord, actions.ArchReport]:
-    """push-digest, also returning what the merge report says of this platform."""
+) -> tuple[digests.DigestRecord, actions.ArchReport, history_trend.Regression | None]:
+    """push-digest, also returning what the merge report says of this platform and whether
+    the build history calls it a regression."""
     from fullstack_build import digests  # noqa: PLC0415 (see the imports)
 
+    target = replace(target, settings=target.settings.override(progress=runner.progress))
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
@@ -168,7 +239,13 @@ def _push_digest(
         arches=(arch_report,),
         duration_s=result.duration_s,
     )
+    regression = None
     if not runner.dry_run:
+        regression = _recorded(
+            target, meta, env, kind="push", platform=str(platform), builder=builder.name,
+            driver=builder.driver, result=result,
+        )  # fmt: skip
+        report = _with_regression(report, regression)
         report.save(report_path(settings, image, platform, "push"))
         path = digests.record_path(settings.digest_dir, image.name, platform)
         log.info(
@@ -183,7 +260,7 @@ def _push_digest(
             "references": list(record.references),
         }
         actions.publish([report], env, title=f"push {image.name} {platform}", outputs=outputs)
-    return record, arch_report
+    return record, arch_report, regression
 
 
 def _pushed_arch(
@@ -216,6 +293,8 @@ def merge_manifest(
     allow_mixed_revisions: bool = False,
     pushed: Sequence[actions.ArchReport] = (),
     started: float | None = None,
+    fail_on_regression: bool = False,
+    regressions: Sequence[history_trend.Regression | None] = (),
 ) -> pipeline.MergeResult:
     """Merge the records into one index. ``pushed``: this run's pushes (``ship``), whose
     durations the report shows; ``started``: when the whole flow began (its total)."""
@@ -257,11 +336,19 @@ def merge_manifest(
         ),
         duration_s=result.duration_s if started is None else time.monotonic() - started,
     )
+    regression = None
     if not runner.dry_run:
+        regression = _recorded(
+            target, meta, env, kind="merge", platform="index", builder=target.builder,
+            driver="", wall_seconds=report.duration_s or result.duration_s,
+        )  # fmt: skip
+        for slower in (*regressions, regression):
+            report = _with_regression(report, slower)
         log.info(f"index {result.index_digest} for {', '.join(result.platforms)}")
         for step in plan.steps:
             log.info(f"  docker pull {step.tags[0]}")
         actions.publish([report], env, title=f"merge {image.name}")
+    _fail_on([*regressions, regression], target, fail_on_regression)
     return result
 
 
@@ -293,13 +380,22 @@ def _validated_tag(tag: str) -> str:
 
 
 def ship(
-    target: Target, runner: Runner, env: Mapping[str, str], tags: Sequence[str] | None = None
+    target: Target,
+    runner: Runner,
+    env: Mapping[str, str],
+    tags: Sequence[str] | None = None,
+    *,
+    fail_on_regression: bool = False,
 ) -> pipeline.MergeResult:
     """Every configured platform built and pushed by digest, then merged: the whole flow."""
     check_destinations(destinations(target, env, "ship"))
     # The tags are known before anything is pushed: a bad --tag or tag rule fails first.
     _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
     started = time.monotonic()
-    pushed = [_push_digest(target, str(p), runner, env)[1] for p in target.settings.platforms]
-    # One run, one checkout: the records cannot be of two commits.
-    return merge_manifest(target, runner, env, tags, pushed=pushed, started=started)
+    done = [_push_digest(target, str(p), runner, env) for p in target.settings.platforms]
+    # One run, one checkout: the records cannot be of two commits. A slower push fails the
+    # task (--fail-on-regression) only once everything is published.
+    return merge_manifest(
+        target, runner, env, tags, pushed=[arch for _, arch, _ in done], started=started,
+        fail_on_regression=fail_on_regression, regressions=[r for _, _, r in done],
+    )  # fmt: skip

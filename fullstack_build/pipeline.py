@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fullstack_build import (
+    buildkit_progress,
     buildx,
     digests,
     ledger,
@@ -151,7 +152,10 @@ def common_request(
         metadata_file=str(metadata_file),
         cache_from=_template("cache_from", settings.cache_from, image, platform),
         cache_to=_template("cache_to", settings.cache_to, image, platform),
-        progress=terminal.buildx_progress(settings.progress),
+        # Plain and quiet read BuildKit's JSON status stream (step times) and print it plain.
+        progress=buildkit_progress.progress_flag(
+            terminal.buildx_progress(settings.progress), settings.progress
+        ),
     )
 
 
@@ -204,6 +208,7 @@ class BuildResult:
     duration_s: float
     size_bytes: int | None
     metadata_file: Path
+    steps: buildkit_progress.StepTimes = buildkit_progress.NO_STEPS
 
 
 def check_can_build(builder: Builder, platform: Platform) -> None:
@@ -253,16 +258,18 @@ def image_size(runner: Runner, tag: str) -> int | None:
 def execute_build(plan: BuildPlan, runner: Runner) -> BuildResult:
     Path(plan.request.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    progress = buildkit_progress.BuildProgress()
     with log.group(f"build {plan.image.name} for {plan.platform}"):
-        runner.run(plan.argv)
+        runner.run(plan.argv, watch=progress)
     duration = time.monotonic() - started
     if runner.dry_run:
         return BuildResult(plan.tag, "", duration, None, Path(plan.request.metadata_file))
     meta = read_metadata(Path(plan.request.metadata_file))
     digest = str(meta.get("containerimage.digest") or "")
     return BuildResult(
-        plan.tag, digest, duration, image_size(runner, plan.tag), Path(plan.request.metadata_file)
-    )
+        plan.tag, digest, duration, image_size(runner, plan.tag),
+        Path(plan.request.metadata_file), progress.times(),
+    )  # fmt: skip
 
 
 # --- push-digest ----------------------------------------------------------------------------
@@ -357,9 +364,11 @@ def _push(
         plan.layout.parent.mkdir(parents=True, exist_ok=True)
     Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    progress = buildkit_progress.BuildProgress()
     with log.group(f"build and push {plan.image.name} for {plan.platform} ({plan.path})"):
-        # retry: the build pushes (push by digest) or pulls its bases from a registry.
-        runner.run(buildx.build_argv(plan.build), retry=True)
+        # retry: the build pushes (push by digest) or pulls its bases from a registry. A retried
+        # build's steps are the last attempt's (a vertex's later state replaces the earlier).
+        runner.run(buildx.build_argv(plan.build), retry=True, watch=progress)
         digest = "sha256:" + "0" * 64
         if not runner.dry_run:
             meta = read_metadata(Path(plan.build.metadata_file))
@@ -404,7 +413,9 @@ def _push(
     size = None
     if plan.layout and not runner.dry_run:
         size = oci_layout.prune(plan.layout)
-    result = BuildResult("", digest, duration, size, Path(plan.build.metadata_file))
+    result = BuildResult(
+        "", digest, duration, size, Path(plan.build.metadata_file), progress.times()
+    )
     return record, result
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from fullstack_build import terminal
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.history import config as history_config
 from fullstack_build.masking import MASK
 from fullstack_build.platforms import Platform, parse_platform
 from fullstack_build.retry import NO_RETRY, RetryPolicy
@@ -92,6 +93,7 @@ class Settings:
     local: LocalStack
     retry: RetryPolicy
     progress: str = terminal.AUTO  # auto | plain | tty | quiet (see terminal.py)
+    history: history_config.HistorySettings = field(default_factory=history_config.HistorySettings)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -406,5 +408,6 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         local=local,
         retry=_retry_policy(config.get("retry")),
         progress=_progress(config.get("progress"), "progress"),
+        history=history_config.parse(config.get("history")),
         raw=config,
     )

@@ -70,6 +70,10 @@ class Metadata:
     tags: tuple[str, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: tuple[str, ...] = ()
+    # Where the build comes from, for the build history.
+    ref: str = ""
+    commit: str = ""
+    default_branch: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +139,9 @@ def compute_from_context(
         tags=tags,
         labels=labels,
         annotations=_labels.index_annotations(labels),
+        ref=ctx.ref,
+        commit=ctx.sha,
+        default_branch=ctx.default_branch,
     )
 
 
