@@ -82,7 +82,8 @@ def problem(program: Program, conf: Settings) -> str | None:
         homes = [layout.prefix / "usr" / "bin", layout.prefix / "usr" / "sbin"]
         found_in_prefix = any((home / program.name).exists() for home in homes)
         return None if found_in_prefix else f"{program.name} is not in {layout.prefix}"
-    return None if _command_v(program.name) else programs.missing_line(program.name)
+    found = _command_v(program.name) or programs.find(program.name)
+    return None if found else programs.missing_line(program.name)
 
 
 def test_every_program_local_up_provides_is_there(stack: Stack) -> None:
