@@ -177,12 +177,15 @@ class Store:
         )
 
     def baseline(self, record: BuildRecord, window: int) -> list[BuildRecord]:
-        """The last ``window`` default-branch records of ``record``'s series and builder,
-        ``record`` itself left out, newest first."""
+        """The last ``window`` default-branch records of ``record``'s image, platform and
+        builder, ``record`` itself left out, newest first. A build compares with builds and
+        pushes (a pull request builds what the default branch pushes; a push's copy to the
+        registries only makes the baseline slower), a merge with merges."""
+        kinds = ("merge", "merge") if record.kind == "merge" else ("build", "push")
         return self._records(
-            "image = ? AND platform = ? AND kind = ? AND builder = ? "
+            "image = ? AND platform = ? AND kind IN (?, ?) AND builder = ? "
             "AND on_default_branch = 1 AND id <> ?",
-            [record.image, record.platform, record.kind, record.builder, record.id],
+            [record.image, record.platform, *kinds, record.builder, record.id],
             window,
         )
 

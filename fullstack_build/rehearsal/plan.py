@@ -488,6 +488,8 @@ ACTIONS: Mapping[str, tuple[str, str]] = {
     "docker/login-action": ("login", "logs in to the local registry when it needs it"),
     "actions/upload-artifact": ("upload-artifact", "copies files to the run's artifacts folder"),
     "actions/download-artifact": ("download-artifact", "copies from the artifacts folder"),
+    "actions/cache/restore": ("noop", "no Actions cache locally: the history stays in build/"),
+    "actions/cache/save": ("noop", "no Actions cache locally: the history stays in build/"),
 }
 
 
