@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from fullstack_build.buildkit_progress import Step
-from fullstack_build.errors import RegressionError
+from fullstack_build.errors import ConfigError, RegressionError
 from fullstack_build.github import actions, comment
 from fullstack_build.history import config as history_config
 from fullstack_build.history import pg_server, recorder, show, trend
@@ -224,14 +224,14 @@ def test_a_database_that_cannot_be_written_is_a_warning(
     ids=["other-database", "no-host", "no-path", "bare-path"],
 )
 def test_a_bad_url_is_a_config_error(url: str) -> None:
-    with pytest.raises(history_config.ConfigError, match=r"^history.url .* is not a history"):
+    with pytest.raises(ConfigError, match=r"^history.url .* is not a history"):
         history_config.parse({"url": url})
 
 
 def test_a_password_in_the_url_is_never_shown() -> None:
     url = "postgresql://ci:s3cret@127.0.0.1:1/x"
     assert "s3cret" not in history_config.shown(url)
-    with pytest.raises(history_config.ConfigError) as bad:
+    with pytest.raises(ConfigError) as bad:
         history_config.parse({"url": "mongodb://ci:s3cret@h/x"})
     assert "s3cret" not in str(bad.value)
 
@@ -245,3 +245,12 @@ def test_invoke_history_with_a_bad_url_is_one_error_line_exit_2(tmp_path: Path) 
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: history.url 'mysql://db/history' is not a history")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_invoke_history_with_postgresql_down_is_one_error_exit_3(tmp_path: Path) -> None:
+    closed = pg_server.free_port()
+    down = HistorySettings(url=f"postgresql://postgres@127.0.0.1:{closed}/postgres")
+    with pytest.raises(HistoryError, match=r"^cannot open the history database postgres") as err:
+        show.lines(settings_with(down, tmp_path))
+    assert err.value.exit_code == 3
+    assert "\n" not in str(err.value)
