@@ -174,8 +174,13 @@ def build_arch(
     )
     regression = None
     if not runner.dry_run:
-        # The history names the driver: probed now if the build did not need it.
-        builder = builder or pipeline.probe_builder(runner, target.builder)
+        # The history names the driver: probed now if the build did not need it (a probe
+        # that fails now costs the history its driver, never the build).
+        if builder is None:
+            try:
+                builder = pipeline.probe_builder(runner, target.builder)
+            except BuildSystemError:
+                builder = pipeline.Builder(target.builder, "")
         regression = _recorded(
             target, meta, env, kind="build", platform=str(platform), builder=builder.name,
             driver=builder.driver, result=result,
