@@ -84,20 +84,19 @@ def _recorded(
     kind: str,
     platform: str,
     builder: str,
-    driver: str,
+    driver: str | None,
     result: pipeline.BuildResult | None = None,
     wall_seconds: float = 0.0,
 ) -> history_trend.Regression | None:
-    """Record a finished task in the build history (never failing it); its regression."""
+    """Record a finished task in the build history (never failing it); its regression.
+    ``driver`` None: looked up in buildx's store by the builder's name."""
     from fullstack_build.history import recorder  # noqa: PLC0415 (after the work is done)
 
+    name = recorder.builder_from_metadata(result.metadata_file if result else None, builder)
     record = recorder.make_record(
         kind=kind, image=target.image.name, platform=platform, ref=meta.ref,
-        commit=meta.commit, default_branch=meta.default_branch,
-        builder=recorder.builder_from_metadata(
-            result.metadata_file if result else None, builder
-        ),
-        driver=driver,
+        commit=meta.commit, default_branch=meta.default_branch, builder=name,
+        driver=recorder.stored_driver(name, env) if driver is None else driver,
         wall_seconds=result.duration_s if result else wall_seconds,
         size_bytes=result.size_bytes if result else None,
         steps=result.steps if result else buildkit_progress.NO_STEPS,
@@ -174,16 +173,12 @@ def build_arch(
     )
     regression = None
     if not runner.dry_run:
-        # The history names the driver: probed now if the build did not need it (a probe
-        # that fails now costs the history its driver, never the build).
-        if builder is None:
-            try:
-                builder = pipeline.probe_builder(runner, target.builder)
-            except BuildSystemError:
-                builder = pipeline.Builder(target.builder, "")
+        # The driver: probed if the build needed it, else read from buildx's own store (a
+        # `buildx inspect` would cost a cached build a good part of its time).
         regression = _recorded(
-            target, meta, env, kind="build", platform=str(platform), builder=builder.name,
-            driver=builder.driver, result=result,
+            target, meta, env, kind="build", platform=str(platform),
+            builder=builder.name if builder else target.builder,
+            driver=builder.driver if builder else None, result=result,
         )  # fmt: skip
         report = _with_regression(report, regression)
         report.save(report_path(settings, image, platform, "build"))

@@ -8,6 +8,7 @@ with RegressionError (exit code 9).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,6 +35,23 @@ def builder_from_metadata(metadata_file: Path | None, fallback: str) -> str:
     except BuildSystemError:
         return fallback
     return ref.split("/", 1)[0] if "/" in ref else fallback
+
+
+def stored_driver(builder: str, env: Mapping[str, str]) -> str:
+    """The driver of ``builder`` as buildx keeps it: a builder made with `buildx create` has
+    an instance file naming its driver; any other name is a docker context, whose builder
+    uses the `docker` driver. "" when the name is unknown."""
+    if not builder:
+        return ""
+    config = Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    instance = config / "buildx" / "instances" / builder
+    try:
+        data = json.loads(instance.read_text("utf-8"))
+    except FileNotFoundError:
+        return "docker"
+    except (OSError, ValueError):
+        return ""
+    return str(data.get("Driver") or "") if isinstance(data, dict) else ""
 
 
 def make_record(

@@ -254,3 +254,15 @@ def test_invoke_history_with_postgresql_down_is_one_error_exit_3(tmp_path: Path)
         show.lines(settings_with(down, tmp_path))
     assert err.value.exit_code == 3
     assert "\n" not in str(err.value)
+
+
+def test_the_driver_comes_from_buildxs_store(tmp_path: Path) -> None:
+    instances = tmp_path / "buildx" / "instances"
+    instances.mkdir(parents=True)
+    (instances / "ci").write_text('{"Name": "ci", "Driver": "docker-container", "Nodes": []}')
+    (instances / "broken").write_text("{not json")
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    assert recorder.stored_driver("ci", env) == "docker-container"
+    assert recorder.stored_driver("default", env) == "docker"  # a docker context's builder
+    assert recorder.stored_driver("broken", env) == ""
+    assert recorder.stored_driver("", env) == ""
