@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fullstack_build import buildkit_progress, digests, log, metadata, pipeline, qemu_check
 from fullstack_build.destinations import (
@@ -18,11 +19,13 @@ from fullstack_build.destinations import (
 )
 from fullstack_build.errors import BuildSystemError, CommandError, UsageError
 from fullstack_build.github import actions
-from fullstack_build.history import trend as history_trend
 from fullstack_build.metadata.tags import docker_tag
 from fullstack_build.platforms import Platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
+
+if TYPE_CHECKING:  # loaded only once a task records its result
+    from fullstack_build.history import trend as history_trend
 
 
 @dataclass(frozen=True)
