@@ -72,6 +72,10 @@ _REGISTRY = (
     "Registry prefix HOST[:PORT][/NAMESPACE] to use instead of the configured ones (repeatable)"
 )
 _DIGEST_DIR = "Folder of digest records (default: digest_dir in invoke.yaml)"
+_FAIL_ON_REGRESSION = (
+    "Fail (exit code 10) when the build history calls this build a regression (default: "
+    "history.fail_on_regression in invoke.yaml)"
+)
 _PROGRESS = (
     "auto, plain, tty or quiet: how commands show progress (default: progress in invoke.yaml; "
     "auto is tty on a terminal, plain in a pipe or CI)"
@@ -87,6 +91,7 @@ _PROGRESS = (
         "tag": "Local tag (default: local_tag in invoke.yaml)",
         "no_cache": "Build every step again, ignoring the layer cache",
         "progress": _PROGRESS,
+        "fail_on_regression": _FAIL_ON_REGRESSION,
     },
 )
 @exits_cleanly
@@ -98,13 +103,17 @@ def build_arch(
     tag: str | None = None,
     no_cache: bool = False,
     progress: str | None = None,
+    fail_on_regression: bool = False,
 ) -> None:
     """Build one image for one platform and load it into the local engine under a local tag."""
     from fullstack_build import flows
 
     conf = settings(c).override(progress=progress)
     target = flows.resolve(conf, image, builder=builder)
-    flows.build_arch(target, arch, runner(c, conf), dict(os.environ), tag, no_cache=no_cache)
+    flows.build_arch(
+        target, arch, runner(c, conf), dict(os.environ), tag, no_cache=no_cache,
+        fail_on_regression=fail_on_regression,
+    )  # fmt: skip
 
 
 ns.add_task(build_arch)
@@ -118,6 +127,7 @@ ns.add_task(build_arch)
         "registry": _REGISTRY,
         "digest_dir": _DIGEST_DIR,
         "progress": _PROGRESS,
+        "fail_on_regression": _FAIL_ON_REGRESSION,
     },
     iterable=["registry"],
 )
@@ -130,15 +140,16 @@ def push_digest(
     registry: list[str] | None = None,
     digest_dir: str | None = None,
     progress: str | None = None,
+    fail_on_regression: bool = False,
 ) -> None:
     """Build one platform, push it by digest (no tag) to every registry, write its record."""
     from fullstack_build import flows
 
     conf = settings(c).override(progress=progress)
-    target = flows.resolve(
-        conf, image, builder=builder, registries=registry, digest_dir=digest_dir
+    target = flows.resolve(conf, image, builder=builder, registries=registry, digest_dir=digest_dir)
+    flows.push_digest(
+        target, arch, runner(c, conf), dict(os.environ), fail_on_regression=fail_on_regression
     )
-    flows.push_digest(target, arch, runner(c, conf), dict(os.environ))
 
 
 ns.add_task(push_digest)
@@ -152,6 +163,7 @@ _PUBLISH_HELP = {
     "tag": "Tag to publish (repeatable; default: the metadata rules, see `invoke tags`)",
     "sign": "Sign the index by digest with cosign in every registry before the tags move "
     "(keyless on GitHub Actions with id-token: write, else signing.key)",
+    "fail_on_regression": _FAIL_ON_REGRESSION,
 }
 
 
@@ -173,6 +185,7 @@ def merge_manifest(
     tag: list[str] | None = None,
     allow_mixed_revisions: bool = False,
     sign: bool = False,
+    fail_on_regression: bool = False,
 ) -> None:
     """Join the per-platform digests into one multi-arch manifest list under the tags.
 
@@ -182,12 +195,11 @@ def merge_manifest(
     from fullstack_build import flows
 
     conf = settings(c)
-    target = flows.resolve(
-        conf, image, builder=builder, registries=registry, digest_dir=digest_dir
-    )
+    target = flows.resolve(conf, image, builder=builder, registries=registry, digest_dir=digest_dir)
     flows.merge_manifest(
         target, runner(c, conf), dict(os.environ), tag,
         allow_mixed_revisions=allow_mixed_revisions, sign=sign,
+        fail_on_regression=fail_on_regression,
     )  # fmt: skip
 
 
@@ -205,15 +217,17 @@ def ship(
     tag: list[str] | None = None,
     progress: str | None = None,
     sign: bool = False,
+    fail_on_regression: bool = False,
 ) -> None:
     """The whole flow: push-digest for every configured platform, then merge-manifest."""
     from fullstack_build import flows
 
     conf = settings(c).override(progress=progress)
-    target = flows.resolve(
-        conf, image, builder=builder, registries=registry, digest_dir=digest_dir
-    )
-    flows.ship(target, runner(c, conf), dict(os.environ), tag, sign=sign)
+    target = flows.resolve(conf, image, builder=builder, registries=registry, digest_dir=digest_dir)
+    flows.ship(
+        target, runner(c, conf), dict(os.environ), tag, sign=sign,
+        fail_on_regression=fail_on_regression,
+    )  # fmt: skip
 
 
 ns.add_task(ship)
@@ -252,6 +266,36 @@ def sign(
 
 
 ns.add_task(sign)
+# --- history ------------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "image": "Only this image (default: every image recorded)",
+        "arch": "Only this platform, e.g. amd64 or linux/arm64",
+        "last": "Builds shown per image and platform (default: history.last in invoke.yaml)",
+        "kind": "Only build, push or merge records",
+    }
+)
+@exits_cleanly
+def history(
+    c: Context,
+    image: str | None = None,
+    arch: str | None = None,
+    last: int | None = None,
+    kind: str | None = None,
+) -> None:
+    """Show the build history: per image and platform the last builds (wall time, cache hit
+    ratio, size) and the slowest steps; `*` marks builds of the default branch.
+
+    Reads history.url (default: a SQLite file in build_dir)."""
+    from fullstack_build.history import show
+
+    for line in show.lines(settings(c), image=image, arch=arch, last=last, kind=kind):
+        print(line)
+
+
+ns.add_task(history)
 
 
 # --- metadata: tags, changed --------------------------------------------------------------

@@ -5,6 +5,7 @@ Optional values are skipped when None or empty, so every argv is exactly what wa
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -180,11 +181,20 @@ FLAG_MIN_VERSION = {
 }
 
 
+# Flag values newer than their flag: BuildKit's JSON status stream (buildx 0.12 notes).
+VALUE_MIN_VERSION = {("--progress", "rawjson"): (0, 12, 0)}
+
+
 def too_new_flags(argv: Sequence[str], version: tuple[int, int, int]) -> list[str]:
     """The flags of ``argv`` that buildx ``version`` does not have yet."""
     used = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    pairs = set(itertools.pairwise(argv))
     return [
         f"{flag} (needs buildx {'.'.join(map(str, need))})"
         for flag, need in FLAG_MIN_VERSION.items()
         if flag in used and version < need
+    ] + [
+        f"{flag} {value} (needs buildx {'.'.join(map(str, need))})"
+        for (flag, value), need in VALUE_MIN_VERSION.items()
+        if (flag, value) in pairs and version < need
     ]

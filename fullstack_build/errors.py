@@ -78,6 +78,12 @@ class SigningError(BuildSystemError):
     exit_code = 9
 
 
+class RegressionError(BuildSystemError):
+    """A build was slower than the history allows, with --fail-on-regression."""
+
+    exit_code = 10
+
+
 class Interrupted(BuildSystemError):
     """Ctrl-C or SIGTERM: the task stopped; the message says what was already published."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fullstack_build import digests, log, metadata, pipeline, qemu_check
+from fullstack_build import buildkit_progress, digests, log, metadata, pipeline, qemu_check
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -26,6 +26,7 @@ from fullstack_build.settings import ImageSpec, Settings
 
 if TYPE_CHECKING:
     from fullstack_build import signing
+    from fullstack_build.history import trend as history_trend  # loaded once a task records
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,52 @@ def _base_image(image: ImageSpec) -> str:
     return image.build_args.get("BASE_IMAGE", "") or "(Dockerfile default)"
 
 
+def _recorded(
+    target: Target,
+    meta: metadata.Metadata,
+    env: Mapping[str, str],
+    *,
+    kind: str,
+    platform: str,
+    builder: str,
+    driver: str | None,
+    result: pipeline.BuildResult | None = None,
+    wall_seconds: float = 0.0,
+) -> history_trend.Regression | None:
+    """Record a finished task in the build history (never failing it); its regression.
+    ``driver`` None: looked up in buildx's store by the builder's name."""
+    from fullstack_build.history import recorder  # noqa: PLC0415 (after the work is done)
+
+    name = recorder.builder_from_metadata(result.metadata_file if result else None, builder)
+    record = recorder.make_record(
+        kind=kind, image=target.image.name, platform=platform, ref=meta.ref,
+        commit=meta.commit, default_branch=meta.default_branch, builder=name,
+        driver=recorder.stored_driver(name, env) if driver is None else driver,
+        wall_seconds=result.duration_s if result else wall_seconds,
+        size_bytes=result.size_bytes if result else None,
+        steps=result.steps if result else buildkit_progress.NO_STEPS,
+    )  # fmt: skip
+    return recorder.record(target.settings, record, env)
+
+
+def _with_regression(
+    report: actions.BuildReport, regression: history_trend.Regression | None
+) -> actions.BuildReport:
+    if regression is None:
+        return report
+    from fullstack_build.history import recorder  # noqa: PLC0415
+
+    return replace(report, extra={**report.extra, **recorder.report_note(regression)})
+
+
+def _fail_on(
+    regressions: list[history_trend.Regression | None], target: Target, flag: bool
+) -> None:
+    from fullstack_build.history import recorder  # noqa: PLC0415
+
+    recorder.raise_if_failing(regressions, target.settings.history, flag)
+
+
 def build_arch(
     target: Target,
     arch: str | None,
@@ -87,15 +134,20 @@ def build_arch(
     tag: str | None = None,
     *,
     no_cache: bool = False,
+    fail_on_regression: bool = False,
 ) -> pipeline.BuildResult:
+    # The plan asks buildx for the progress the runner shows (rawjson behind plain and quiet).
+    target = replace(target, settings=target.settings.override(progress=runner.progress))
     settings, image = target.settings, target.image
     platform = platform_for(settings, arch)
     if tag is not None and not tag.strip():
         raise UsageError("--tag is empty: pass a local tag such as --tag app:dev, or leave it out")
     check_destinations(destinations(target, env, "build"))
+    builder: pipeline.Builder | None = None
     if qemu_check.problem_for(platform):
         # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
-        pipeline.check_can_build(pipeline.probe_builder(runner, target.builder), platform)
+        builder = pipeline.probe_builder(runner, target.builder)
+        pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_build(
         settings, image, platform, meta.labels, target.builder, tag, no_cache=no_cache
@@ -123,28 +175,47 @@ def build_arch(
         ),
         duration_s=result.duration_s,
     )
+    regression = None
     if not runner.dry_run:
+        # The driver: probed if the build needed it, else read from buildx's own store (a
+        # `buildx inspect` would cost a cached build a good part of its time).
+        regression = _recorded(
+            target, meta, env, kind="build", platform=str(platform),
+            builder=builder.name if builder else target.builder,
+            driver=builder.driver if builder else None, result=result,
+        )  # fmt: skip
+        report = _with_regression(report, regression)
         report.save(report_path(settings, image, platform, "build"))
         log.info(
             f"built {plan.tag} ({platform}) in {result.duration_s:.1f} s; "
             f"metadata: {result.metadata_file}"
         )
         actions.publish([report], env, title=f"build {image.name} {platform}")
+    _fail_on([regression], target, fail_on_regression)
     return result
 
 
 def push_digest(
-    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
+    target: Target,
+    arch: str | None,
+    runner: Runner,
+    env: Mapping[str, str],
+    *,
+    fail_on_regression: bool = False,
 ) -> digests.DigestRecord:
-    return _push_digest(target, arch, runner, env)[0]
+    record, _, regression = _push_digest(target, arch, runner, env)
+    _fail_on([regression], target, fail_on_regression)
+    return record
 
 
 def _push_digest(
     target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
-) -> tuple[digests.DigestRecord, actions.ArchReport]:
-    """push-digest, also returning what the merge report says of this platform."""
+) -> tuple[digests.DigestRecord, actions.ArchReport, history_trend.Regression | None]:
+    """push-digest, also returning what the merge report says of this platform and whether
+    the build history calls it a regression."""
     from fullstack_build import digests  # noqa: PLC0415 (see the imports)
 
+    target = replace(target, settings=target.settings.override(progress=runner.progress))
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
         log.notice(notice)
@@ -172,7 +243,13 @@ def _push_digest(
         arches=(arch_report,),
         duration_s=result.duration_s,
     )
+    regression = None
     if not runner.dry_run:
+        regression = _recorded(
+            target, meta, env, kind="push", platform=str(platform), builder=builder.name,
+            driver=builder.driver, result=result,
+        )  # fmt: skip
+        report = _with_regression(report, regression)
         report.save(report_path(settings, image, platform, "push"))
         path = digests.record_path(settings.digest_dir, image.name, platform)
         log.info(
@@ -187,7 +264,7 @@ def _push_digest(
             "references": list(record.references),
         }
         actions.publish([report], env, title=f"push {image.name} {platform}", outputs=outputs)
-    return record, arch_report
+    return record, arch_report, regression
 
 
 def _pushed_arch(
@@ -202,8 +279,9 @@ def _pushed_arch(
     if pushed is None:
         path = report_path(settings, image, parse_platform(record.platform), "push")
         try:
-            pushed = actions.BuildReport.load(path).arch(record.platform) if path.is_file() \
-                else None
+            pushed = (
+                actions.BuildReport.load(path).arch(record.platform) if path.is_file() else None
+            )
         except BuildSystemError:
             pushed = None  # an unreadable old report only costs the duration
     if pushed is not None and pushed.digest == record.digest:
@@ -221,6 +299,8 @@ def merge_manifest(
     pushed: Sequence[actions.ArchReport] = (),
     started: float | None = None,
     sign: bool = False,
+    fail_on_regression: bool = False,
+    regressions: Sequence[history_trend.Regression | None] = (),
 ) -> pipeline.MergeResult:
     """Merge the records into one index. ``pushed``: this run's pushes (``ship``), whose
     durations the report shows; ``started``: when the whole flow began (its total); ``sign``:
@@ -269,13 +349,21 @@ def merge_manifest(
         ),
         duration_s=result.duration_s if started is None else time.monotonic() - started,
     )
+    regression = None
     if not runner.dry_run:
+        regression = _recorded(
+            target, meta, env, kind="merge", platform="index", builder=target.builder,
+            driver="", wall_seconds=report.duration_s or result.duration_s,
+        )  # fmt: skip
+        for slower in (*regressions, regression):
+            report = _with_regression(report, slower)
         log.info(f"index {result.index_digest} for {', '.join(result.platforms)}")
         for step in plan.steps:
             log.info(f"  docker pull {step.tags[0]}")
         for command in verify:
             log.info(f"  {command}")
         actions.publish([report], env, title=f"merge {image.name}")
+    _fail_on([*regressions, regression], target, fail_on_regression)
     return result
 
 
@@ -320,6 +408,7 @@ def ship(
     tags: Sequence[str] | None = None,
     *,
     sign: bool = False,
+    fail_on_regression: bool = False,
 ) -> pipeline.MergeResult:
     """Every configured platform built and pushed by digest, then merged: the whole flow."""
     check_destinations(destinations(target, env, "ship"))
@@ -328,6 +417,10 @@ def ship(
     # The tags are known before anything is pushed: a bad --tag or tag rule fails first.
     _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
     started = time.monotonic()
-    pushed = [_push_digest(target, str(p), runner, env)[1] for p in target.settings.platforms]
-    # One run, one checkout: the records cannot be of two commits.
-    return merge_manifest(target, runner, env, tags, pushed=pushed, started=started, sign=sign)
+    done = [_push_digest(target, str(p), runner, env) for p in target.settings.platforms]
+    # One run, one checkout: the records cannot be of two commits. A slower push fails the
+    # task (--fail-on-regression) only once everything is published.
+    return merge_manifest(
+        target, runner, env, tags, pushed=[arch for _, arch, _ in done], started=started,
+        fail_on_regression=fail_on_regression, regressions=[r for _, _, r in done], sign=sign,
+    )  # fmt: skip

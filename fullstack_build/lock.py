@@ -123,6 +123,17 @@ def finish(text: str, constraints: str, includes_runtime: bool) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def unconditional(path: Path) -> list[str]:
+    """The packages a runtime lock file installs everywhere (no environment marker). One it
+    pins for some Pythons only (typing-extensions below 3.13, for psycopg) stays in the other
+    files too, where a tool (mypy) may need it on every Python; pip takes the same pin twice."""
+    return [
+        m.group(1).lower()
+        for line in path.read_text().splitlines()
+        if (m := _PIN.match(line)) and ";" not in line
+    ]
+
+
 def read_locks(root: Path) -> list[str]:
     return [(root / name).read_text() for name in LOCK_FILES if (root / name).is_file()]
 
@@ -143,7 +154,7 @@ def run(runner: Runner, root: Path, *, upgrade: bool = False) -> list[str]:
     runner.run(runtime.argv, cwd=here)
     if runner.dry_run:
         return []
-    steps = [runtime, *file_steps(uv, WORK, pins((root / RUNTIME).read_text()))]
+    steps = [runtime, *file_steps(uv, WORK, unconditional(root / RUNTIME))]
     for step in steps[1:]:
         runner.run(step.argv, cwd=here)
     notes = []

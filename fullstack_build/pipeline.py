@@ -16,6 +16,7 @@ from pathlib import Path
 from fullstack_build import (
     attestations,
     build_cache,
+    buildkit_progress,
     buildx,
     digests,
     ledger,
@@ -155,7 +156,10 @@ def common_request(
         metadata_file=str(metadata_file),
         cache_from=_template("cache_from", settings.cache_from, image, platform),
         cache_to=_template("cache_to", settings.cache_to, image, platform),
-        progress=terminal.buildx_progress(settings.progress),
+        # Plain and quiet read BuildKit's JSON status stream (step times) and print it plain.
+        progress=buildkit_progress.progress_flag(
+            terminal.buildx_progress(settings.progress), settings.progress
+        ),
     )
 
 
@@ -208,6 +212,7 @@ class BuildResult:
     duration_s: float
     size_bytes: int | None
     metadata_file: Path
+    steps: buildkit_progress.StepTimes = buildkit_progress.NO_STEPS
 
 
 def check_can_build(builder: Builder, platform: Platform) -> None:
@@ -254,10 +259,16 @@ def image_size(runner: Runner, tag: str) -> int | None:
     return parse_layer_sizes(result.stdout) if result.ok else None
 
 
-def run_build(runner: Runner, argv: Sequence[str], *, retry: bool = False) -> None:
+def run_build(
+    runner: Runner,
+    argv: Sequence[str],
+    *,
+    retry: bool = False,
+    watch: buildkit_progress.BuildProgress | None = None,
+) -> None:
     """Run a build; a cache setting the builder cannot serve fails with its fix."""
     try:
-        runner.run(argv, retry=retry)
+        runner.run(argv, retry=retry, watch=watch)
     except CommandError as exc:
         hint = build_cache.failure_hint(exc.output_tail)
         if hint:
@@ -268,16 +279,18 @@ def run_build(runner: Runner, argv: Sequence[str], *, retry: bool = False) -> No
 def execute_build(plan: BuildPlan, runner: Runner) -> BuildResult:
     Path(plan.request.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    progress = buildkit_progress.BuildProgress()
     with log.group(f"build {plan.image.name} for {plan.platform}"):
-        run_build(runner, plan.argv)
+        run_build(runner, plan.argv, watch=progress)
     duration = time.monotonic() - started
     if runner.dry_run:
         return BuildResult(plan.tag, "", duration, None, Path(plan.request.metadata_file))
     meta = read_metadata(Path(plan.request.metadata_file))
     digest = str(meta.get("containerimage.digest") or "")
     return BuildResult(
-        plan.tag, digest, duration, image_size(runner, plan.tag), Path(plan.request.metadata_file)
-    )
+        plan.tag, digest, duration, image_size(runner, plan.tag),
+        Path(plan.request.metadata_file), progress.times(),
+    )  # fmt: skip
 
 
 # --- push-digest ----------------------------------------------------------------------------
@@ -330,9 +343,7 @@ def plan_push(
         # registry by digest with skopeo, which creates no tag at all.
         layout = settings.build_dir / "oci" / f"{image.name}-{platform.slug}"
         output = buildx.oci_output(str(layout), oci_artifact=artifact)
-    request = replace(
-        base, outputs=(output,), provenance=settings.provenance, sbom=settings.sbom
-    )
+    request = replace(base, outputs=(output,), provenance=settings.provenance, sbom=settings.sbom)
     lock_file = settings.build_dir / "locks" / f"{image.name}-{platform.slug}.lock"
     return PushPlan(image, platform, builder, settings.registries, request, layout, lock_file)
 
@@ -377,9 +388,11 @@ def _push(
         plan.layout.parent.mkdir(parents=True, exist_ok=True)
     Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    progress = buildkit_progress.BuildProgress()
     with log.group(f"build and push {plan.image.name} for {plan.platform} ({plan.path})"):
-        # retry: the build pushes (push by digest) or pulls its bases from a registry.
-        run_build(runner, buildx.build_argv(plan.build), retry=True)
+        # retry: the build pushes (push by digest) or pulls its bases from a registry. A retried
+        # build's steps are the last attempt's (a vertex's later state replaces the earlier).
+        run_build(runner, buildx.build_argv(plan.build), retry=True, watch=progress)
         digest = "sha256:" + "0" * 64
         if not runner.dry_run:
             meta = read_metadata(Path(plan.build.metadata_file))
@@ -393,9 +406,7 @@ def _push(
         if plan.layout:
             authfile = registry.authfile_for(env)
             for reg, reference in zip(plan.registries, references, strict=True):
-                registry.copy_to_registry(
-                    runner, str(plan.layout), reference, reg.host, authfile
-                )
+                registry.copy_to_registry(runner, str(plan.layout), reference, reg.host, authfile)
     duration = time.monotonic() - started
     if not runner.dry_run:
         for reference in references:
@@ -424,7 +435,9 @@ def _push(
     size = None
     if plan.layout and not runner.dry_run:
         size = oci_layout.prune(plan.layout)
-    result = BuildResult("", digest, duration, size, Path(plan.build.metadata_file))
+    result = BuildResult(
+        "", digest, duration, size, Path(plan.build.metadata_file), progress.times()
+    )
     return record, result
 
 

@@ -10,10 +10,11 @@ comes from; an engine test runs `command -v` for each after `local.up`.
 from __future__ import annotations
 
 import enum
+import glob
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from fullstack_build.errors import PreconditionError
 
@@ -54,6 +55,7 @@ class Program:
     check: tuple[str, ...] = ()  # how to prove it works when it is not looked up on PATH
     module: bool = False  # run as `python3 -m NAME`: an importable module, not a script
     plugin: bool = False  # a docker CLI plugin: `docker NAME-without-docker- ...`
+    folders: tuple[str, ...] = ()  # where its package keeps it off PATH (glob patterns)
 
     @property
     def requirements(self) -> str:
@@ -85,6 +87,7 @@ class Program:
 
 _H, _E, _N = Source.HOST, Source.ENGINE, Source.NEWER_SUITE
 _P, _B = Source.PIP, Source.BASE
+_POSTGRES_BIN = "/usr/lib/postgresql/*/bin"
 _SERVER_VERSION = ("docker", "version", "--format", "{{.Server.Version}}")
 
 PROGRAMS: dict[str, Program] = {
@@ -108,6 +111,14 @@ PROGRAMS: dict[str, Program] = {
         # `invoke rehearse` runs a workflow's `run:` steps with the shell GitHub would use.
         Program("bash", _B, "bash", Need.TASKS),
         Program("pytest", _P, "pytest", Need.TESTS, module=True),
+        # The build-history tests start a throwaway PostgreSQL server (history/pg_server.py);
+        # Debian keeps the server programs in a folder per major version, off PATH, and its
+        # `postgresql` package is the current version's (postgresql-15 on bookworm).
+        Program("pg_ctl", _H, "postgresql", Need.TESTS, folders=(_POSTGRES_BIN,)),
+        Program("initdb", _H, "postgresql", Need.TESTS, via="pg_ctl",
+                folders=(_POSTGRES_BIN,)),
+        # PostgreSQL refuses to run as root: the server runs as an unprivileged user.
+        Program("runuser", _B, "util-linux", Need.TESTS),
         # Making an engine: trixie's packages, unpacked with dpkg-deb, run with the host's
         # runc and iptables.
         Program("apt-get", _B, "apt", Need.ENGINE),
@@ -164,6 +175,25 @@ def program(name: str) -> Program:
         raise KeyError(f"{name} is not declared in fullstack_build/programs.py") from None
 
 
+def find(name: str) -> str | None:
+    """``name`` on PATH, else in the folders its package keeps it in (the newest version's
+    first: /usr/lib/postgresql/17/bin before .../15/bin)."""
+    found = shutil.which(name)
+    known = PROGRAMS.get(name)
+    if found or known is None:
+        return found
+    for pattern in known.folders:
+        matches = [Path(p) / name for p in glob.glob(pattern)]
+        candidates = sorted((m for m in matches if m.is_file()), key=_version_order, reverse=True)
+        if candidates:
+            return str(candidates[0])
+    return None
+
+
+def _version_order(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in path.parts if part.isdigit())
+
+
 def host_packages(needs: Iterable[Need] | None = None) -> tuple[str, ...]:
     """The host packages of the programs for ``needs`` (all of them by default), in order."""
     wanted = set(Need) if needs is None else set(needs)
@@ -180,7 +210,7 @@ def missing_line(name: str) -> str:
 
 def require(name: str, purpose: str = "") -> str:
     """The path of ``name`` on PATH, or a PreconditionError naming the fix in one line."""
-    found = shutil.which(name)
+    found = find(name)
     if found is None:
         raise PreconditionError(missing_line(name) + (f" (needed to {purpose})" if purpose else ""))
     return found

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from fullstack_build import log, programs, terminal
 from fullstack_build import retry as retries
@@ -67,6 +67,22 @@ def brief(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
     return f"{display(argv[:3], secrets)} ... {display(argv[-1:], secrets)}"
 
 
+class OutputWatcher(Protocol):
+    """Reads a streamed command's output as it passes (buildkit_progress.BuildProgress)."""
+
+    def line(self, text: str) -> list[str]:
+        """Pipe modes: one output line in, the lines to show (and keep for errors) out."""
+        ...
+
+    def end(self) -> list[str]:
+        """Pipe modes: the output ended; lines still held back."""
+        ...
+
+    def screen(self, text: str) -> None:
+        """tty mode: one line as the terminal shows it (the output itself is copied as is)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Runner:
     """Runs argv lists. ``dry_run`` prints what would run and returns success without running.
@@ -101,6 +117,7 @@ class Runner:
         mutates: bool = True,
         timeout: float | None = None,
         retry: bool = False,
+        watch: OutputWatcher | None = None,
     ) -> Result:
         """Run ``argv``.
 
@@ -127,7 +144,7 @@ class Runner:
 
         def once() -> Result:
             return self._attempt(argv, shown, secrets, capture, check, input_text, env, cwd,
-                                 timeout)  # fmt: skip
+                                 timeout, watch)  # fmt: skip
 
         if not retry:
             return once()
@@ -192,6 +209,7 @@ class Runner:
         env: Mapping[str, str] | None,
         cwd: str | None,
         timeout: float | None,
+        watch: OutputWatcher | None = None,
     ) -> Result:
         full_env = None if env is None else {**os.environ, **env}
         try:
@@ -216,7 +234,7 @@ class Runner:
                 stdout, stderr = proc.communicate(input_text, timeout=timeout)
                 tail.extend(mask(stderr, secrets).splitlines()[-_TAIL_LINES:])
             else:
-                stdout = self._stream(proc, input_text, tail, secrets, timeout, terminal_fd)
+                stdout = self._stream(proc, input_text, tail, secrets, timeout, terminal_fd, watch)
         except subprocess.TimeoutExpired as exc:
             proc.kill()
             proc.wait()
@@ -321,24 +339,37 @@ class Runner:
         secrets: tuple[str, ...],
         timeout: float | None,
         terminal_fd: int | None = None,
+        watch: OutputWatcher | None = None,
     ) -> str:
         if input_text is not None and proc.stdin is not None:
             proc.stdin.write(input_text)
             proc.stdin.close()
         shown = self.progress != terminal.QUIET
 
+        def show(line: str) -> None:
+            masked = mask(line, secrets)
+            tail.append(masked.rstrip("\n"))
+            if shown:
+                self.out.write(masked)
+
         def pump_lines() -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
-                masked = mask(line, secrets)
-                tail.append(masked.rstrip("\n"))
-                if shown:
-                    self.out.write(masked)
+                if watch is None:
+                    show(line)
+                    continue
+                for text in watch.line(line.rstrip("\n")):
+                    show(text + "\n")
+            for text in watch.end() if watch is not None else ():
+                show(text + "\n")
             self.out.flush()
 
         def pump_terminal() -> None:
             assert terminal_fd is not None
-            _copy_terminal(terminal_fd, proc, self.out, tail, secrets)
+            _copy_terminal(
+                terminal_fd, proc, self.out, tail, secrets,
+                watch.screen if watch is not None else None,
+            )  # fmt: skip
 
         # Output is read on a thread so that the timeout also holds while a command is silent.
         reader = threading.Thread(
@@ -384,6 +415,7 @@ def _copy_terminal(
     out: TextIO,
     tail: collections.deque[str],
     secrets: tuple[str, ...],
+    on_screen_line: Callable[[str], None] | None = None,
 ) -> None:
     """Copy what the command draws on its pseudo-terminal to ``out``, secrets masked even when
     a read ends inside one; keep the screen's last lines (escapes dropped) for errors."""
@@ -391,11 +423,17 @@ def _copy_terminal(
     masker = terminal.StreamMasker(secrets, MASK)
     lines = terminal.LineSplitter()
 
+    def keep(line: str) -> None:
+        seen = terminal.screen_line(line)
+        tail.append(seen)
+        if on_screen_line is not None:
+            on_screen_line(seen)
+
     def emit(text: str) -> None:
         if not text:
             return
         for line in lines.feed(text):
-            tail.append(terminal.screen_line(line))
+            keep(line)
         out.write(text)
         out.flush()
 
@@ -417,6 +455,6 @@ def _copy_terminal(
             emit(masker.feed(decoder.decode(data)))
         emit(masker.feed(decoder.decode(b"", final=True)) + masker.flush())
         for line in lines.flush():
-            tail.append(terminal.screen_line(line))
+            keep(line)
     finally:
         os.close(terminal_fd)

@@ -18,6 +18,7 @@ from typing import Any
 
 from fullstack_build import terminal
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.history import config as history_config
 from fullstack_build.masking import MASK
 from fullstack_build.platforms import Platform, parse_platform
 from fullstack_build.retry import NO_RETRY, RetryPolicy
@@ -105,6 +106,7 @@ class Settings:
     signing: SigningSettings = field(default_factory=SigningSettings)
     sbom: bool = False  # an SBOM attestation of each pushed platform
     oci_artifact_attestations: bool = False  # attestations as OCI artifacts (BuildKit 0.19+)
+    history: history_config.HistorySettings = field(default_factory=history_config.HistorySettings)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -397,9 +399,7 @@ def apply_environment(config: Mapping[str, Any], env: Mapping[str, str]) -> dict
         for key in path[:-1]:
             node[key] = dict(node[key])
             node = node[key]
-        node[path[-1]] = cast_env(
-            node[path[-1]], env[ENV_PREFIX + name], ENV_PREFIX + name, path
-        )
+        node[path[-1]] = cast_env(node[path[-1]], env[ENV_PREFIX + name], ENV_PREFIX + name, path)
     return result
 
 
@@ -459,6 +459,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         signing=_signing(config.get("signing")),
         sbom=_flag(config, "sbom", "settings", False),
         oci_artifact_attestations=_flag(config, "oci_artifact_attestations", "settings", False),
+        history=history_config.parse(config.get("history")),
         raw=config,
     )
 

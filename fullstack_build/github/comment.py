@@ -64,6 +64,7 @@ class CommentFacts:
     arches: tuple[ArchReport, ...] = ()
     commit: str = ""
     run_url: str = ""
+    regressions: tuple[str, ...] = ()  # the build history's alerts, one sentence each
 
 
 def build_facts(
@@ -98,6 +99,9 @@ def build_facts(
         arches=rep.arches,
         commit=event_head_sha(env),
         run_url=run_url(env),
+        regressions=tuple(
+            text for key, text in sorted(rep.extra.items()) if key.startswith("regression ")
+        ),
     )
 
 
@@ -154,6 +158,9 @@ def _head(facts: CommentFacts, tags_shown: int) -> str:
             f"| {a.platform} | {format_duration(a.duration_s)} | {format_size(a.size_bytes)} |"
             for a in facts.arches
         ]
+    if facts.regressions:
+        lines += ["", "**⚠️ Slower than the default branch's recent builds**", ""]
+        lines += [f"- {text}" for text in facts.regressions]
     return "\n".join(lines) + "\n"
 
 

@@ -10,20 +10,18 @@ the table in `fullstack_build/programs.py` on every fresh machine.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fullstack_build.errors import PreconditionError
 from fullstack_build.local import debian
-from fullstack_build.programs import HOST_DATA_PACKAGES, PROGRAMS, Need, Program, Source
+from fullstack_build.programs import HOST_DATA_PACKAGES, PROGRAMS, Need, Program, Source, find
 from fullstack_build.runner import Runner
 
 # Every host package `local.up` may install: the programs' packages, then the data ones.
 HOST_PACKAGES = tuple(
     dict.fromkeys(
-        [p.package for p in PROGRAMS.values() if p.source is Source.HOST]
-        + list(HOST_DATA_PACKAGES)
+        [p.package for p in PROGRAMS.values() if p.source is Source.HOST] + list(HOST_DATA_PACKAGES)
     )
 )
 
@@ -43,9 +41,7 @@ class HostPlan:
         return tuple(dict.fromkeys([*(p.package for p in self.install), *self.data_packages]))
 
 
-def plan(
-    needs: Iterable[Need], which: Which = shutil.which, installed: Iterable[str] = ()
-) -> HostPlan:
+def plan(needs: Iterable[Need], which: Which = find, installed: Iterable[str] = ()) -> HostPlan:
     """Pure: the programs of ``needs`` that ``which`` cannot find. ``installed`` names the Debian
     packages dpkg reports as installed (only consulted for the data packages)."""
     wanted = set(needs)
@@ -70,7 +66,7 @@ def ensure(
     *,
     debian_family: bool,
     is_root: bool | None = None,
-    which: Which = shutil.which,
+    which: Which = find,
 ) -> list[str]:
     """Install what ``needs`` lacks, or fail in one line that says how. Returns notes."""
     wanted = set(needs)

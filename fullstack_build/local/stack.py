@@ -34,11 +34,10 @@ def plan(settings: Settings, node_major: str = "22") -> StackPlan:
     )
 
 
-def needs(
-    settings: Settings, the_plan: StackPlan, quiet: Runner, *, with_bases: bool
-) -> set[Need]:
+def needs(settings: Settings, the_plan: StackPlan, quiet: Runner, *, with_bases: bool) -> set[Need]:
     """What this run is about to make, hence which host programs it needs (read-only probes)."""
-    wanted = {Need.TASKS}
+    # TESTS: what `invoke test` runs beside the tasks (the history tests' PostgreSQL server).
+    wanted = {Need.TASKS, Need.TESTS}
     # Where no engine can be made here, the engine step fails with its own fix instead.
     if not engine.engine_answers(quiet) and engine.can_make_engine():
         wanted.add(Need.ENGINE)

@@ -70,6 +70,10 @@ class Metadata:
     tags: tuple[str, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: tuple[str, ...] = ()
+    # Where the build comes from, for the build history.
+    ref: str = ""
+    commit: str = ""
+    default_branch: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,11 +117,15 @@ def compute_from_context(
     parsed = parse_rules(config.tags if rules is None else rules)
     version = engine.version(parsed)
     names = engine.tag_names(version)
-    tags = tuple(
-        f"{registry.reference(image.repository).lower()}:{name}"
-        for registry in settings.registries
-        for name in names
-    ) if settings.registries else names
+    tags = (
+        tuple(
+            f"{registry.reference(image.repository).lower()}:{name}"
+            for registry in settings.registries
+            for name in names
+        )
+        if settings.registries
+        else names
+    )
     labels = _labels.oci_labels(
         title=image.title or image.repository,
         description=image.description,
@@ -135,6 +143,9 @@ def compute_from_context(
         tags=tags,
         labels=labels,
         annotations=_labels.index_annotations(labels),
+        ref=ctx.ref,
+        commit=ctx.sha,
+        default_branch=ctx.default_branch,
     )
 
 
@@ -155,9 +166,7 @@ def compute(
     if ctx.commit_date is None and ctx.sha:
         # An event without the commit's date (a pull request): ask the checkout.
         ctx = replace(ctx, commit_date=commit_date(runner, ctx.sha))
-    return compute_from_context(
-        settings, image, ctx, rules=rules, flavor=flavor, now=now, env=env
-    )
+    return compute_from_context(settings, image, ctx, rules=rules, flavor=flavor, now=now, env=env)
 
 
 def ensure_tags(
@@ -204,8 +213,9 @@ def check_ref(ref: str, flag: str) -> str:
     return ref
 
 
-def changed_files(runner: Runner, base: str, head: str = "HEAD",
-                  cwd: str | None = None) -> tuple[str, ...] | None:
+def changed_files(
+    runner: Runner, base: str, head: str = "HEAD", cwd: str | None = None
+) -> tuple[str, ...] | None:
     """Changed paths, or None when ``base`` is the null commit GitHub sends for a new
     branch (everything counts as changed)."""
     check_ref(base, "--base")

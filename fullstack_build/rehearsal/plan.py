@@ -489,6 +489,8 @@ ACTIONS: Mapping[str, tuple[str, str]] = {
     "actions/upload-artifact": ("upload-artifact", "copies files to the run's artifacts folder"),
     "actions/download-artifact": ("download-artifact", "copies from the artifacts folder"),
     "sigstore/cosign-installer": ("noop", "uses the cosign `invoke local.up` put on PATH"),
+    "actions/cache/restore": ("noop", "no Actions cache locally: the history stays in build/"),
+    "actions/cache/save": ("noop", "no Actions cache locally: the history stays in build/"),
 }
 
 
