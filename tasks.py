@@ -191,7 +191,15 @@ def merge_manifest(
 ns.add_task(merge_manifest)
 
 
-@task(help={**_PUBLISH_HELP, "progress": _PROGRESS}, iterable=["registry", "tag"])
+@task(
+    help={
+        **_PUBLISH_HELP,
+        "progress": _PROGRESS,
+        "parallel": "Push every platform at the same time (each on its builder node), then "
+        "merge; a failure stops the others and publishes nothing",
+    },
+    iterable=["registry", "tag"],
+)
 @exits_cleanly
 def ship(
     c: Context,
@@ -201,6 +209,7 @@ def ship(
     digest_dir: str | None = None,
     tag: list[str] | None = None,
     progress: str | None = None,
+    parallel: bool = False,
 ) -> None:
     """The whole flow: push-digest for every configured platform, then merge-manifest."""
     from fullstack_build import flows
@@ -209,7 +218,7 @@ def ship(
     target = flows.resolve(
         conf, image, builder=builder, registries=registry, digest_dir=digest_dir
     )
-    flows.ship(target, runner(c, conf), dict(os.environ), tag)
+    flows.ship(target, runner(c, conf), dict(os.environ), tag, parallel=parallel)
 
 
 ns.add_task(ship)

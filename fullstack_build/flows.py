@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fullstack_build import digests, log, metadata, pipeline, qemu_check
+from fullstack_build import digests, log, metadata, pipeline, qemu_check, terminal
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -293,13 +293,40 @@ def _validated_tag(tag: str) -> str:
 
 
 def ship(
-    target: Target, runner: Runner, env: Mapping[str, str], tags: Sequence[str] | None = None
+    target: Target,
+    runner: Runner,
+    env: Mapping[str, str],
+    tags: Sequence[str] | None = None,
+    *,
+    parallel: bool = False,
 ) -> pipeline.MergeResult:
-    """Every configured platform built and pushed by digest, then merged: the whole flow."""
+    """Every configured platform built and pushed by digest, then merged: the whole flow.
+    ``parallel``: the platforms' pushes at the same time (each on its builder node), the
+    merge once every one succeeded."""
     check_destinations(destinations(target, env, "ship"))
     # The tags are known before anything is pushed: a bad --tag or tag rule fails first.
     _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
     started = time.monotonic()
-    pushed = [_push_digest(target, str(p), runner, env)[1] for p in target.settings.platforms]
+    platforms = [str(p) for p in target.settings.platforms]
+    if parallel:
+        pushed = _push_in_parallel(target, platforms, runner, env)
+    else:
+        pushed = [_push_digest(target, p, runner, env)[1] for p in platforms]
     # One run, one checkout: the records cannot be of two commits.
     return merge_manifest(target, runner, env, tags, pushed=pushed, started=started)
+
+
+def _push_in_parallel(
+    target: Target, platforms: Sequence[str], runner: Runner, env: Mapping[str, str]
+) -> list[actions.ArchReport]:
+    from fullstack_build import parallel  # noqa: PLC0415 (only ship --parallel needs it)
+
+    # Each job's buildx draws no terminal display: a forced `tty` would reach buildx's
+    # --progress through the settings, so the jobs' settings say plain too.
+    settings = target.settings
+    if runner.progress == terminal.TTY and settings.progress == terminal.TTY:
+        settings = settings.override(progress=terminal.PLAIN)
+    each = replace(target, settings=settings)
+    return parallel.run_per_platform(
+        platforms, lambda platform, job: _push_digest(each, platform, job, env)[1], runner
+    )
