@@ -59,6 +59,7 @@ class Registry:
 class LocalStack:
     state_dir: Path
     engine_suite: str
+    multi_node_builder: str  # one node per platform, made by local.up ("": none)
     registry_port: int
     auth_registry_port: int
     auth_registry_user: str
@@ -234,6 +235,20 @@ def _registries(
 _ENV_FALLBACK = {"github_owner": "GITHUB_REPOSITORY_OWNER", "dockerhub_user": "DOCKERHUB_USERNAME"}
 
 
+_NODE_BUILDER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+
+def _node_builder_name(value: Any) -> str:
+    """buildx's rule for builder (and node) names, checked before local.up makes anything."""
+    name = "" if value is None else str(value)
+    if name and not _NODE_BUILDER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"local.multi_node_builder {name!r} is not a builder name: use letters, digits, "
+            "'_', '.', '-' (starting with a letter or digit), or \"\" for none"
+        )
+    return name
+
+
 def _int(config: Mapping[str, Any], key: str, where: str) -> int:
     try:
         return int(config[key])
@@ -378,6 +393,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
             str(local_raw.get("state_dir") or "~/.local/state/fullstack-build")
         ).expanduser(),
         engine_suite=str(local_raw.get("engine_suite") or "trixie"),
+        multi_node_builder=_node_builder_name(local_raw.get("multi_node_builder")),
         registry_port=_int(local_raw, "registry_port", "local"),
         auth_registry_port=_int(local_raw, "auth_registry_port", "local"),
         auth_registry_user=str(local_raw.get("auth_registry_user") or "ci"),
