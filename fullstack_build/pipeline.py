@@ -361,9 +361,11 @@ def _push(
         # retry: the build pushes (push by digest) or pulls its bases from a registry.
         runner.run(buildx.build_argv(plan.build), retry=True)
         digest = "sha256:" + "0" * 64
+        node = ""
         if not runner.dry_run:
             meta = read_metadata(Path(plan.build.metadata_file))
             digest = str(meta.get("containerimage.digest") or "")
+            node = buildx.build_node(meta)
             if not digests.DIGEST.match(digest):
                 raise CommandError(
                     f"buildx reported no image digest in {plan.build.metadata_file}: "
@@ -398,6 +400,7 @@ def _push(
         revision=revision,
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         inputs=digests.build_inputs(image.name, image.context, image.dockerfile, image.build_args),
+        node=node,
     )
     if not runner.dry_run:
         digests.write_record(digest_dir, record)

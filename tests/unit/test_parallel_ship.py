@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from fullstack_build import digests, flows, interrupt, ledger, parallel, terminal
+from fullstack_build import buildx, digests, flows, interrupt, ledger, parallel, terminal
 from fullstack_build.errors import CommandError, Stopped
 from fullstack_build.platforms import parse_platform
 from fullstack_build.runner import Result, Runner
@@ -268,3 +268,16 @@ def test_the_failure_line_names_each_platforms_fate() -> None:
         "linux/amd64 pushed by digest, untagged; nothing was published (no merge); "
         "fix it and run again"
     )
+
+
+@pytest.mark.parametrize(
+    ("ref", "node"),
+    [
+        ("nodes/nodes-arm64/ih6awzfks50gaommxtjz2p5rq", "nodes-arm64"),
+        ("default/default/ykt0bdeji4vbwf4yzd7iwmqdt", "default"),
+        ("", ""),
+    ],
+    ids=["node-builder", "docker-driver", "none"],
+)
+def test_the_record_names_the_node_from_the_build_reference(ref: str, node: str) -> None:
+    assert buildx.build_node({"buildx.build.ref": ref}) == node
