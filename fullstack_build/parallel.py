@@ -62,28 +62,35 @@ def prefixed(prefix: str, line: str) -> str:
 
 
 class PrefixedStream(io.TextIOBase):
-    """A text stream that writes a job thread's output line by line with the job's prefix,
-    and any other thread's output as it comes."""
+    """A text stream that writes a job's output line by line with the job's prefix, and any
+    other output as it comes. The job is ``prefix`` when given (a job's Runner output, which
+    the Runner's reader threads write too), else the writing thread's job (log lines)."""
 
-    def __init__(self, sink: TextIO) -> None:
+    def __init__(self, sink: TextIO, prefix: str | None = None) -> None:
         super().__init__()
         self.sink = sink
-        self._partial = threading.local()
+        self.prefix = prefix
+        self._partial: dict[str, str] = {}  # prefix -> its unfinished line
 
     def writable(self) -> bool:
         return True
 
+    def _prefix(self) -> str | None:
+        if self.prefix is not None:
+            return self.prefix
+        found: str | None = getattr(_current, "prefix", None)
+        return found
+
     def write(self, text: str) -> int:
-        prefix: str | None = getattr(_current, "prefix", None)
-        if prefix is None:
-            with _write_lock:
+        prefix = self._prefix()
+        with _write_lock:
+            if prefix is None:
                 self.sink.write(text)
-            return len(text)
-        pending: str = getattr(self._partial, "text", "") + text
-        *lines, rest = pending.split("\n")
-        self._partial.text = rest
-        if lines:
-            with _write_lock:
+                return len(text)
+            *lines, rest = (self._partial.pop(prefix, "") + text).split("\n")
+            if rest:
+                self._partial[prefix] = rest
+            if lines:
                 self.sink.write("".join(prefixed(prefix, f"{line}\n") for line in lines))
                 self.sink.flush()
         return len(text)
@@ -96,11 +103,10 @@ class PrefixedStream(io.TextIOBase):
 
     def finish_line(self) -> None:
         """Write the calling job's unfinished line, if any (its end)."""
-        prefix: str | None = getattr(_current, "prefix", None)
-        rest: str = getattr(self._partial, "text", "")
-        if prefix is not None and rest:
-            self._partial.text = ""
-            with _write_lock:
+        prefix = self._prefix()
+        with _write_lock:
+            rest = self._partial.pop(prefix, "") if prefix is not None else ""
+            if prefix is not None and rest:
                 self.sink.write(prefixed(prefix, rest + "\n"))
                 self.sink.flush()
 
@@ -168,20 +174,21 @@ def run_per_platform(
         log.notice(TTY_FALLBACK_NOTE)
     stop = threading.Event()
     done: queue.Queue[Outcome[T]] = queue.Queue()
-    with prefixed_output() as (err, _):
-        jobs_out = PrefixedStream(runner.out)
-        each = job_runner(runner, cast(TextIO, jobs_out), stop)
+    with prefixed_output() as streams:
 
         def work(platform: str) -> None:
             _current.prefix = line_prefix(platform)
+            commands_out = PrefixedStream(runner.out, line_prefix(platform))
+            outcome: Outcome[T]
             try:
-                done.put(Outcome(platform, value=job(platform, each)))
+                each = job_runner(runner, cast(TextIO, commands_out), stop)
+                outcome = Outcome(platform, value=job(platform, each))
             except BaseException as exc:  # handed to the main thread, which decides
-                done.put(Outcome(platform, error=exc))
-            finally:
-                jobs_out.finish_line()
-                err.finish_line()
-                _current.prefix = None
+                outcome = Outcome(platform, error=exc)
+            for stream in (commands_out, *streams):
+                stream.finish_line()
+            _current.prefix = None
+            done.put(outcome)
 
         for platform in platforms:
             threading.Thread(target=work, args=(platform,), daemon=True).start()

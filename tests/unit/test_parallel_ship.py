@@ -244,6 +244,21 @@ def test_a_line_written_in_pieces_by_two_jobs_stays_whole() -> None:
         assert line == f"[{platform}] {platform}:one {platform}:two {platform}:three"
 
 
+def test_a_commands_output_read_on_another_thread_names_its_platform() -> None:
+    # The Runner copies a command's output on a reader thread of its own.
+    def job(platform: str, runner: Runner) -> None:
+        reader = threading.Thread(target=lambda: runner.out.write(f"#5 {platform} step\n"))
+        reader.start()
+        reader.join()
+
+    out = io.StringIO()
+    parallel.run_per_platform([AMD64, ARM64], job, Runner(out=out), stop_children=list)
+    assert sorted(out.getvalue().splitlines()) == [
+        "[linux/amd64] #5 linux/amd64 step",
+        "[linux/arm64] #5 linux/arm64 step",
+    ]
+
+
 @pytest.mark.parametrize(
     ("line", "shown"),
     [
