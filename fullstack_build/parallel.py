@@ -190,11 +190,11 @@ def run_per_platform(
             _current.prefix = None
             done.put(outcome)
 
-        for platform in platforms:
-            threading.Thread(target=work, args=(platform,), daemon=True).start()
         outcomes: dict[str, Outcome[T]] = {}
         first_failure: Outcome[T] | None = None
         try:
+            for platform in platforms:
+                threading.Thread(target=work, args=(platform,), daemon=True).start()
             while len(outcomes) < len(platforms):
                 try:
                     outcome = done.get(timeout=poll_s)

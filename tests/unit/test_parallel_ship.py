@@ -5,6 +5,7 @@ the stop event, the locks and the digest records are the real ones."""
 
 from __future__ import annotations
 
+import _thread
 import io
 import json
 import threading
@@ -199,6 +200,27 @@ def test_a_stopped_runner_starts_nothing_and_never_retries() -> None:
     with pytest.raises(Stopped):
         runner.run(["docker", "buildx", "inspect"], retry=True)
     assert builds.started == []
+
+
+def test_ctrl_c_stops_every_job_and_goes_on_to_the_boundary() -> None:
+    stopped: list[str] = []
+    both_running = threading.Barrier(2)
+
+    def job(platform: str, runner: Runner) -> None:
+        both_running.wait(5)
+        if platform == AMD64:
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+        assert runner.stop is not None
+        if runner.stop.wait(10):
+            stopped.append(platform)
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run_per_platform([AMD64, ARM64], job, Runner(out=io.StringIO()),
+                                  stop_children=list)  # fmt: skip
+    deadline = time.monotonic() + 5
+    while len(stopped) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(stopped) == [AMD64, ARM64]
 
 
 def test_jobs_values_come_in_the_order_of_the_platforms() -> None:
