@@ -569,6 +569,7 @@ def bench(c: Context, images: bool = False, pipeline: bool = True) -> None:
     if pipeline:
         for figure in bench_core.run(the_settings, int(section.get("repeat") or 5)):
             print(figure.line())
+        print(bench_core.registry_cache_rebuild(the_settings))
         note = bench_core.bytecode_note(os.environ)
         if note:
             print(note)

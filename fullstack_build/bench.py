@@ -13,7 +13,10 @@ printed as ratios (never asserted in tests).
     OCI-layout path) and on the per-platform node builder (`docker-container`, push by
     digest); both sides with one fixed SOURCE_DATE_EPOCH and one repository each across
     runs, as CI pushing commit after commit: the figure is the flow's cost on a cached build;
-(c) `merge-manifest` wall time on the local registry.
+(c) `merge-manifest` wall time on the local registry;
+(d) on the docker-container builder (`local.builder`): a push-digest that exports a registry
+    cache (mode=max), `docker buildx prune -af` of the builder, then one that imports it: how
+    many of its Dockerfile steps were CACHED (`build_cache.cache_use` on plain progress).
 Every task is timed as a user runs it: a fresh `python -m invoke` process.
 """
 
@@ -34,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from fullstack_build import pins, pipeline
+from fullstack_build import build_cache, pins, pipeline
 from fullstack_build.platforms import Platform
 from fullstack_build.settings import ImageSpec, Settings
 
@@ -197,15 +200,43 @@ def run(settings: Settings, repeat: int = 5) -> list[Figure]:
         figures += flow_figures(
             settings, case, flows_invoke, raw_namespace, fixed, max(3, repeat // 2)
         )
-    invoke = flows_invoke
-    merges: list[float] = []
 
     # (c) merge-manifest alone, records in place (re-running is harmless by design).
-    merges += [_timed([*invoke, "merge-manifest", "--tag", "bench"]) for _ in range(repeat)]
+    merges = [_timed([*flows_invoke, "merge-manifest", "--tag", "bench"]) for _ in range(repeat)]
     figures.append(
         Figure("(c) merge-manifest wall time", statistics.median(merges), None, "<= 2 s")
     )
     return figures
+
+
+def _output(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    proc = subprocess.run(
+        list(argv), env=dict(env), capture_output=True, text=True, check=False, timeout=900
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"`{' '.join(argv)}` failed: {' | '.join(tail)}")
+    return proc.stdout + proc.stderr
+
+
+def registry_cache_rebuild(settings: Settings) -> str:
+    """(d): the cache hit ratio of a rebuild on a pruned builder from its registry cache."""
+    builder = settings.local.builder
+    name = "(d) rebuild from a registry cache, builder pruned"
+    if not builder:
+        return f"{name:<44} skipped: local.builder is empty"
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    config = runtime_file(settings, settings.build_dir / "bench" / namespace, namespace)
+    ref = f"type=registry,ref={settings.local.registry}/{namespace}/cache:{{image}}-{{arch}}"
+    env = {**os.environ, "INVOKE_BUILDER": builder}
+    push = [sys.executable, "-m", "invoke", "-f", str(config), "push-digest",
+            "--arch", settings.platforms[0].slug, "--progress", "plain"]  # fmt: skip
+    _output(push, {**env, "INVOKE_CACHE_TO": ref + ",mode=max"})
+    _output(["docker", "buildx", "prune", "-af", "--builder", builder], env)
+    started = time.perf_counter()
+    use = build_cache.cache_use(_output(push, {**env, "INVOKE_CACHE_FROM": ref}))
+    elapsed = time.perf_counter() - started
+    return f"{name:<44} {elapsed:8.2f} s  {use.line():<33}  target every RUN step CACHED"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fullstack_build import (
+    build_cache,
     buildx,
     digests,
     ledger,
@@ -250,11 +251,22 @@ def image_size(runner: Runner, tag: str) -> int | None:
     return parse_layer_sizes(result.stdout) if result.ok else None
 
 
+def run_build(runner: Runner, argv: Sequence[str], *, retry: bool = False) -> None:
+    """Run a build; a cache setting the builder cannot serve fails with its fix."""
+    try:
+        runner.run(argv, retry=retry)
+    except CommandError as exc:
+        hint = build_cache.failure_hint(exc.output_tail)
+        if hint:
+            raise PreconditionError(hint) from exc
+        raise
+
+
 def execute_build(plan: BuildPlan, runner: Runner) -> BuildResult:
     Path(plan.request.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with log.group(f"build {plan.image.name} for {plan.platform}"):
-        runner.run(plan.argv)
+        run_build(runner, plan.argv)
     duration = time.monotonic() - started
     if runner.dry_run:
         return BuildResult(plan.tag, "", duration, None, Path(plan.request.metadata_file))
@@ -359,7 +371,7 @@ def _push(
     started = time.monotonic()
     with log.group(f"build and push {plan.image.name} for {plan.platform} ({plan.path})"):
         # retry: the build pushes (push by digest) or pulls its bases from a registry.
-        runner.run(buildx.build_argv(plan.build), retry=True)
+        run_build(runner, buildx.build_argv(plan.build), retry=True)
         digest = "sha256:" + "0" * 64
         node = ""
         if not runner.dry_run:

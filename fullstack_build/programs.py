@@ -35,6 +35,7 @@ class Need(enum.Enum):
     QEMU = "qemu"  # registering emulation (only when a configured platform lacks it)
     REGISTRIES = "registries"  # starting the local registries (only when one does not answer)
     BASES = "bases"  # making the base images (`local.up` without --no-bases)
+    BUILDER = "builder"  # the docker-container builder (`local.up` when local.builder is set)
     LINT = "lint"  # `invoke lint`
     LOCK = "lock"  # `invoke lock`
     TESTS = "tests"  # `invoke test`, `invoke smoke-test`
@@ -120,6 +121,10 @@ PROGRAMS: dict[str, Program] = {
         # mmdebstrap's unshare mode, which it picks when not run as root.
         Program("newuidmap", _H, "uidmap", Need.BASES, via="mmdebstrap"),
         Program("npm", _H, "npm", Need.BASES),
+        # The docker-container builder's container runs with --init: dockerd's docker-init
+        # (Debian's docker.io links it to tini-static, a package of its own).
+        Program("docker-init", _E, "docker.io", Need.BUILDER, via="dockerd"),
+        Program("tini-static", _H, "tini", Need.BUILDER, via="docker-init"),
         # `invoke lint`: wheels that carry their binaries, so lint runs offline.
         Program("ruff", _P, "ruff", Need.LINT),
         Program("mypy", _P, "mypy", Need.LINT),

@@ -65,6 +65,7 @@ class LocalStack:
     auth_registry_user: str
     auth_registry_password: str
     base_suite: str
+    builder: str  # the docker-container builder local.up makes ("": none)
 
     @property
     def registry(self) -> str:
@@ -235,16 +236,16 @@ def _registries(
 _ENV_FALLBACK = {"github_owner": "GITHUB_REPOSITORY_OWNER", "dockerhub_user": "DOCKERHUB_USERNAME"}
 
 
-_NODE_BUILDER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_BUILDER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
-def _node_builder_name(value: Any) -> str:
-    """buildx's rule for builder (and node) names, checked before local.up makes anything."""
+def _builder_name(value: Any, key: str = "local.builder") -> str:
+    """buildx's own rule for builder names; a bad one fails here, not after the image build."""
     name = "" if value is None else str(value)
-    if name and not _NODE_BUILDER_NAME.fullmatch(name):
+    if name and not _BUILDER_NAME.fullmatch(name):
         raise ConfigError(
-            f"local.multi_node_builder {name!r} is not a builder name: use letters, digits, "
-            "'_', '.', '-' (starting with a letter or digit), or \"\" for none"
+            f"{key} {name!r} is not a builder name: use letters, digits, '_', '.', '-' "
+            '(starting with a letter or digit), or "" for none'
         )
     return name
 
@@ -393,12 +394,15 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
             str(local_raw.get("state_dir") or "~/.local/state/fullstack-build")
         ).expanduser(),
         engine_suite=str(local_raw.get("engine_suite") or "trixie"),
-        multi_node_builder=_node_builder_name(local_raw.get("multi_node_builder")),
+        multi_node_builder=_builder_name(
+            local_raw.get("multi_node_builder"), "local.multi_node_builder"
+        ),
         registry_port=_int(local_raw, "registry_port", "local"),
         auth_registry_port=_int(local_raw, "auth_registry_port", "local"),
         auth_registry_user=str(local_raw.get("auth_registry_user") or "ci"),
         auth_registry_password=str(local_raw.get("auth_registry_password") or ""),
         base_suite=str(local_raw.get("base_suite") or "trixie"),
+        builder=_builder_name(local_raw.get("builder")),
     )
     default_image = str(config.get("default_image") or "")
     if default_image not in images:

@@ -70,6 +70,24 @@ def daemon_config(layout: EngineLayout) -> dict[str, object]:
     }
 
 
+def link_docker_init(layout: EngineLayout) -> Path | None:
+    """docker.io ships `docker-init -> tini-static` and leaves tini-static to the `tini`
+    package, which unpacking the .debs does not bring: point the engine's tini-static at the
+    host's. dockerd looks docker-init up when a container starts (`docker run --init`, the
+    docker-container builder), so a running engine needs no restart. Returns the new link's
+    target, None when nothing was done (not our engine, or already resolving)."""
+    init = layout.prefix / "usr" / "bin" / "docker-init"
+    host_tini = shutil.which("tini-static")
+    if not init.is_symlink() or init.exists() or host_tini is None:
+        return None
+    target = init.parent / os.readlink(init)
+    if target.parent != init.parent:
+        return None  # not the packaged relative link: leave it alone
+    target.unlink(missing_ok=True)
+    target.symlink_to(host_tini)
+    return Path(host_tini)
+
+
 def engine_answers(runner: Runner) -> bool:
     result = runner.run(
         ["docker", "version", "--format", "{{.Server.Version}}"],

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from fullstack_build import log
-from fullstack_build.local import bases, engine, host, qemu, registries
+from fullstack_build.local import bases, buildkit, engine, host, qemu, registries
 from fullstack_build.programs import Need
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
@@ -48,6 +48,8 @@ def needs(
         wanted.add(Need.REGISTRIES)
     if with_bases:
         wanted.add(Need.BASES)
+        if settings.local.builder:
+            wanted.add(Need.BUILDER)
     return wanted
 
 
@@ -80,6 +82,10 @@ def up(settings: Settings, runner: Runner, *, with_bases: bool = True) -> list[s
                         state,
                     )
                 )
+    if with_bases and settings.local.builder:
+        # FROM the trixie-sid base, hence after the bases.
+        with log.group(f"local stack: builder {settings.local.builder}"):
+            notes += buildkit.ensure(runner, settings.local)
     notes.append(f"local stack ready in {time.monotonic() - started:.1f} s")
     return notes
 
@@ -88,6 +94,9 @@ def down(settings: Settings) -> list[str]:
     """Stop what `up` started (recorded pid files) and nothing else."""
     state = settings.local.state_dir
     notes = []
+    if settings.local.builder and engine.engine_answers(Runner(echo=False)):
+        # Its container runs on the engine: remove it while the engine still answers.
+        notes.append(buildkit.remove_builder(Runner(), settings.local.builder, state))
     for registry in plan(settings).registries:
         stopped = registries.stop_registry(registry, state)
         notes.append(

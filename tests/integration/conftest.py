@@ -176,10 +176,21 @@ def _render_runtime_file(namespace: str, root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def session(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    the_session = open_session(stack, tmp_path_factory)
+    yield the_session
+    close_session(the_session)
+
+
+def open_session(
+    stack: Stack,
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: Mapping[str, str] | None = None,
+) -> Session:
+    """A private corner of the stack (close it with `close_session`)."""
     namespace = f"it-{secrets.token_hex(4)}"
     root = tmp_path_factory.mktemp(namespace)
     docker_config = new_docker_config(root / "docker-config")
-    env = _task_env(docker_config, stack)
+    env = {**_task_env(docker_config, stack), **(extra_env or {})}
     probe = subprocess.run(
         ["docker", "buildx", "version"], env=env, capture_output=True, text=True, timeout=60,
         check=False,
@@ -193,12 +204,10 @@ def session(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             pytrace=False,
         )
     invoker = Invoker(_render_runtime_file(namespace, root), env)
-    the_session = Session(namespace, root, invoker, env, stack)
-    yield the_session
-    _clean_up(the_session)
+    return Session(namespace, root, invoker, env, stack)
 
 
-def _clean_up(session: Session) -> None:
+def close_session(session: Session) -> None:
     """Delete every manifest this session published (via the registry API) and its local tags."""
     digests: set[str] = set()
     for record in session.root.rglob("*.json"):

@@ -43,6 +43,8 @@ def provided_needs(conf: Settings) -> set[Need]:
     needs = set(ALWAYS)
     if _ours(state, "dockerd"):
         needs.add(Need.ENGINE)
+        if conf.local.builder:  # another engine brings its own docker-init
+            needs.add(Need.BUILDER)
     if _ours(state, "registry-plain") or _ours(state, "registry-auth"):
         needs.add(Need.REGISTRIES)
     if qemu.foreign(conf.platforms):
