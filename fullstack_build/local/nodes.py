@@ -19,8 +19,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fullstack_build import programs
+from fullstack_build.errors import RegistryError
+from fullstack_build.local import buildkit, engine
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Runner
+from fullstack_build.settings import Settings
 
 DRIVER = "docker-container"
 
@@ -207,7 +211,46 @@ def ensure(
     names = ", ".join(f"{s.name} ({s.platform})" for s in wanted)
     if the_plan.remove:
         return f"builder {builder}: made again with nodes {names}"
+    if not found.ok:
+        return f"builder {builder}: made with nodes {names}"
     if the_plan.create:
         made = ", ".join(s.name for s in the_plan.create)
         return f"builder {builder}: added {made}; nodes {names}"
     return f"builder {builder}: nodes {names} already there"
+
+
+def ensure_for_stack(runner: Runner, settings: Settings) -> list[str]:
+    """local.up: the BuildKit image (made once, shared with `local.builder`), then the builder
+    with one node per configured platform, on that image by digest (a rebuilt image is a new
+    reference, hence new nodes)."""
+    local, builder = settings.local, settings.local.multi_node_builder
+    notes = [buildkit.ensure_image(runner, local.registry, local.base_suite, local.state_dir)]
+    linked = engine.link_docker_init(engine.EngineLayout(local.state_dir))
+    if linked:
+        notes.append(f"engine: docker-init now resolves to {linked}")
+    reference = buildkit.image_reference(local.registry)
+    digest = "sha256:" + "0" * 64 if runner.dry_run else buildkit.served_digest(runner, reference)
+    if not digest:
+        raise RegistryError(
+            f"{reference} is not served by the local registry after its push: check "
+            f"`docker buildx imagetools inspect {reference}` and run `invoke local.up` again"
+        )
+    config = local.state_dir / "buildkit" / f"{builder}.toml"
+    if not runner.dry_run:
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(buildkit.buildkitd_toml((local.registry, local.auth_registry)))
+    programs.require("tini-static", f"start the {builder} builder's containers (--init)")
+    notes.append(
+        ensure(runner, builder, settings.platforms, f"{reference}@{digest}", str(config))
+    )
+    return notes
+
+
+def remove(runner: Runner, builder: str) -> str:
+    """local.down: the builder and its node containers (the contexts stay: they hold
+    nothing but the engine's address)."""
+    found = runner.run(inspect_argv(builder), capture=True, check=False, mutates=False)
+    if not found.ok:
+        return f"builder {builder}: not present"
+    runner.run(remove_builder_argv(builder), capture=True, timeout=120)
+    return f"builder {builder}: removed"

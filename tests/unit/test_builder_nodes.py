@@ -14,24 +14,27 @@ from fullstack_build.platforms import Platform
 from fullstack_build.settings import load_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "buildx" / "inspect-two-nodes.txt"
-IMAGE = "127.0.0.1:5000/base/none:1"
+IMAGE = (
+    "127.0.0.1:5000/base/buildkit:debian@sha256:"
+    "d2dec5eb2552e47afeb8f4001642167d115d39fbe225ab38c153b5aa567a6400"
+)
 PLATFORMS = (Platform("linux", "amd64"), Platform("linux", "arm64"))
 
 
 def _wanted(image: str = IMAGE) -> tuple[nodes.NodeSpec, ...]:
-    return nodes.wanted_nodes("probe-nodes", PLATFORMS, image, "/state/buildkitd.toml")
+    return nodes.wanted_nodes("fullstack-nodes", PLATFORMS, image, "/state/buildkitd.toml")
 
 
 def test_the_first_node_creates_the_builder_and_the_next_appends() -> None:
     amd64, arm64 = _wanted()
-    assert nodes.create_node_argv("probe-nodes", amd64, append=False) == [
-        "docker", "buildx", "create", "--name", "probe-nodes",
-        "--node", "probe-nodes-amd64", "--platform", "linux/amd64",
+    assert nodes.create_node_argv("fullstack-nodes", amd64, append=False) == [
+        "docker", "buildx", "create", "--name", "fullstack-nodes",
+        "--node", "fullstack-nodes-amd64", "--platform", "linux/amd64",
         "--driver", "docker-container", "--driver-opt", f"image={IMAGE},network=host",
-        "--buildkitd-config", "/state/buildkitd.toml", "probe-nodes-amd64-engine",
+        "--buildkitd-config", "/state/buildkitd.toml", "fullstack-nodes-amd64-engine",
     ]  # fmt: skip
-    assert nodes.create_node_argv("probe-nodes", arm64, append=True)[:7] == [
-        "docker", "buildx", "create", "--name", "probe-nodes", "--append", "--node",
+    assert nodes.create_node_argv("fullstack-nodes", arm64, append=True)[:7] == [
+        "docker", "buildx", "create", "--name", "fullstack-nodes", "--append", "--node",
     ]  # fmt: skip
 
 
@@ -39,7 +42,7 @@ def test_each_node_has_a_context_of_its_own_on_the_same_engine() -> None:
     amd64, arm64 = _wanted()
     assert amd64.context != arm64.context
     assert nodes.context_create_argv(amd64.context, "unix:///var/run/docker.sock") == [
-        "docker", "context", "create", "probe-nodes-amd64-engine",
+        "docker", "context", "create", "fullstack-nodes-amd64-engine",
         "--docker", "host=unix:///var/run/docker.sock",
     ]  # fmt: skip
 
@@ -47,8 +50,8 @@ def test_each_node_has_a_context_of_its_own_on_the_same_engine() -> None:
 def test_inspect_output_is_read_node_by_node() -> None:
     found = nodes.parse_nodes(FIXTURE.read_text())
     assert [(n.name, n.endpoint, n.status, n.fixed_platforms) for n in found] == [
-        ("probe-nodes-amd64", "probe-nodes-amd64-engine", "inactive", ("linux/amd64",)),
-        ("probe-nodes-arm64", "probe-nodes-arm64-engine", "running", ("linux/arm64",)),
+        ("fullstack-nodes-amd64", "fullstack-nodes-amd64-engine", "running", ("linux/amd64",)),
+        ("fullstack-nodes-arm64", "fullstack-nodes-arm64-engine", "running", ("linux/arm64",)),
     ]
     assert found[0].driver_options == f'image="{IMAGE}" network="host"'
 
@@ -56,13 +59,13 @@ def test_inspect_output_is_read_node_by_node() -> None:
 def test_a_builder_with_every_node_right_gets_only_a_bootstrap() -> None:
     the_plan = nodes.plan(nodes.parse_nodes(FIXTURE.read_text()), _wanted())
     assert the_plan == nodes.NodesPlan(remove=False, create=())
-    assert nodes.plan_argvs("probe-nodes", the_plan, exists=True) == [
-        ["docker", "buildx", "inspect", "--bootstrap", "probe-nodes"]
+    assert nodes.plan_argvs("fullstack-nodes", the_plan, exists=True) == [
+        ["docker", "buildx", "inspect", "--bootstrap", "fullstack-nodes"]
     ]
 
 
 def test_no_builder_creates_then_appends() -> None:
-    argvs = nodes.plan_argvs("probe-nodes", nodes.plan((), _wanted()), exists=False)
+    argvs = nodes.plan_argvs("fullstack-nodes", nodes.plan((), _wanted()), exists=False)
     assert ["--append" in a for a in argvs[:2]] == [False, True]
     assert argvs[2][:4] == ["docker", "buildx", "inspect", "--bootstrap"]
 
@@ -71,7 +74,7 @@ def test_a_missing_node_is_appended() -> None:
     amd64_only = nodes.parse_nodes(FIXTURE.read_text())[:1]
     the_plan = nodes.plan(amd64_only, _wanted())
     assert the_plan == nodes.NodesPlan(remove=False, create=_wanted()[1:])
-    assert "--append" in nodes.plan_argvs("probe-nodes", the_plan, exists=True)[0]
+    assert "--append" in nodes.plan_argvs("fullstack-nodes", the_plan, exists=True)[0]
 
 
 @pytest.mark.parametrize(
@@ -82,9 +85,9 @@ def test_a_node_that_differs_makes_the_builder_again(why: str) -> None:
     found = list(nodes.parse_nodes(FIXTURE.read_text()))
     wanted = _wanted()
     if why == "another daemon image":
-        wanted = _wanted("127.0.0.1:5000/base/none:2")
+        wanted = _wanted("127.0.0.1:5000/base/buildkit:debian@sha256:" + "1" * 64)
     elif why == "a stray node":
-        found.append(nodes.NodeState("probe-nodes-arm", "x", "running", ("linux/arm/v7",), ""))
+        found.append(nodes.NodeState("fullstack-nodes-arm", "x", "running", ("linux/arm/v7",), ""))
     else:
         found[1] = nodes.NodeState(
             found[1].name, "unix:///var/run/docker.sock", "running", ("linux/arm64",),
@@ -92,8 +95,8 @@ def test_a_node_that_differs_makes_the_builder_again(why: str) -> None:
         )  # fmt: skip
     the_plan = nodes.plan(found, wanted)
     assert the_plan == nodes.NodesPlan(remove=True, create=wanted)
-    argvs = nodes.plan_argvs("probe-nodes", the_plan, exists=True)
-    assert argvs[0] == ["docker", "buildx", "rm", "probe-nodes"]
+    argvs = nodes.plan_argvs("fullstack-nodes", the_plan, exists=True)
+    assert argvs[0] == ["docker", "buildx", "rm", "fullstack-nodes"]
     assert "--append" not in argvs[1]
     assert "--append" in argvs[2]
 
