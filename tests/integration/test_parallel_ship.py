@@ -1,20 +1,34 @@
 """`ship --parallel` for real: both platforms at once, then the merge; a platform that fails
-stops the other at once and nothing is published.
+stops the other at once and nothing is published; on the builder of one node per platform,
+each platform is built by its own node.
 
-The images are the session's fixture under other image keys (their own records, OCI layouts
-and locks, the session's repository), so the shared session's records stay as they are."""
+On the engine's builder the images are the session's fixture under other image keys (their
+own records, OCI layouts and locks, the session's repository), so the shared session's
+records stay as they are; the node builder's test has a session of its own."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from integration.conftest import Session
-from integration.support import INDEX_LINE, PLATFORMS, Invoker, assert_clean_failure, read_json
+from fullstack_build.settings import load_settings
+from integration.conftest import START_STACK, Session, Stack, close_session, open_session
+from integration.support import (
+    INDEX_LINE,
+    PLATFORMS,
+    ROOT,
+    Invoker,
+    assert_clean_failure,
+    read_json,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -89,3 +103,86 @@ def test_a_failing_platform_stops_the_other_and_publishes_nothing(session: Sessi
     assert "imagetools create" not in run.stderr
     for api in session.stack.apis:
         assert tag not in api.tags(session.name())
+
+
+# --- on the builder of one node per platform (local.multi_node_builder) ----------------------
+
+
+def _buildx_config() -> str:
+    """Where local.up's buildx keeps its builders (buildx's own lookup order)."""
+    explicit = os.environ.get("BUILDX_CONFIG")
+    if explicit:
+        return explicit
+    return str(Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "buildx")
+
+
+def _fixed_platforms(inspect_output: str) -> dict[str, str]:
+    """node -> the platform it was created for (`*` in `docker buildx inspect`)."""
+    found, node = {}, ""
+    for line in inspect_output.splitlines():
+        if line.startswith("Name:"):
+            node = line.split(":", 1)[1].strip()
+        elif line.startswith("Platforms:") and node:
+            fixed = [p.strip()[:-1] for p in line.split(":", 1)[1].split(",") if "*" in p]
+            found[node] = ",".join(fixed)
+    return found
+
+
+@pytest.fixture(scope="module")
+def node_builder(stack: Stack) -> tuple[str, dict[str, str]]:
+    """The builder's name and its nodes' platforms, started."""
+    del stack  # the engine and registries answer
+    local = load_settings(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={}).local
+    name = local.multi_node_builder
+    assert name, "invoke.yaml's local.multi_node_builder is empty: no builder to test"
+    proc = subprocess.run(
+        ["docker", "buildx", "inspect", "--bootstrap", name], capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        pytest.fail(f"builder {name} is not ready: {START_STACK}", pytrace=False)
+    return name, _fixed_platforms(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def on_nodes(
+    stack: Stack, node_builder: tuple[str, dict[str, str]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Session]:  # fmt: skip
+    the_session = open_session(stack, tmp_path_factory, {"BUILDX_CONFIG": _buildx_config()})
+    # The nodes' endpoints are Docker contexts: the session's own client config needs them.
+    contexts = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "contexts"
+    shutil.copytree(contexts, Path(the_session.env["DOCKER_CONFIG"]) / "contexts")
+    yield the_session
+    close_session(the_session)
+
+
+def test_parallel_ship_builds_each_platform_on_its_own_node(
+    on_nodes: Session, node_builder: tuple[str, dict[str, str]]
+) -> None:
+    builder, node_platforms = node_builder
+    assert sorted(node_platforms.values()) == sorted(PLATFORMS), node_platforms
+
+    run = on_nodes.invoke("ship", "--parallel", "--builder", builder, "--tag", "it-nodes")
+
+    built_on = {}
+    for platform in PLATFORMS:
+        arch = platform.split("/", 1)[1]
+        record = read_json(on_nodes.digest_dir / "fixture" / f"{arch}.json")
+        assert record["path"] == "push-by-digest", run.describe()
+        assert record["builder"] == builder
+        # buildx's own account of the build: BUILDER/NODE/REF in the metadata file.
+        metadata = read_json(on_nodes.build_dir / "metadata" / f"fixture-{arch}.push.json")
+        ref_builder, node, _ = str(metadata["buildx.build.ref"]).split("/")
+        assert (ref_builder, record["node"]) == (builder, node)
+        # That node is the one created for this platform, and what it built is of it.
+        assert node_platforms[node] == platform, (node, node_platforms)
+        built_on[platform] = node
+        served = on_nodes.stack.plain.manifest(on_nodes.name(), str(record["digest"]))
+        assert served is not None
+        assert on_nodes.stack.plain.image_platform(on_nodes.name(), served) == platform
+    assert len(set(built_on.values())) == len(PLATFORMS), built_on
+    for api in on_nodes.stack.apis:
+        index = api.manifest(on_nodes.name(), "it-nodes")
+        assert index is not None, run.describe()
+        assert set(index.platform_digests()) == set(PLATFORMS)
