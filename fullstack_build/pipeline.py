@@ -506,23 +506,35 @@ class MergeResult:
 
 
 def verify_sources(plan: MergePlan, runner: Runner) -> None:
-    """Each record's digest, in every registry, is an image of the record's platform."""
-    for step in plan.steps:
-        for source, record in zip(step.sources, plan.records, strict=True):
-            served = registry.served_image(runner, source, step.builder)
-            if served is None or served.digest != record.digest:
-                raise RegistryError(
-                    f"{source} ({record.platform}) is not in registry {step.registry.host}: "
-                    f"re-run `invoke push-digest --image {plan.image.name} --arch "
-                    f"{record.platform}` for this registry set"
-                )
-            if served.platforms != (record.platform,):
-                found = ", ".join(p or "no platform" for p in served.platforms) or "no image"
-                raise DigestRecordError(
-                    f"the {record.platform} record names {record.digest[:19]}..., which "
-                    f"{step.registry.host} serves as {found}: the record is not of this "
-                    f"platform; re-run push-digest for {record.platform} and use its record"
-                )
+    """Each record's digest, in every registry, is an image of the record's platform. The
+    reads do not depend on each other and each is mostly a process start and a round trip,
+    so they run at once; their answers are judged in order (the first problem is the one
+    reported, as when they ran one by one)."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 (merge only)
+
+    checks = [
+        (step, source, record)
+        for step in plan.steps
+        for source, record in zip(step.sources, plan.records, strict=True)
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, len(checks))) as pool:
+        answers = list(
+            pool.map(lambda c: registry.served_image(runner, c[1], c[0].builder), checks)
+        )
+    for (step, source, record), served in zip(checks, answers, strict=True):
+        if served is None or served.digest != record.digest:
+            raise RegistryError(
+                f"{source} ({record.platform}) is not in registry {step.registry.host}: "
+                f"re-run `invoke push-digest --image {plan.image.name} --arch "
+                f"{record.platform}` for this registry set"
+            )
+        if served.platforms != (record.platform,):
+            found = ", ".join(p or "no platform" for p in served.platforms) or "no image"
+            raise DigestRecordError(
+                f"the {record.platform} record names {record.digest[:19]}..., which "
+                f"{step.registry.host} serves as {found}: the record is not of this "
+                f"platform; re-run push-digest for {record.platform} and use its record"
+            )
 
 
 def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:
