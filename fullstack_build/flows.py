@@ -136,9 +136,14 @@ def push_digest(
 
 
 def _push_digest(
-    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
+    target: Target,
+    arch: str | None,
+    runner: Runner,
+    env: Mapping[str, str],
+    builder: pipeline.Builder | None = None,
 ) -> tuple[digests.DigestRecord, actions.ArchReport]:
-    """push-digest, also returning what the merge report says of this platform."""
+    """push-digest, also returning what the merge report says of this platform. ``builder``:
+    the builder already probed (``ship`` asks once for every platform)."""
     from fullstack_build import digests  # noqa: PLC0415 (see the imports)
 
     settings, image = target.settings, target.image
@@ -146,7 +151,7 @@ def _push_digest(
         log.notice(notice)
     platform = platform_for(settings, arch)
     check_destinations(destinations(target, env, "push"))
-    builder = pipeline.probe_builder(runner, target.builder)
+    builder = builder or pipeline.probe_builder(runner, target.builder)
     pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_push(settings, image, platform, meta.labels, builder)
@@ -308,16 +313,23 @@ def ship(
     _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
     started = time.monotonic()
     platforms = [str(p) for p in target.settings.platforms]
+    # One question to buildx for every platform: on a docker-container builder it costs
+    # most of a second.
+    builder = pipeline.probe_builder(runner, target.builder)
     if parallel:
-        pushed = _push_in_parallel(target, platforms, runner, env)
+        pushed = _push_in_parallel(target, platforms, runner, env, builder)
     else:
-        pushed = [_push_digest(target, p, runner, env)[1] for p in platforms]
+        pushed = [_push_digest(target, p, runner, env, builder)[1] for p in platforms]
     # One run, one checkout: the records cannot be of two commits.
     return merge_manifest(target, runner, env, tags, pushed=pushed, started=started)
 
 
 def _push_in_parallel(
-    target: Target, platforms: Sequence[str], runner: Runner, env: Mapping[str, str]
+    target: Target,
+    platforms: Sequence[str],
+    runner: Runner,
+    env: Mapping[str, str],
+    builder: pipeline.Builder,
 ) -> list[actions.ArchReport]:
     from fullstack_build import parallel  # noqa: PLC0415 (only ship --parallel needs it)
 
@@ -328,5 +340,6 @@ def _push_in_parallel(
         settings = settings.override(progress=terminal.PLAIN)
     each = replace(target, settings=settings)
     return parallel.run_per_platform(
-        platforms, lambda platform, job: _push_digest(each, platform, job, env)[1], runner
+        platforms, lambda platform, job: _push_digest(each, platform, job, env, builder)[1],
+        runner,
     )

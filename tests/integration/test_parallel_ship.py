@@ -2,9 +2,8 @@
 stops the other at once and nothing is published; on the builder of one node per platform,
 each platform is built by its own node.
 
-On the engine's builder the images are the session's fixture under other image keys (their
-own records, OCI layouts and locks, the session's repository), so the shared session's
-records stay as they are; the node builder's test has a session of its own."""
+Each builder's tests have a session of their own (namespace, records, build folder), so the
+shared session's repository, tags and records stay as its tests expect them."""
 
 from __future__ import annotations
 
@@ -35,6 +34,13 @@ pytestmark = pytest.mark.engine
 FAILING_CONTEXT = "tests/fixtures/fails-on-arm64"
 
 
+@pytest.fixture(scope="module")
+def own(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    the_session = open_session(stack, tmp_path_factory)
+    yield the_session
+    close_session(the_session)
+
+
 def _invoker_with_images(session: Session, name: str, images: dict[str, object]) -> Invoker:
     """The session's runtime file with ``images`` added."""
     config = yaml.safe_load(session.invoke.runtime_file.read_text())
@@ -49,15 +55,14 @@ def _fixture_copy(session: Session) -> dict[str, object]:
     return dict(config["images"]["fixture"])
 
 
-def test_parallel_ship_pushes_both_platforms_then_merges(session: Session) -> None:
-    invoke = _invoker_with_images(session, "parallel", {"parallel": _fixture_copy(session)})
-
-    run = invoke("ship", "--image", "parallel", "--parallel", "--tag", "it-parallel")
+def test_parallel_ship_pushes_both_platforms_then_merges(own: Session) -> None:
+    session = own
+    run = session.invoke("ship", "--parallel", "--tag", "it-parallel")
 
     printed = INDEX_LINE.search(run.stderr)
     assert printed, run.describe()
     for platform in PLATFORMS:
-        record = read_json(session.digest_dir / "parallel" / f"{platform.split('/')[1]}.json")
+        record = read_json(session.digest_dir / "fixture" / f"{platform.split('/')[1]}.json")
         assert record["platform"] == platform
         # Each platform's own lines carry its name: its build command among them.
         assert any(
@@ -71,7 +76,8 @@ def test_parallel_ship_pushes_both_platforms_then_merges(session: Session) -> No
         assert set(index.platform_digests()) == set(PLATFORMS)
 
 
-def test_a_failing_platform_stops_the_other_and_publishes_nothing(session: Session) -> None:
+def test_a_failing_platform_stops_the_other_and_publishes_nothing(own: Session) -> None:
+    session = own
     failing = {
         **_fixture_copy(session),
         "context": FAILING_CONTEXT,
