@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +318,18 @@ def test_the_failure_line_names_each_platforms_fate() -> None:
 )
 def test_the_record_names_the_node_from_the_build_reference(ref: str, node: str) -> None:
     assert buildx.build_node({"buildx.build.ref": ref}) == node
+
+
+def test_forced_tty_progress_reaches_buildx_as_plain_in_parallel(
+    ship_setup: tuple[flows.Target, Builds, io.StringIO, Callable[[Builds], ScriptedRunner]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target, builds, out, _ = ship_setup
+    monkeypatch.setattr(interrupt, "stop_children", _kills(builds))
+    tty_target = replace(target, settings=target.settings.override(progress=terminal.TTY))
+    runner = ScriptedRunner(out=out, builds=builds, progress=terminal.TTY)
+
+    flows.ship(tty_target, runner, {}, ["v1"], parallel=True)
+
+    progress = [a[a.index("--progress") + 1] for a in builds.started if a[2:3] == ("build",)]
+    assert progress == [terminal.PLAIN, terminal.PLAIN]
