@@ -3,7 +3,9 @@
 Plain progress names every vertex once (`#5 [2/2] RUN ...`) and marks one served from a cache
 with a line of its own (`#5 CACHED`). The Dockerfile's steps are the vertices named
 `[STAGE k/n] ...`; BuildKit's own work (`[internal] load ...`, exporting, cache import and
-export) is not a step and is not counted.
+export) is not a step and is not counted. Nor is a `FROM`: it only names the base, whose
+layers a fully cached build never pulls, and BuildKit marks it CACHED after a local build but
+not after a cache import, so counting it would make the same hits look different.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 _VERTEX = re.compile(r"^#(\d+) (\[[^\]]*\b\d+/\d+\] .*)$")
 _CACHED = re.compile(r"^#(\d+) CACHED\s*$")
+_FROM = re.compile(r"^\[[^\]]*\] FROM ")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ def cache_use(plain_log: str) -> CacheUse:
         hit = _CACHED.match(line)
         if hit:
             cached.add(hit.group(1))
+    names = {n: name for n, name in names.items() if not _FROM.match(name)}
     steps = tuple(names.values())
     return CacheUse(steps, tuple(name for number, name in names.items() if number in cached))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,8 +109,9 @@ def ensure_image(runner: Runner, registry: str, suite: str, state_dir: Path) -> 
     if bases.served_recipes(runner, reference).get(str(platform)) == want:
         return f"buildkit: reused {reference}"
     context = state_dir / "buildkit" / "context"
-    context.mkdir(parents=True, exist_ok=True)
-    (context / "Dockerfile").write_text(dockerfile(registry, suite))
+    if not runner.dry_run:
+        context.mkdir(parents=True, exist_ok=True)
+        (context / "Dockerfile").write_text(dockerfile(registry, suite))
     argv = bases.push_argv(reference, [platform], context, labels={bases.RECIPE_LABEL: want})
     runner.run(argv, timeout=3600)
     return f"buildkit: made {reference} for {platform}"
@@ -180,25 +182,37 @@ def plan_builder(
     )
 
 
-def builder_exists(runner: Runner, name: str) -> bool:
+def builder_status(runner: Runner, name: str) -> str | None:
+    """The node's status in `docker buildx inspect NAME` ("running", "inactive", ...; "" when
+    not shown), None when no builder has that name."""
     result = runner.run(
         ["docker", "buildx", "inspect", name], capture=True, check=False, mutates=False, timeout=60
     )
-    return result.ok
+    if not result.ok:
+        return None
+    found = re.search(r"^Status:[ \t]*(\S+)", result.stdout, flags=re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+def builder_exists(runner: Runner, name: str) -> bool:
+    return builder_status(runner, name) is not None
 
 
 def ensure_builder(runner: Runner, plan: BuilderPlan) -> str:
     """Create the builder, or keep it when it was made from this image and config."""
-    exists = builder_exists(runner, plan.name)
+    status = builder_status(runner, plan.name)
+    exists = status is not None
     recorded = plan.fingerprint_file.read_text().strip() if plan.fingerprint_file.exists() else ""
     if exists and recorded == plan.fingerprint:
-        runner.run(bootstrap_argv(plan.name), capture=True, timeout=300)
+        if status != "running":  # e.g. its container stopped with the engine: start it
+            runner.run(bootstrap_argv(plan.name), capture=True, timeout=300)
         return f"builder: reused {plan.name} (docker-container)"
     if exists:
         runner.run(remove_argv(plan.name), capture=True, timeout=120)
-    plan.config_file.parent.mkdir(parents=True, exist_ok=True)
-    plan.config_file.write_text(plan.config_text)
-    plan.fingerprint_file.unlink(missing_ok=True)
+    if not runner.dry_run:
+        plan.config_file.parent.mkdir(parents=True, exist_ok=True)
+        plan.config_file.write_text(plan.config_text)
+        plan.fingerprint_file.unlink(missing_ok=True)
     runner.run(create_argv(plan), capture=True, timeout=120)
     runner.run(bootstrap_argv(plan.name), capture=True, timeout=300)
     if not runner.dry_run:
@@ -222,7 +236,9 @@ def ensure(runner: Runner, local: LocalStack) -> list[str]:
     if linked:
         notes.append(f"engine: docker-init now resolves to {linked}")
     reference = image_reference(local.registry)
-    digest = served_digest(runner, reference) if not runner.dry_run else "sha256:" + "0" * 64
+    digest = served_digest(runner, reference)
+    if not digest and runner.dry_run:
+        digest = "sha256:" + "0" * 64  # the image a real run would have pushed
     if not digest:
         raise RegistryError(
             f"{reference} is not served by the local registry after its push: check "

@@ -9,18 +9,29 @@ points buildx at the builders local.up created, as one config does for both on a
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from fullstack_build.build_cache import cache_use
+from fullstack_build.local import buildkit
+from fullstack_build.runner import Runner
 from fullstack_build.settings import load_settings
 from integration.conftest import START_STACK, Session, Stack, close_session, open_session
-from integration.support import PLATFORMS, ROOT, TaskRun, read_json, snapshot_tags
+from integration.support import (
+    PLATFORMS,
+    ROOT,
+    TaskRun,
+    assert_clean_failure,
+    read_json,
+    snapshot_tags,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -98,12 +109,21 @@ def test_merge_indexes_the_pushed_digests_in_both_registries(
     bk: Session, container_pushed: ContainerPushed
 ) -> None:
     bk.invoke("merge-manifest", "--tag", "it-bk")
-    wanted = {p: str(r["digest"]) for p, r in container_pushed.records.items()}
     for api in bk.stack.apis:
         index = api.manifest(bk.name(), "it-bk")
         assert index is not None
         assert index.is_index
-        assert index.platform_digests() == wanted
+        children = index.platform_digests()
+        assert set(children) == set(PLATFORMS)
+        # Each platform's image is the one pushed (inside its per-arch index with provenance).
+        for platform, record in container_pushed.records.items():
+            pushed_one = api.manifest(bk.name(), str(record["digest"]))
+            assert pushed_one is not None
+            recorded = (
+                pushed_one.platform_digests()[platform] if pushed_one.is_index
+                else pushed_one.digest
+            )  # fmt: skip
+            assert children[platform] == recorded
 
 
 def test_ship_with_the_builder_flag(bk: Session, builder: str) -> None:
@@ -137,6 +157,94 @@ def test_registry_cache_serves_a_pruned_builder(bk: Session, builder: str) -> No
         assert run_steps, warm.describe()
         assert set(run_steps) <= set(use.cached), warm.describe()
     finally:
+        # The cache's index lists blobs, not manifests: delete it alone, not as a tree.
         served = api.manifest(cache_name, "fixture-amd64")
         if served:
-            api.delete_tree(cache_name, served.digest)
+            url = f"http://{api.host}/v2/{cache_name}/manifests/{served.digest}"
+            requests.delete(url, auth=api.auth, timeout=api.timeout)
+
+
+def test_a_cache_backend_this_buildkit_lacks_is_one_line(bk: Session) -> None:
+    # The gha backend is left out of this BuildKit (no Debian package of its SDK); the
+    # url and token only get the export past buildx's own checks (nothing listens there).
+    gha = "type=gha,url=http://127.0.0.1:9/,token=unused,scope={image}-{arch}"
+    run = bk.invoke(
+        "push-digest", "--arch", "amd64", env={"INVOKE_CACHE_TO": gha}, check=False
+    )
+    line = assert_clean_failure(run, "no 'gha' cache backend", "type=registry")
+    assert line.startswith("error: this builder's BuildKit"), line
+    assert run.returncode == 3, run.describe()
+    assert not (bk.digest_dir / "fixture" / "amd64.json").exists()
+
+
+def test_the_builder_is_kept_recreated_on_a_new_config_and_removed(
+    stack: Stack, builder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ensure_builder / remove_builder against the real engine, on a throwaway builder (its
+    own name and buildx folder) made from the image local.up's builder runs."""
+    del builder  # local.up has made and pushed the image
+    monkeypatch.setenv("BUILDX_CONFIG", str(tmp_path / "buildx"))
+    runner = Runner(echo=False)
+    local = load_settings(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={}).local
+    digest = buildkit.served_digest(runner, buildkit.image_reference(local.registry))
+    assert digest.startswith("sha256:")
+    name = f"it-builder-{secrets.token_hex(4)}"
+    hosts = (stack.plain.host,)
+
+    def plan(registries: tuple[str, ...]) -> buildkit.BuilderPlan:
+        return buildkit.plan_builder(name, digest, local.registry, registries, tmp_path)
+
+    def served_config() -> str:
+        container = f"buildx_buildkit_{name}0"
+        found = subprocess.run(
+            ["docker", "exec", container, "cat", "/etc/buildkit/buildkitd.toml"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        return found.stdout
+
+    try:
+        assert buildkit.ensure_builder(runner, plan(hosts)).startswith(f"builder: created {name}")
+        assert buildkit.ensure_builder(runner, plan(hosts)) == (
+            f"builder: reused {name} (docker-container)"
+        )
+        # An engine restart stops the container: the next local.up starts it again.
+        subprocess.run(
+            ["docker", "stop", f"buildx_buildkit_{name}0"], capture_output=True, timeout=120,
+            check=True,
+        )  # fmt: skip
+        assert buildkit.builder_status(runner, name) != "running"
+        assert buildkit.ensure_builder(runner, plan(hosts)).startswith(f"builder: reused {name}")
+        assert buildkit.builder_status(runner, name) == "running"
+        assert f'"{stack.auth.host}"' not in served_config()
+        wider = plan((*hosts, stack.auth.host))
+        assert buildkit.ensure_builder(runner, wider).startswith(f"builder: recreated {name}")
+        assert f'[registry."{stack.auth.host}"]' in served_config()
+    finally:
+        assert buildkit.remove_builder(runner, name, tmp_path) == f"builder {name}: removed"
+    assert not buildkit.builder_exists(runner, name)
+    containers = subprocess.run(
+        ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True,
+        timeout=60, check=True,
+    ).stdout.split()  # fmt: skip
+    assert f"buildx_buildkit_{name}0" not in containers
+
+
+def test_the_docker_driver_exports_a_registry_cache_on_the_containerd_store(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """What the engine's own builder does with cache_to: with the containerd image store (what
+    local.up starts) it exports; buildx refuses only on the classic store (a unit test holds
+    that refusal's one-line hint)."""
+    plain = open_session(stack, tmp_path_factory)  # the engine's `docker` driver
+    api = stack.plain
+    cache_name = f"{plain.namespace}/cache"
+    ref = f"type=registry,ref={api.host}/{cache_name}:{{image}}-{{arch}},mode=max"
+    try:
+        run = plain.invoke("push-digest", "--arch", "amd64", env={"INVOKE_CACHE_TO": ref})
+        assert read_json(plain.digest_dir / "fixture" / "amd64.json")["driver"] == "docker"
+        served = api.manifest(cache_name, "fixture-amd64")
+        assert served is not None, run.describe()
+        url = f"http://{api.host}/v2/{cache_name}/manifests/{served.digest}"
+        requests.delete(url, auth=api.auth, timeout=api.timeout)
+    finally:
+        close_session(plain)

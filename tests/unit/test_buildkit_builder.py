@@ -11,7 +11,7 @@ import yaml
 
 from fullstack_build.build_cache import cache_use, failure_hint
 from fullstack_build.errors import ConfigError
-from fullstack_build.local import bases, buildkit
+from fullstack_build.local import bases, buildkit, engine
 from fullstack_build.settings import load_settings
 
 REGISTRY = "127.0.0.1:5000"
@@ -121,18 +121,19 @@ PLAIN_REBUILD = """\
 
 def test_cache_use_counts_the_dockerfiles_steps_only() -> None:
     use = cache_use(PLAIN_REBUILD)
-    assert use.steps == (
-        "[1/2] FROM 127.0.0.1:5000/base/debian:trixie@sha256:0123",
-        "[2/2] RUN uname -m > /machine",
-    )
+    assert use.steps == ("[2/2] RUN uname -m > /machine",)  # not FROM: it names the base
     assert use.cached == ("[2/2] RUN uname -m > /machine",)
-    assert use.ratio == 0.5
-    assert use.line() == "1/2 steps CACHED (50%)"
+    assert use.ratio == 1.0
+    assert use.line() == "1/1 steps CACHED (100%)"
 
 
 def test_cache_use_of_multi_stage_steps_and_an_empty_log() -> None:
-    log = "#7 [stage-1 2/3] RUN make\n#7 CACHED\n#8 [build 1/4] FROM x\n#8 DONE 1.0s\n"
+    log = (
+        "#7 [stage-1 2/3] RUN make\n#7 CACHED\n#8 [build 1/4] FROM x\n#8 DONE 1.0s\n"
+        "#9 [build 2/4] COPY . /src\n#9 DONE 0.1s\n"
+    )
     assert cache_use(log).cached == ("[stage-1 2/3] RUN make",)
+    assert cache_use(log).steps == ("[stage-1 2/3] RUN make", "[build 2/4] COPY . /src")
     assert cache_use(log).ratio == 0.5
     assert cache_use("").ratio == 0.0
 
@@ -153,3 +154,44 @@ def test_a_cache_the_builder_cannot_serve_is_named_with_its_fix() -> None:
     assert "'gha'" in hint
     assert "type=registry" in hint
     assert failure_hint("ERROR: failed to solve: process did not complete successfully") == ""
+
+
+def _engine_with_packaged_init(tmp_path: Path) -> tuple[engine.EngineLayout, Path]:
+    """An unpacked docker.io as `dpkg-deb -x` leaves it: docker-init -> tini-static, dangling."""
+    layout = engine.EngineLayout(tmp_path / "state")
+    bin_dir = layout.prefix / "usr" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "docker-init").symlink_to("tini-static")
+    return layout, bin_dir / "docker-init"
+
+
+def _host_tini(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    host_bin = tmp_path / "host-bin"
+    host_bin.mkdir()
+    tini = host_bin / "tini-static"
+    tini.write_text("#!/bin/sh\n")
+    tini.chmod(0o755)
+    monkeypatch.setenv("PATH", str(host_bin))
+    return tini
+
+
+def test_docker_init_is_pointed_at_the_hosts_tini(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout, init = _engine_with_packaged_init(tmp_path)
+    tini = _host_tini(tmp_path, monkeypatch)
+    assert not init.exists()
+    assert engine.link_docker_init(layout) == tini
+    assert init.resolve() == tini.resolve()
+    assert engine.link_docker_init(layout) is None  # resolving already: nothing to do
+
+
+def test_docker_init_is_left_alone_without_tini_or_our_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout, init = _engine_with_packaged_init(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert engine.link_docker_init(layout) is None
+    assert not init.exists()
+    _host_tini(tmp_path, monkeypatch)
+    assert engine.link_docker_init(engine.EngineLayout(tmp_path / "other")) is None
