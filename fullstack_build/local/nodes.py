@@ -179,8 +179,13 @@ def plan(existing: Sequence[NodeState], wanted: Sequence[NodeSpec]) -> NodesPlan
     return NodesPlan(remove=False, create=tuple(s for s in wanted if s.name not in by_name))
 
 
-def plan_argvs(builder: str, the_plan: NodesPlan, *, exists: bool) -> list[list[str]]:
-    """The commands of ``the_plan``: a builder that is (still) there only gets appended to."""
+def plan_argvs(
+    builder: str, the_plan: NodesPlan, *, exists: bool, running: bool = False
+) -> list[list[str]]:
+    """The commands of ``the_plan``: a builder that is (still) there only gets appended to;
+    one whose nodes all run already needs no bootstrap (a warm local.up stays fast)."""
+    if running and not the_plan.remove and not the_plan.create:
+        return []
     argvs: list[list[str]] = []
     if the_plan.remove:
         argvs.append(remove_builder_argv(builder))
@@ -206,7 +211,8 @@ def ensure(
     found = runner.run(inspect_argv(builder), capture=True, check=False, mutates=False)
     existing = parse_nodes(found.stdout) if found.ok else ()
     the_plan = plan(existing, wanted)
-    for argv in plan_argvs(builder, the_plan, exists=found.ok):
+    running = bool(existing) and all(state.status == "running" for state in existing)
+    for argv in plan_argvs(builder, the_plan, exists=found.ok, running=running):
         runner.run(argv, capture=argv[2] == "inspect", timeout=300)
     names = ", ".join(f"{s.name} ({s.platform})" for s in wanted)
     if the_plan.remove:

@@ -64,6 +64,11 @@ def test_a_builder_with_every_node_right_gets_only_a_bootstrap() -> None:
     ]
 
 
+def test_a_builder_whose_nodes_all_run_needs_nothing() -> None:
+    the_plan = nodes.plan(nodes.parse_nodes(FIXTURE.read_text()), _wanted())
+    assert nodes.plan_argvs("fullstack-nodes", the_plan, exists=True, running=True) == []
+
+
 def test_no_builder_creates_then_appends() -> None:
     argvs = nodes.plan_argvs("fullstack-nodes", nodes.plan((), _wanted()), exists=False)
     assert ["--append" in a for a in argvs[:2]] == [False, True]
