@@ -206,7 +206,15 @@ def merge_manifest(
 ns.add_task(merge_manifest)
 
 
-@task(help={**_PUBLISH_HELP, "progress": _PROGRESS}, iterable=["registry", "tag"])
+@task(
+    help={
+        **_PUBLISH_HELP,
+        "progress": _PROGRESS,
+        "parallel": "Push every platform at the same time (each on its builder node), then "
+        "merge; a failure stops the others and publishes nothing",
+    },
+    iterable=["registry", "tag"],
+)
 @exits_cleanly
 def ship(
     c: Context,
@@ -218,6 +226,7 @@ def ship(
     progress: str | None = None,
     sign: bool = False,
     fail_on_regression: bool = False,
+    parallel: bool = False,
 ) -> None:
     """The whole flow: push-digest for every configured platform, then merge-manifest."""
     from fullstack_build import flows
@@ -226,7 +235,7 @@ def ship(
     target = flows.resolve(conf, image, builder=builder, registries=registry, digest_dir=digest_dir)
     flows.ship(
         target, runner(c, conf), dict(os.environ), tag, sign=sign,
-        fail_on_regression=fail_on_regression,
+        fail_on_regression=fail_on_regression, parallel=parallel,
     )  # fmt: skip
 
 

@@ -7,8 +7,12 @@ printed as ratios (never asserted in tests).
     Invoke (`python -m invoke --version`). Both sides run with one fixed SOURCE_DATE_EPOCH,
     so the created label, and with it the image, is the same on every run: without it each
     build writes a new image config (metadata-action's created=now), on either side alike;
-(b) the per-arch flow (push-digest per platform, then merge-manifest) against one raw
-    `docker buildx build --platform A,B --push`;
+(b) the per-arch flow (`ship`: push-digest per platform, then merge-manifest), serial and
+    `--parallel`, against one raw `docker buildx build --platform A,B --push` on the same
+    builder, for the fixture and the default image, on the engine's `docker` driver (the
+    OCI-layout path) and on the per-platform node builder (`docker-container`, push by
+    digest); both sides with one fixed SOURCE_DATE_EPOCH and one repository each across
+    runs, as CI pushing commit after commit: the figure is the flow's cost on a cached build;
 (c) `merge-manifest` wall time on the local registry;
 (d) on the docker-container builder (`local.builder`): a push-digest that exports a registry
     cache (mode=max), `docker buildx prune -af` of the builder, then one that imports it: how
@@ -27,14 +31,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from fullstack_build import build_cache, pins, pipeline
-from fullstack_build.settings import Settings
+from fullstack_build.platforms import Platform
+from fullstack_build.settings import ImageSpec, Settings
 
 FIXTURE = {
     "repository": "fullstack-bench",
@@ -51,6 +56,7 @@ class Figure:
     raw_s: float | None
     target: str
     overhead_s: float | None = None  # median of (ours - raw) over paired runs
+    versus: str = "raw"  # what raw_s is the time of
 
     @property
     def ratio(self) -> float | None:
@@ -61,7 +67,7 @@ class Figure:
             return f"{self.name:<44} {self.ours_s:8.2f} s{'':>33}  target {self.target}"
         overhead = "" if self.overhead_s is None else f"{self.overhead_s:+.2f} s"
         return (
-            f"{self.name:<44} {self.ours_s:8.2f} s vs raw {self.raw_s:6.2f} s "
+            f"{self.name:<44} {self.ours_s:8.2f} s vs {self.versus} {self.raw_s:6.2f} s "
             f"= {self.ratio:5.2f}x {overhead:>9}  target {self.target}"
         )
 
@@ -111,9 +117,11 @@ def build_command(dry_run_output: str) -> list[str]:
 
 
 def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
-    """A runtime file: the fixture image, published to a throwaway namespace."""
+    """A runtime file: the fixture image (and the default image, built from the same bases
+    as in this run's configuration), published to a throwaway namespace."""
     work.mkdir(parents=True, exist_ok=True)
-    config = {
+    default = settings.image(None)
+    config: dict[str, object] = {
         "registries": {
             "ghcr": {"enabled": False},
             "dockerhub": {"enabled": False},
@@ -124,7 +132,8 @@ def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
             "bench": {
                 **FIXTURE,
                 "build_args": {"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
-            }
+            },
+            default.name: {"build_args": dict(default.build_args)},
         },
         # One build folder for every run (its OCI layouts persist, as on a developer's
         # machine); one digest folder per namespace.
@@ -140,7 +149,6 @@ def run(settings: Settings, repeat: int = 5) -> list[Figure]:
     work = settings.build_dir / "bench"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    base = f"{settings.local.registry}/base/debian:trixie"
     platforms = settings.platforms
     figures: list[Figure] = []
 
@@ -181,37 +189,20 @@ def run(settings: Settings, repeat: int = 5) -> list[Figure]:
         Figure("    floor: python -m invoke --version", statistics.median(floor), None, "-")
     )
 
-    # (b) the per-arch flow against one multi-platform build and push. Each side pushes into
-    # a namespace of its own, so each uploads the same blobs once; layers are cached for both.
-    flow_runs, raw_runs, merges = [], [], []
-    for _ in range(max(1, repeat // 2)):
-        invoke = invoke_in(f"bench-{uuid.uuid4().hex[:8]}")
-        started = time.perf_counter()
-        for platform in platforms:
-            _timed([*invoke, "push-digest", "--arch", platform.slug])
-        merges.append(_timed([*invoke, "merge-manifest", "--tag", "bench"]))
-        flow_runs.append(time.perf_counter() - started)
-        target = f"{settings.local.registry}/bench-{uuid.uuid4().hex[:8]}/{FIXTURE['repository']}"
-        raw_multi = [
-            "docker", "buildx", "build",
-            "--platform", ",".join(str(p) for p in platforms),
-            "--file", FIXTURE["dockerfile"],
-            "--build-arg", f"BASE_IMAGE={base}",
-            "--tag", f"{target}:raw", "--push", FIXTURE["context"],
-        ]  # fmt: skip
-        raw_runs.append(_timed(raw_multi))
-    figures.append(
-        Figure(
-            "(b) per-arch flow (push x2 + merge)",
-            statistics.median(flow_runs),
-            statistics.median(raw_runs),
-            "<= 1.3",
-            paired_overhead(flow_runs, raw_runs),
+    # (b) the per-arch flow, serial and parallel, against one multi-platform build and push.
+    flows_invoke = invoke_in(f"bench-{uuid.uuid4().hex[:8]}")
+    raw_namespace = f"{settings.local.registry}/bench-{uuid.uuid4().hex[:8]}"
+    cases = flow_cases(settings, builder_driver)
+    for case in cases:
+        if case.problem:
+            figures.append(Figure(f"(b) {case.label}: {case.problem}", 0.0, None, "-"))
+            continue
+        figures += flow_figures(
+            settings, case, flows_invoke, raw_namespace, fixed, max(3, repeat // 2)
         )
-    )
 
     # (c) merge-manifest alone, records in place (re-running is harmless by design).
-    merges += [_timed([*invoke, "merge-manifest", "--tag", "bench"]) for _ in range(repeat)]
+    merges = [_timed([*flows_invoke, "merge-manifest", "--tag", "bench"]) for _ in range(repeat)]
     figures.append(
         Figure("(c) merge-manifest wall time", statistics.median(merges), None, "<= 2 s")
     )
@@ -246,6 +237,117 @@ def registry_cache_rebuild(settings: Settings) -> str:
     use = build_cache.cache_use(_output(push, {**env, "INVOKE_CACHE_FROM": ref}))
     elapsed = time.perf_counter() - started
     return f"{name:<44} {elapsed:8.2f} s  {use.line():<33}  target every RUN step CACHED"
+
+
+@dataclass(frozen=True)
+class FlowCase:
+    """One image on one builder: the per-arch flow against the raw multi-platform push."""
+
+    image: str  # key in the bench runtime file
+    driver: str
+    builder: str
+    problem: str = ""  # why it cannot be measured here ("": it can)
+
+    @property
+    def label(self) -> str:
+        return f"{self.image}, {self.driver}"
+
+
+def builder_driver(builder: str) -> str:
+    """The driver of ``builder`` ("" when there is no such builder)."""
+    from fullstack_build import buildx  # noqa: PLC0415
+
+    proc = subprocess.run(
+        buildx.builder_inspect_argv(builder), capture_output=True, text=True, check=False
+    )
+    return buildx.parse_builder_driver(proc.stdout) if proc.returncode == 0 else ""
+
+
+def flow_cases(settings: Settings, driver_of: Callable[[str], str]) -> list[FlowCase]:
+    """The fixture and the default image, each on the engine's own builder (`default`, the
+    docker driver) and on the per-platform node builder of `local.up`."""
+    nodes = settings.local.multi_node_builder
+    builders = [("docker", "default"), ("docker-container", nodes)]
+    cases = []
+    for driver, builder in builders:
+        found = driver_of(builder) if builder else ""
+        problem = ""
+        if not builder:
+            problem = "no local.multi_node_builder configured"
+        elif found != driver:
+            problem = f"builder {builder} is {found or 'missing'}: run `invoke local.up`"
+        cases += [
+            FlowCase(key, driver, builder, problem) for key in ("bench", settings.default_image)
+        ]
+    return cases
+
+
+def raw_multi_argv(
+    spec: ImageSpec,
+    platforms: Sequence[Platform],
+    repository: str,
+    builder: str,
+    provenance: str,
+) -> list[str]:
+    """One multi-platform build and push of ``spec``: what a user without this project runs."""
+    from fullstack_build import buildx  # noqa: PLC0415
+
+    request = buildx.BuildRequest(
+        context=spec.context,
+        dockerfile=spec.dockerfile,
+        platform=",".join(str(p) for p in platforms),
+        builder=builder,
+        build_args={k: v for k, v in spec.build_args.items() if v},
+        build_contexts=dict(spec.build_contexts),
+        tags=(f"{repository}:raw",),
+        provenance=provenance,
+    )
+    return [*buildx.build_argv(request)[:-1], "--push", spec.context]
+
+
+def flow_figures(
+    settings: Settings,
+    case: FlowCase,
+    invoke: Sequence[str],
+    raw_namespace: str,
+    env: Mapping[str, str],
+    runs: int,
+) -> list[Figure]:
+    """``ship`` serial and ``ship --parallel`` against the raw push, in turn, after a warm-up
+    of each (which also fills each side's repository)."""
+    spec = settings.image(case.image) if case.image != "bench" else ImageSpec(
+        "bench", FIXTURE["repository"], FIXTURE["context"], FIXTURE["dockerfile"],
+        {"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
+    )  # fmt: skip
+    ship = [*invoke, "ship", "--image", case.image, "--tag", "bench", "--builder", case.builder]
+    commands = {
+        "serial": ship,
+        "parallel": [*ship, "--parallel"],
+        "raw": raw_multi_argv(
+            spec, settings.platforms, f"{raw_namespace}/{spec.repository}", case.builder,
+            settings.provenance,
+        ),
+    }  # fmt: skip
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for argv in commands.values():
+        _timed(argv, env=env)
+    for run_index in range(runs):
+        # Each run starts with another side, so drift does not favour one of them.
+        order = list(commands)[run_index % 3 :] + list(commands)[: run_index % 3]
+        for name in order:
+            times[name].append(_timed(commands[name], env=env))
+    serial, parallel, raw = (statistics.median(times[n]) for n in ("serial", "parallel", "raw"))
+    target = "-"
+    if case.image != "bench" and case.driver == "docker-container":
+        target = "<= 1.3"
+    return [
+        Figure(f"(b) {case.label}: ship", serial, raw, target,
+               paired_overhead(times["serial"], times["raw"])),
+        Figure(f"(b) {case.label}: ship --parallel", parallel, raw, target,
+               paired_overhead(times["parallel"], times["raw"])),
+        Figure(f"    {case.label}: --parallel vs serial", parallel, serial, "< 1",
+               paired_overhead(times["parallel"], times["serial"]), versus="serial"),
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,13 @@ def parse_builder_error(text: str) -> str:
     return found.group(1).strip() if found else ""
 
 
+def build_node(metadata: Mapping[str, object]) -> str:
+    """The node that ran a build, from its metadata file's `buildx.build.ref`
+    (BUILDER/NODE/REF); "" when buildx wrote none."""
+    parts = str(metadata.get("buildx.build.ref") or "").split("/")
+    return parts[1] if len(parts) == 3 else ""
+
+
 # Drivers whose BuildKit can push by digest (a `docker` driver cannot).
 PUSH_BY_DIGEST_DRIVERS = frozenset({"docker-container", "remote", "kubernetes"})
 

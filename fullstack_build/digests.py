@@ -37,6 +37,7 @@ class DigestRecord:
     created: str = ""
     # What was built: image key, context, Dockerfile and the configured build arguments.
     inputs: tuple[tuple[str, str], ...] = ()
+    node: str = ""  # the builder node that built it (buildx's build reference)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +136,7 @@ def parse_record(text: str, source: str) -> DigestRecord:
         revision=str(data.get("revision") or ""),
         created=str(data.get("created") or ""),
         inputs=_inputs(data.get("inputs"), source),
+        node=str(data.get("node") or ""),
     )
 
 

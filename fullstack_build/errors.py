@@ -41,6 +41,13 @@ class CommandError(BuildSystemError):
         self.output_tail = output_tail
 
 
+class Stopped(BuildSystemError):
+    """A command not started, or cut short, because the run was told to stop (a build of
+    another platform running beside it failed). Never retried."""
+
+    exit_code = 4
+
+
 class RegistryError(BuildSystemError):
     """A registry is unreachable, refused our credentials, or lacks what we expected."""
 

@@ -9,7 +9,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fullstack_build import buildkit_progress, digests, log, metadata, pipeline, qemu_check
+from fullstack_build import (
+    buildkit_progress,
+    digests,
+    log,
+    metadata,
+    pipeline,
+    qemu_check,
+    terminal,
+)
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -209,10 +217,15 @@ def push_digest(
 
 
 def _push_digest(
-    target: Target, arch: str | None, runner: Runner, env: Mapping[str, str]
+    target: Target,
+    arch: str | None,
+    runner: Runner,
+    env: Mapping[str, str],
+    builder: pipeline.Builder | None = None,
 ) -> tuple[digests.DigestRecord, actions.ArchReport, history_trend.Regression | None]:
     """push-digest, also returning what the merge report says of this platform and whether
-    the build history calls it a regression."""
+    the build history calls it a regression. ``builder``: the builder already probed (``ship``
+    asks once for every platform)."""
     from fullstack_build import digests  # noqa: PLC0415 (see the imports)
 
     target = replace(target, settings=target.settings.override(progress=runner.progress))
@@ -221,7 +234,7 @@ def _push_digest(
         log.notice(notice)
     platform = platform_for(settings, arch)
     check_destinations(destinations(target, env, "push"))
-    builder = pipeline.probe_builder(runner, target.builder)
+    builder = builder or pipeline.probe_builder(runner, target.builder)
     pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_push(settings, image, platform, meta.labels, builder)
@@ -409,18 +422,50 @@ def ship(
     *,
     sign: bool = False,
     fail_on_regression: bool = False,
+    parallel: bool = False,
 ) -> pipeline.MergeResult:
-    """Every configured platform built and pushed by digest, then merged: the whole flow."""
+    """Every configured platform built and pushed by digest, then merged: the whole flow.
+    ``parallel``: the platforms' pushes at the same time (each on its builder node), the
+    merge once every one succeeded."""
     check_destinations(destinations(target, env, "ship"))
     if sign:  # a missing key or a wrong password fails before anything is built
         _signer(target.settings, runner, env)
     # The tags are known before anything is pushed: a bad --tag or tag rule fails first.
     _tag_names(metadata.compute(target.settings, target.image, env, runner), target, tags)
     started = time.monotonic()
-    done = [_push_digest(target, str(p), runner, env) for p in target.settings.platforms]
+    platforms = [str(p) for p in target.settings.platforms]
+    # One question to buildx for every platform: on a docker-container builder it costs
+    # most of a second.
+    builder = pipeline.probe_builder(runner, target.builder)
+    if parallel:
+        done = _push_in_parallel(target, platforms, runner, env, builder)
+    else:
+        done = [_push_digest(target, p, runner, env, builder)[1:] for p in platforms]
     # One run, one checkout: the records cannot be of two commits. A slower push fails the
     # task (--fail-on-regression) only once everything is published.
     return merge_manifest(
-        target, runner, env, tags, pushed=[arch for _, arch, _ in done], started=started,
-        fail_on_regression=fail_on_regression, regressions=[r for _, _, r in done], sign=sign,
+        target, runner, env, tags, pushed=[arch for arch, _ in done], started=started,
+        fail_on_regression=fail_on_regression, regressions=[r for _, r in done], sign=sign,
     )  # fmt: skip
+
+
+def _push_in_parallel(
+    target: Target,
+    platforms: Sequence[str],
+    runner: Runner,
+    env: Mapping[str, str],
+    builder: pipeline.Builder,
+) -> list[tuple[actions.ArchReport, history_trend.Regression | None]]:
+    from fullstack_build import parallel  # noqa: PLC0415 (only ship --parallel needs it)
+
+    # Each job's buildx draws no terminal display: a forced `tty` would reach buildx's
+    # --progress through the settings, so the jobs' settings say plain too.
+    settings = target.settings
+    if runner.progress == terminal.TTY and settings.progress == terminal.TTY:
+        settings = settings.override(progress=terminal.PLAIN)
+    each = replace(target, settings=settings)
+    return parallel.run_per_platform(
+        platforms,
+        lambda platform, job: _push_digest(each, platform, job, env, builder)[1:],
+        runner,
+    )

@@ -394,9 +394,11 @@ def _push(
         # build's steps are the last attempt's (a vertex's later state replaces the earlier).
         run_build(runner, buildx.build_argv(plan.build), retry=True, watch=progress)
         digest = "sha256:" + "0" * 64
+        node = ""
         if not runner.dry_run:
             meta = read_metadata(Path(plan.build.metadata_file))
             digest = str(meta.get("containerimage.digest") or "")
+            node = buildx.build_node(meta)
             if not digests.DIGEST.match(digest):
                 raise CommandError(
                     f"buildx reported no image digest in {plan.build.metadata_file}: "
@@ -429,6 +431,7 @@ def _push(
         revision=revision,
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         inputs=digests.build_inputs(image.name, image.context, image.dockerfile, image.build_args),
+        node=node,
     )
     if not runner.dry_run:
         digests.write_record(digest_dir, record)
@@ -524,23 +527,35 @@ class MergeResult:
 
 
 def verify_sources(plan: MergePlan, runner: Runner) -> None:
-    """Each record's digest, in every registry, is an image of the record's platform."""
-    for step in plan.steps:
-        for source, record in zip(step.sources, plan.records, strict=True):
-            served = registry.served_image(runner, source, step.builder)
-            if served is None or served.digest != record.digest:
-                raise RegistryError(
-                    f"{source} ({record.platform}) is not in registry {step.registry.host}: "
-                    f"re-run `invoke push-digest --image {plan.image.name} --arch "
-                    f"{record.platform}` for this registry set"
-                )
-            if served.platforms != (record.platform,):
-                found = ", ".join(p or "no platform" for p in served.platforms) or "no image"
-                raise DigestRecordError(
-                    f"the {record.platform} record names {record.digest[:19]}..., which "
-                    f"{step.registry.host} serves as {found}: the record is not of this "
-                    f"platform; re-run push-digest for {record.platform} and use its record"
-                )
+    """Each record's digest, in every registry, is an image of the record's platform. The
+    reads do not depend on each other and each is mostly a process start and a round trip,
+    so they run at once; their answers are judged in order (the first problem is the one
+    reported, as when they ran one by one)."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 (merge only)
+
+    checks = [
+        (step, source, record)
+        for step in plan.steps
+        for source, record in zip(step.sources, plan.records, strict=True)
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, len(checks))) as pool:
+        answers = list(
+            pool.map(lambda c: registry.served_image(runner, c[1], c[0].builder), checks)
+        )
+    for (step, source, record), served in zip(checks, answers, strict=True):
+        if served is None or served.digest != record.digest:
+            raise RegistryError(
+                f"{source} ({record.platform}) is not in registry {step.registry.host}: "
+                f"re-run `invoke push-digest --image {plan.image.name} --arch "
+                f"{record.platform}` for this registry set"
+            )
+        if served.platforms != (record.platform,):
+            found = ", ".join(p or "no platform" for p in served.platforms) or "no image"
+            raise DigestRecordError(
+                f"the {record.platform} record names {record.digest[:19]}..., which "
+                f"{step.registry.host} serves as {found}: the record is not of this "
+                f"platform; re-run push-digest for {record.platform} and use its record"
+            )
 
 
 def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:

@@ -22,7 +22,7 @@ from typing import Protocol, TextIO
 
 from fullstack_build import log, programs, terminal
 from fullstack_build import retry as retries
-from fullstack_build.errors import CommandError, RegistryCommandError
+from fullstack_build.errors import CommandError, RegistryCommandError, Stopped
 
 MASK = "***"
 _TAIL_LINES = 20
@@ -91,7 +91,11 @@ class Runner:
 
     ``progress`` says how a streamed command's output reaches ``out`` (see terminal.py):
     ``plain`` through a pipe, ``tty`` through a pseudo-terminal (live progress displays),
-    ``quiet`` not at all unless the command fails."""
+    ``quiet`` not at all unless the command fails.
+
+    ``stop``: once set, no command starts and a command that fails is reported as ``Stopped``
+    (never retried): the builds running beside a failed one end without a retry or a next
+    step."""
 
     dry_run: bool = False
     echo: bool = True
@@ -100,6 +104,7 @@ class Runner:
     retry_policy: retries.RetryPolicy = retries.NO_RETRY
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
     progress: str = terminal.PLAIN
+    stop: threading.Event | None = field(default=None, compare=False, repr=False)
 
     def with_secrets(self, *secrets: str) -> Runner:
         added = tuple(s for s in secrets if s)
@@ -143,12 +148,24 @@ class Runner:
             return Result(argv, 0, "", dry_run=True)
 
         def once() -> Result:
-            return self._attempt(argv, shown, secrets, capture, check, input_text, env, cwd,
-                                 timeout, watch)  # fmt: skip
+            self._check_stop(shown)
+            try:
+                result = self._attempt(argv, shown, secrets, capture, check, input_text, env,
+                                       cwd, timeout, watch)  # fmt: skip
+            except CommandError:
+                self._check_stop(shown)
+                raise
+            if not result.ok:
+                self._check_stop(shown)
+            return result
 
         if not retry:
             return once()
         return self._retried(once, shown)
+
+    def _check_stop(self, shown: str) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped(f"`{shown}` stopped")
 
     def _retried(self, once: Callable[[], Result], shown: str) -> Result:
         """``once()`` under the retry policy. A failed Result (check=False) is retried like

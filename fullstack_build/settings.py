@@ -60,6 +60,7 @@ class Registry:
 class LocalStack:
     state_dir: Path
     engine_suite: str
+    multi_node_builder: str  # one node per platform, made by local.up ("": none)
     registry_port: int
     auth_registry_port: int
     auth_registry_user: str
@@ -252,12 +253,12 @@ _ENV_FALLBACK = {"github_owner": "GITHUB_REPOSITORY_OWNER", "dockerhub_user": "D
 _BUILDER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
-def _builder_name(value: Any) -> str:
+def _builder_name(value: Any, key: str = "local.builder") -> str:
     """buildx's own rule for builder names; a bad one fails here, not after the image build."""
     name = "" if value is None else str(value)
     if name and not _BUILDER_NAME.fullmatch(name):
         raise ConfigError(
-            f"local.builder {name!r} is not a builder name: use letters, digits, '_', '.', '-' "
+            f"{key} {name!r} is not a builder name: use letters, digits, '_', '.', '-' "
             '(starting with a letter or digit), or "" for none'
         )
     return name
@@ -427,6 +428,9 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
             str(local_raw.get("state_dir") or "~/.local/state/fullstack-build")
         ).expanduser(),
         engine_suite=str(local_raw.get("engine_suite") or "trixie"),
+        multi_node_builder=_builder_name(
+            local_raw.get("multi_node_builder"), "local.multi_node_builder"
+        ),
         registry_port=_int(local_raw, "registry_port", "local"),
         auth_registry_port=_int(local_raw, "auth_registry_port", "local"),
         auth_registry_user=str(local_raw.get("auth_registry_user") or "ci"),

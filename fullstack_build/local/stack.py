@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from fullstack_build import log
-from fullstack_build.local import bases, buildkit, engine, host, qemu, registries, tools
+from fullstack_build.local import bases, buildkit, engine, host, nodes, qemu, registries, tools
 from fullstack_build.programs import Need
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
@@ -47,7 +47,7 @@ def needs(settings: Settings, the_plan: StackPlan, quiet: Runner, *, with_bases:
         wanted.add(Need.REGISTRIES)
     if with_bases:
         wanted.add(Need.BASES)
-        if settings.local.builder:
+        if settings.local.builder or settings.local.multi_node_builder:
             wanted.add(Need.BUILDER)
     return wanted
 
@@ -88,6 +88,9 @@ def up(settings: Settings, runner: Runner, *, with_bases: bool = True) -> list[s
         # FROM the trixie-sid base, hence after the bases.
         with log.group(f"local stack: builder {settings.local.builder}"):
             notes += buildkit.ensure(runner, settings.local)
+    if with_bases and settings.local.multi_node_builder:
+        with log.group(f"local stack: builder {settings.local.multi_node_builder}"):
+            notes += nodes.ensure_for_stack(runner, settings)
     notes.append(f"local stack ready in {time.monotonic() - started:.1f} s")
     return notes
 
@@ -99,6 +102,8 @@ def down(settings: Settings) -> list[str]:
     if settings.local.builder and engine.engine_answers(Runner(echo=False)):
         # Its container runs on the engine: remove it while the engine still answers.
         notes.append(buildkit.remove_builder(Runner(), settings.local.builder, state))
+    if settings.local.multi_node_builder and engine.engine_answers(Runner(echo=False)):
+        notes.append(nodes.remove(Runner(), settings.local.multi_node_builder))
     for registry in plan(settings).registries:
         stopped = registries.stop_registry(registry, state)
         notes.append(

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from fullstack_build.bench import Figure, build_command, bytecode_note, paired_overhead
+from pathlib import Path
+
+import yaml
+
+from fullstack_build.bench import (
+    Figure,
+    build_command,
+    bytecode_note,
+    flow_cases,
+    paired_overhead,
+    raw_multi_argv,
+)
+from fullstack_build.platforms import Platform
+from fullstack_build.settings import ImageSpec, Settings, load_settings
 
 
 def test_a_figure_against_raw_shows_ratio_and_overhead() -> None:
@@ -38,3 +51,36 @@ def test_the_raw_side_is_the_command_the_dry_run_echoed() -> None:
         "docker", "buildx", "build", "--platform", "linux/amd64", "--label", "a=b c", "--load",
         "ctx",
     ]  # fmt: skip
+
+
+def _settings() -> Settings:
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "invoke.yaml").read_text())
+    return load_settings(raw, env={})
+
+
+def test_the_raw_side_of_the_flow_is_one_multi_platform_push_on_the_same_builder() -> None:
+    spec = ImageSpec("app", "fullstack-agent", "app", "app/Dockerfile", {"BASE_IMAGE": "b:1"})
+    platforms = (Platform("linux", "amd64"), Platform("linux", "arm64"))
+    argv = raw_multi_argv(spec, platforms, "127.0.0.1:5000/ns/fullstack-agent", "nodes", "mode=min")
+    assert argv == [
+        "docker", "buildx", "build", "--builder", "nodes",
+        "--platform", "linux/amd64,linux/arm64", "--file", "app/Dockerfile",
+        "--build-arg", "BASE_IMAGE=b:1", "--tag", "127.0.0.1:5000/ns/fullstack-agent:raw",
+        "--provenance=mode=min", "--push", "app",
+    ]  # fmt: skip
+
+
+def test_flow_cases_cover_both_images_on_both_drivers_and_say_what_is_missing() -> None:
+    cases = flow_cases(_settings(), {"default": "docker"}.get)  # type: ignore[arg-type]
+    assert [(c.image, c.driver, c.builder) for c in cases] == [
+        ("bench", "docker", "default"), ("app", "docker", "default"),
+        ("bench", "docker-container", "fullstack-nodes"),
+        ("app", "docker-container", "fullstack-nodes"),
+    ]  # fmt: skip
+    assert [c.problem for c in cases[:2]] == ["", ""]
+    assert cases[3].problem == "builder fullstack-nodes is missing: run `invoke local.up`"
+
+
+def test_a_figure_against_the_serial_flow_says_so() -> None:
+    line = Figure("    app: --parallel vs serial", 2.0, 3.0, "< 1", -1.0, versus="serial").line()
+    assert "2.00 s vs serial   3.00 s =  0.67x" in line

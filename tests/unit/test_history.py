@@ -197,7 +197,7 @@ def test_a_regression_warns_and_writes_the_summary_and_the_report_note(
     assert "[3/3] RUN npm ci (+5.0 s)" in comment.render_body(facts)
     with pytest.raises(RegressionError, match="fails on regressions") as failed:
         recorder.raise_if_failing([found], backend, flag=True)
-    assert failed.value.exit_code == 9
+    assert failed.value.exit_code == 10
     recorder.raise_if_failing([found], backend, flag=False)  # off by default
 
 
