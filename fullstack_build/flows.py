@@ -7,8 +7,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fullstack_build import digests, log, metadata, pipeline, qemu_check
+from fullstack_build import log, metadata, pipeline, qemu_check
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -22,6 +23,10 @@ from fullstack_build.metadata.tags import docker_tag
 from fullstack_build.platforms import Platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
+
+if TYPE_CHECKING:
+    # Imported where used (push-digest, merge-manifest): build-arch never needs it.
+    from fullstack_build import digests
 
 
 @dataclass(frozen=True)

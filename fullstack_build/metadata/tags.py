@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import regex
-
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.context import Context
 from fullstack_build.metadata.rules import MATCH_TIMEOUT_S, Flavor, Rule, RuleType, match_regex
@@ -234,6 +232,8 @@ class Engine:
             return None
         pattern = rule.get("match")
         if pattern:
+            import regex  # noqa: PLC0415 (only match= patterns need it; see rules.py)
+
             try:
                 found = regex.search(pattern, raw, timeout=MATCH_TIMEOUT_S)
             except TimeoutError:
