@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from fullstack_build.bench import Figure, build_command, bytecode_note, paired_overhead
+from pathlib import Path
+
+from fullstack_build.bench import (
+    Figure,
+    build_command,
+    bytecode_note,
+    default_python_env,
+    paired_overhead,
+)
 
 
 def test_a_figure_against_raw_shows_ratio_and_overhead() -> None:
@@ -38,3 +46,10 @@ def test_the_raw_side_is_the_command_the_dry_run_echoed() -> None:
         "docker", "buildx", "build", "--platform", "linux/amd64", "--label", "a=b c", "--load",
         "ctx",
     ]  # fmt: skip
+
+
+def test_a_is_timed_with_pythons_default_bytecode_cache(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    cache = tmp_path / "pycache"
+    assert default_python_env(env, cache) == {"PATH": "/usr/bin", "PYTHONPYCACHEPREFIX": str(cache)}
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"  # the caller's environment is left as it is
