@@ -679,17 +679,21 @@ ns.add_task(test)
     help={
         "images": "Also measure each image of bench.images: cold/warm/edited build, sizes",
         "pipeline": "Measure the pipeline ratios on the fixture (default: on)",
+        "startup": "Only figure (a): a fully cached build-arch against raw buildx (seconds)",
     }
 )
 @exits_cleanly
-def bench(c: Context, images: bool = False, pipeline: bool = True) -> None:
+def bench(
+    c: Context, images: bool = False, pipeline: bool = True, startup: bool = False
+) -> None:
     """Print the speed and size figures (ratios against raw buildx); never asserted."""
     from fullstack_build import bench as bench_core
 
     the_settings = settings(c)
     section = plain(c.config).get("bench") or {}
     if pipeline:
-        for figure in bench_core.run(the_settings, int(section.get("repeat") or 5)):
+        repeat = int(section.get("repeat") or 5)
+        for figure in bench_core.run(the_settings, repeat, startup_only=startup):
             print(figure.line())
         print(bench_core.registry_cache_rebuild(the_settings))
         note = bench_core.bytecode_note(os.environ)

@@ -26,6 +26,18 @@ RUNTIME_ENV = "INVOKE_RUNTIME_CONFIG"
 SUFFIXES = (".yaml", ".yml", ".json")
 # libyaml's loader when the wheel has it: this runs on every `invoke` start.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# What each YAML text checked here parsed to. Invoke reads the same files right after the
+# check (boundary.py's loader asks ``parse_yaml``), and gets this parse instead of a second one
+# only for the very same text, once: a file changed in between is parsed anew. The check only
+# reads what it parsed, so Invoke receives it untouched.
+_PARSED: dict[str, Any] = {}
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML: the check's own parse of this very text when it has one, else now."""
+    if text in _PARSED:
+        return _PARSED.pop(text)
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
 
 
 def runtime_argument() -> str | None:
@@ -77,7 +89,10 @@ def load_file(path: Path, what: str) -> dict[str, Any]:
             f"cannot read {what} {path} ({exc.strerror}): fix its permissions"
         ) from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = _PARSED[text] = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

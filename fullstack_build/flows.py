@@ -9,15 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fullstack_build import (
-    buildkit_progress,
-    digests,
-    log,
-    metadata,
-    pipeline,
-    qemu_check,
-    terminal,
-)
+from fullstack_build import buildkit_progress, log, metadata, pipeline, qemu_check, terminal
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -33,7 +25,8 @@ from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
 
 if TYPE_CHECKING:
-    from fullstack_build import signing
+    # Imported where used (push-digest, merge-manifest): build-arch never needs it.
+    from fullstack_build import digests, signing
     from fullstack_build.history import trend as history_trend  # loaded once a task records
 
 

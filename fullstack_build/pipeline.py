@@ -12,19 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fullstack_build import (
     attestations,
     build_cache,
     buildkit_progress,
     buildx,
-    digests,
     ledger,
-    locking,
     log,
-    oci_layout,
     qemu_check,
-    registry,
     terminal,
 )
 from fullstack_build.errors import (
@@ -38,6 +35,11 @@ from fullstack_build.errors import (
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Registry, Settings
+
+# digests, locking, oci_layout and registry serve push-digest and merge-manifest only: each of
+# their functions imports what it uses, so that build-arch's start does not pay for them.
+if TYPE_CHECKING:
+    from fullstack_build import digests
 
 LABEL_BUILD_ARGS = {
     "VERSION": "org.opencontainers.image.version",
@@ -308,6 +310,8 @@ class PushPlan:
 
     @property
     def path(self) -> str:
+        from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+
         return digests.PATH_OCI_LAYOUT if self.layout else digests.PATH_PUSH_BY_DIGEST
 
     @property
@@ -355,6 +359,8 @@ def execute_push(
     env: Mapping[str, str],
     revision: str = "",
 ) -> tuple[digests.DigestRecord, BuildResult]:
+    from fullstack_build import digests, locking, registry  # noqa: PLC0415 (see the imports)
+
     require_buildx_for(runner, buildx.build_argv(plan.build))
     if any("oci-artifact=true" in output for output in plan.build.outputs):
         attestations.require_oci_artifact(runner, plan.builder.driver, plan.builder.buildkit)
@@ -377,6 +383,8 @@ def _push(
     env: Mapping[str, str],
     revision: str,
 ) -> tuple[digests.DigestRecord, BuildResult]:
+    from fullstack_build import digests, oci_layout, registry  # noqa: PLC0415 (see the imports)
+
     if plan.layout:
         damage = oci_layout.problem(plan.layout)
         if damage and not runner.dry_run:
@@ -533,6 +541,8 @@ def verify_sources(plan: MergePlan, runner: Runner) -> None:
     reported, as when they ran one by one)."""
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 (merge only)
 
+    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+
     checks = [
         (step, source, record)
         for step in plan.steps
@@ -560,6 +570,8 @@ def verify_sources(plan: MergePlan, runner: Runner) -> None:
 
 def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:
     """Phase 2 in one registry: the index, pushed by digest; returns that digest."""
+    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+
     printed = runner.run(step.index_argv(dry_run=True), capture=True, mutates=False, retry=True)
     # buildx prints the index bytes and one newline of its own.
     raw = printed.stdout[:-1] if printed.stdout.endswith("\n") else printed.stdout
@@ -581,6 +593,8 @@ def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:
 
 def _move_tags(step: MergeStep, runner: Runner, digest: str) -> None:
     """Phase 3 in one registry: every tag to the index digest, each checked afterwards."""
+    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+
     try:
         runner.run(step.tag_argv(digest), retry=True)
     except CommandError:
@@ -605,6 +619,8 @@ def execute_merge(
 ) -> MergeResult:
     """``sign``: called with REPO@DIGEST of the index in every registry, between the index push
     and the tags (merge-manifest --sign)."""
+    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+
     started = time.monotonic()
     wanted = {str(p) for p in expected}
     tags = tuple(t for s in plan.steps for t in s.tags)

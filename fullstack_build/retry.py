@@ -108,51 +108,47 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 
 
 # Read in order; the first pattern that matches the decisive line wins, so the permanent
-# answers come first: "unauthorized ... EOF" is still an authentication problem.
-_PERMANENT: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), reason)
-    for pattern, reason in (
-        (r"\b401 Unauthorized\b|\bunauthorized\b|authentication required", "unauthorized"),
-        (r"\b403 Forbidden\b|\bdenied\b|\bforbidden\b", "denied"),
-        (r"manifest unknown|MANIFEST_UNKNOWN|\bnot found\b|\b404 Not Found\b", "not found"),
-        (r"name unknown|NAME_UNKNOWN|repository name not known", "repository unknown"),
-        (r"invalid reference format|invalid reference|could not parse reference", "bad reference"),
-        (r"manifest invalid|MANIFEST_INVALID|blob unknown|BLOB_UNKNOWN", "manifest rejected"),
-        (r"\b400 Bad Request\b|\b405 Method Not Allowed\b", "bad request"),
-        (r"x509:|certificate|tls: ", "TLS"),
-        (r"no such host", "unknown host"),
-    )
+# answers come first: "unauthorized ... EOF" is still an authentication problem. Kept as text
+# (matched case-insensitively through `re`'s own cache): only a failed command reads them, and
+# compiling them all on import cost every task start about 2 ms.
+_PERMANENT: tuple[tuple[str, str], ...] = (
+    (r"\b401 Unauthorized\b|\bunauthorized\b|authentication required", "unauthorized"),
+    (r"\b403 Forbidden\b|\bdenied\b|\bforbidden\b", "denied"),
+    (r"manifest unknown|MANIFEST_UNKNOWN|\bnot found\b|\b404 Not Found\b", "not found"),
+    (r"name unknown|NAME_UNKNOWN|repository name not known", "repository unknown"),
+    (r"invalid reference format|invalid reference|could not parse reference", "bad reference"),
+    (r"manifest invalid|MANIFEST_INVALID|blob unknown|BLOB_UNKNOWN", "manifest rejected"),
+    (r"\b400 Bad Request\b|\b405 Method Not Allowed\b", "bad request"),
+    (r"x509:|certificate|tls: ", "TLS"),
+    (r"no such host", "unknown host"),
 )
-_TRANSIENT: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), reason)
-    for pattern, reason in (
-        (r"\b429 Too Many Requests\b|toomanyrequests|too many requests", "HTTP 429"),
-        (r"\b502 Bad Gateway\b", "HTTP 502"),
-        (r"\b503 Service Unavailable\b", "HTTP 503"),
-        (r"\b504 Gateway Time-?out\b", "HTTP 504"),
-        (r"\b500 Internal Server Error\b", "HTTP 500"),
-        # "unexpected status from PUT request to URL: 507 ...", "received unexpected HTTP
-        # status: 520 ...", "repository x: 500 (Internal Server Error)": a 5xx however the
-        # client words it.
-        (r"(?:status|HTTP)\b[^\n]*?:\s*(5\d\d)\b(?![.:/])", "HTTP 5xx"),
-        (r":\s(5\d\d) \(", "HTTP 5xx"),
-        (r"connection reset|ECONNRESET", "connection reset"),
-        (r"connection refused|ECONNREFUSED", "connection refused"),
-        (r"broken pipe|EPIPE", "connection closed"),
-        (
-            r"i/o timeout|timed out|timeout exceeded|deadline exceeded|TLS handshake timeout",
-            "timeout",
-        ),
-        (
-            r"server sent GOAWAY|http2: client connection lost|use of closed network connection",
-            "connection closed",
-        ),
-        (r"\bunexpected EOF\b|\bEOF\b", "EOF"),
-        (r"temporary failure in name resolution|server misbehaving", "DNS failure"),
-    )
+_TRANSIENT: tuple[tuple[str, str], ...] = (
+    (r"\b429 Too Many Requests\b|toomanyrequests|too many requests", "HTTP 429"),
+    (r"\b502 Bad Gateway\b", "HTTP 502"),
+    (r"\b503 Service Unavailable\b", "HTTP 503"),
+    (r"\b504 Gateway Time-?out\b", "HTTP 504"),
+    (r"\b500 Internal Server Error\b", "HTTP 500"),
+    # "unexpected status from PUT request to URL: 507 ...", "received unexpected HTTP
+    # status: 520 ...", "repository x: 500 (Internal Server Error)": a 5xx however the
+    # client words it.
+    (r"(?:status|HTTP)\b[^\n]*?:\s*(5\d\d)\b(?![.:/])", "HTTP 5xx"),
+    (r":\s(5\d\d) \(", "HTTP 5xx"),
+    (r"connection reset|ECONNRESET", "connection reset"),
+    (r"connection refused|ECONNREFUSED", "connection refused"),
+    (r"broken pipe|EPIPE", "connection closed"),
+    (
+        r"i/o timeout|timed out|timeout exceeded|deadline exceeded|TLS handshake timeout",
+        "timeout",
+    ),
+    (
+        r"server sent GOAWAY|http2: client connection lost|use of closed network connection",
+        "connection closed",
+    ),
+    (r"\bunexpected EOF\b|\bEOF\b", "EOF"),
+    (r"temporary failure in name resolution|server misbehaving", "DNS failure"),
 )
 # A line that reports a failure; the last such line of a command's output decides.
-_ERROR_LINE = re.compile(r"error|fatal|failed|level=(?:fatal|error)", re.IGNORECASE)
+_ERROR_LINE = r"error|fatal|failed|level=(?:fatal|error)"
 _TAIL_SCANNED = 20
 
 
@@ -161,7 +157,7 @@ def decisive_line(output: str) -> str:
     error, else the last non-empty one."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()][-_TAIL_SCANNED:]
     for line in reversed(lines):
-        if _ERROR_LINE.search(line):
+        if re.search(_ERROR_LINE, line, re.IGNORECASE):
             return line
     return lines[-1] if lines else ""
 
@@ -174,10 +170,10 @@ def classify_output(output: str) -> Fault | None:
     if not line:
         return None
     for pattern, reason in _PERMANENT:
-        if pattern.search(line):
+        if re.search(pattern, line, re.IGNORECASE):
             return Fault(reason, transient=False)
     for pattern, reason in _TRANSIENT:
-        match = pattern.search(line)
+        match = re.search(pattern, line, re.IGNORECASE)
         if match:
             shown = f"HTTP {match.group(1)}" if reason == "HTTP 5xx" else reason
             return Fault(shown, transient=True)

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fullstack_build import log
-from fullstack_build.ci import load_ci_settings
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.metadata import labels as _labels
 from fullstack_build.metadata.context import (
@@ -22,7 +21,6 @@ from fullstack_build.metadata.context import (
     load_context,
     source_date,
 )
-from fullstack_build.metadata.pathfilter import changed_images, matches
 from fullstack_build.metadata.rules import (
     DEFAULT_RULES,
     METADATA_ACTION_DEFAULT_RULES,
@@ -43,7 +41,6 @@ __all__ = [
     "MetadataConfig",
     "annotation_args",
     "changed_files",
-    "changed_images",
     "compute",
     "compute_from_context",
     "diff_argv",
@@ -53,7 +50,6 @@ __all__ = [
     "images_to_build",
     "label_args",
     "load_config",
-    "matches",
     "sanitize_tag",
 ]
 
@@ -230,6 +226,9 @@ def image_paths(settings: Settings) -> dict[str, tuple[str, ...]]:
     """Each image's trigger paths: the build system's (``ci.paths``), then the image's own;
     an image without ``paths`` is triggered by its build context folder and its Dockerfile.
     The same order as the workflows' ``paths:`` filters, where the last match wins."""
+    # Here, not at the top: every task computes metadata, only these few read ci: settings.
+    from fullstack_build.ci import load_ci_settings  # noqa: PLC0415
+
     shared = load_ci_settings(settings.raw).paths
     return {
         name: (*shared, *(spec.paths or (f"{spec.context.rstrip('/')}/**", spec.dockerfile)))
@@ -242,4 +241,7 @@ def images_to_build(settings: Settings, changed: Sequence[str] | None) -> tuple[
     paths = image_paths(settings)
     if changed is None:
         return tuple(paths)
+    # Path filters compile with the `regex` package: only `invoke changed` pays for it.
+    from fullstack_build.metadata.pathfilter import changed_images  # noqa: PLC0415
+
     return changed_images(paths, changed)

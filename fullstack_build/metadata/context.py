@@ -160,31 +160,54 @@ def remote_to_url(remote: str) -> str:
     return ""  # a local path or an unknown scheme is no public address
 
 
+# One line per local branch and for origin/HEAD: whether HEAD is this branch (`*`), the ref, its
+# commit and the commit's date, and the ref a symbolic ref points to (origin/HEAD's target).
+_REFS_FORMAT = "%(HEAD)%00%(refname)%00%(objectname)%00%(committerdate:iso-strict)%00%(symref)"
+_ORIGIN_HEAD = "refs/remotes/origin/HEAD"
+
+
 def from_git(runner: Runner, default_branch: str, cwd: str | None = None) -> Context:
     """The local checkout: its branch (or, on a detached HEAD, the tag at HEAD), HEAD's
     commit and its date, the default branch from ``origin/HEAD`` (else ``default_branch``).
-    The independent questions go to git at once: every task start pays for them."""
-    answers = runner.run_queries(
+
+    Every task start pays for these questions, and each git process costs a few milliseconds
+    (several times that on a busy machine): one ``git for-each-ref`` answers all but the
+    remote's address on a branch, asked at the same time. A detached HEAD (or a branch with
+    no commit yet) asks HEAD itself, then the tag at HEAD."""
+    refs, remote = runner.run_queries(
         [
-            git_argv("log", "-1", "--no-show-signature", "--format=%H%n%cI", "HEAD"),
-            git_argv("symbolic-ref", "--quiet", "--short", "HEAD"),
-            git_argv("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"),
+            git_argv("for-each-ref", f"--format={_REFS_FORMAT}", "refs/heads/", _ORIGIN_HEAD),
             git_argv("remote", "get-url", "origin"),
         ],
         cwd=cwd,
     )
-    head, branch, origin_head, remote = (a.stdout.strip() if a.ok else "" for a in answers)
-    sha, _, date = head.partition("\n")
-    ref = f"refs/heads/{branch}" if branch else ""
-    if not ref and sha:
-        tag = _git(runner, cwd, "describe", "--tags", "--exact-match", "HEAD")
-        ref = f"refs/tags/{tag}" if tag else ""
+    ref = sha = date = origin_head = ""
+    for line in refs.stdout.splitlines() if refs.ok else ():
+        current, name, objectname, committed, target = (*line.split("\0"), "", "", "", "")[:5]
+        if name == _ORIGIN_HEAD:
+            origin_head = target.removeprefix("refs/remotes/origin/")
+        elif current == "*":
+            ref, sha, date = name, objectname, committed
+    if not ref:
+        head, branch = runner.run_queries(
+            [
+                git_argv("log", "-1", "--no-show-signature", "--format=%H%n%cI", "HEAD"),
+                git_argv("symbolic-ref", "--quiet", "--short", "HEAD"),
+            ],
+            cwd=cwd,
+        )
+        sha, _, date = (head.stdout.strip() if head.ok else "").partition("\n")
+        name = branch.stdout.strip() if branch.ok else ""
+        ref = f"refs/heads/{name}" if name else ""
+        if not ref and sha:
+            tag = _git(runner, cwd, "describe", "--tags", "--exact-match", "HEAD")
+            ref = f"refs/tags/{tag}" if tag else ""
     return Context(
         event_name="push",
         ref=ref,
         sha=sha,
-        default_branch=origin_head.removeprefix("origin/") or default_branch,
-        source_url=remote_to_url(remote),
+        default_branch=origin_head or default_branch,
+        source_url=remote_to_url(remote.stdout.strip() if remote.ok else ""),
         commit_date=_parse_time(date),
     )
 

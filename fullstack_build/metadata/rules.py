@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.template import check_closed
@@ -170,6 +171,9 @@ def _defaults_version(attrs: dict[str, str], text: str) -> None:
     match = attrs.setdefault("match", "")
     if not match:
         return
+    # Only rules with a pattern need regex: at the top, every task start would import it.
+    import regex  # noqa: PLC0415
+
     try:
         groups = regex.compile(match).groups
     except regex.error as exc:
@@ -233,6 +237,8 @@ def match_regex(pattern: str) -> tuple[regex.Pattern[str], bool]:
     """A match rule's pattern: a plain regular expression or ``/regex/flags``; returns the
     compiled expression and whether ``g`` (all matches) was asked for. Run it with
     ``timeout=MATCH_TIMEOUT_S``."""
+    import regex  # noqa: PLC0415 (see _defaults_version)
+
     m = re.fullmatch(r"/(.+)/([a-z]*)", pattern, re.S)
     source, flags_text = (m.group(1), m.group(2)) if m else (pattern, "")
     flags = 0
@@ -247,6 +253,8 @@ def _check_match(attrs: dict[str, str], text: str) -> None:
     group = attrs.setdefault("group", "0")
     if not re.fullmatch(r"\d+", group):
         raise ConfigError(f"group {group!r} in tag rule {text!r} must be a whole number >= 0")
+    import regex  # noqa: PLC0415 (see _defaults_version)
+
     try:
         match_regex(attrs["pattern"])
     except regex.error as exc:

@@ -14,13 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import regex
-
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.context import Context
 from fullstack_build.metadata.rules import MATCH_TIMEOUT_S, Flavor, Rule, RuleType, match_regex
 from fullstack_build.metadata.template import Value, date_helper, is_raw_statement, render
-from fullstack_build.metadata.versions import parse_pep440, parse_semver
 
 MAX_TAG_LENGTH = 128
 DEFAULT_SHORT_SHA_LENGTH = 7
@@ -234,6 +231,8 @@ class Engine:
             return None
         pattern = rule.get("match")
         if pattern:
+            import regex  # noqa: PLC0415 (only match= patterns need it; see rules.py)
+
             try:
                 found = regex.search(pattern, raw, timeout=MATCH_TIMEOUT_S)
             except TimeoutError:
@@ -252,6 +251,10 @@ class Engine:
         raw = self._version_source(rule)
         if raw is None:
             return None
+        # Imported here: only a rule with a source (a git tag, value=) gets this far, so the
+        # build of a branch never pays for it.
+        from fullstack_build.metadata.versions import parse_semver  # noqa: PLC0415
+
         sv = parse_semver(raw)
         if sv is None:
             self.warn(f"{raw} is not a valid semver, so {rule.where} gives no tag")
@@ -269,6 +272,8 @@ class Engine:
         raw = self._version_source(rule)
         if raw is None:
             return None
+        from fullstack_build.metadata.versions import parse_pep440  # noqa: PLC0415 (see _semver)
+
         pv = parse_pep440(raw)
         if pv is None:
             self.warn(f"{raw} does not conform to PEP 440, so {rule.where} gives no tag")

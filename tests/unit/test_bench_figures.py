@@ -10,6 +10,7 @@ from fullstack_build.bench import (
     Figure,
     build_command,
     bytecode_note,
+    default_python_env,
     flow_cases,
     paired_overhead,
     raw_multi_argv,
@@ -84,3 +85,10 @@ def test_flow_cases_cover_both_images_on_both_drivers_and_say_what_is_missing() 
 def test_a_figure_against_the_serial_flow_says_so() -> None:
     line = Figure("    app: --parallel vs serial", 2.0, 3.0, "< 1", -1.0, versus="serial").line()
     assert "2.00 s vs serial   3.00 s =  0.67x" in line
+
+
+def test_a_is_timed_with_pythons_default_bytecode_cache(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    cache = tmp_path / "pycache"
+    assert default_python_env(env, cache) == {"PATH": "/usr/bin", "PYTHONPYCACHEPREFIX": str(cache)}
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"  # the caller's environment is left as it is

@@ -13,6 +13,7 @@ from fullstack_build.config_check import (
     check,
     environment_problem,
     load_file,
+    parse_yaml,
     runtime_path,
     shape_conflict,
 )
@@ -151,3 +152,18 @@ def test_a_runtime_image_is_settable_from_the_environment(tmp_path: Path) -> Non
     path = tmp_path / "runtime.yaml"
     path.write_text("images:\n  extra: {repository: x, context: x, dockerfile: x/D, port: 1}\n")
     check(PROJECT, (str(path), "-f"), {"INVOKE_IMAGES_EXTRA_CONTEXT": "y"})
+
+
+def test_invoke_gets_the_checked_parse_only_for_the_same_text(tmp_path: Path) -> None:
+    """Invoke's loader (parse_yaml) receives the check's parse of a file once, and only while
+    the file still holds the text that was checked: an edit in between is parsed anew."""
+    path = tmp_path / "runtime.yaml"
+    path.write_text("registries:\n  local: {prefix: 127.0.0.1:5000/a}\n")
+    check(PROJECT, (str(path), "-f"), {})
+    checked = path.read_text()
+    first = parse_yaml(checked)
+    assert first == {"registries": {"local": {"prefix": "127.0.0.1:5000/a"}}}
+    assert parse_yaml(checked) is not first  # handed over once; then parsed again
+    check(PROJECT, (str(path), "-f"), {})
+    path.write_text("registries:\n  local: {prefix: 127.0.0.1:5000/b}\n")
+    assert parse_yaml(path.read_text()) == {"registries": {"local": {"prefix": "127.0.0.1:5000/b"}}}

@@ -3,6 +3,7 @@ git checkout (made in a temporary folder)."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +131,25 @@ def test_git_branch_context(repo: Path) -> None:
     assert ctx.event_name == "push"
     assert ctx.commit_date is not None
     assert ctx.source_url == ""
+
+
+def test_a_branch_checkout_is_two_git_processes(repo: Path) -> None:
+    """Every task start pays for each git process: on a branch, one for-each-ref and the
+    remote's address, the two at once."""
+    echoed = io.StringIO()
+    ctx = from_git(Runner(out=echoed), "main", cwd=str(repo))
+    assert ctx.ref == "refs/heads/trunk"
+    assert ctx.sha == git(repo, "rev-parse", "HEAD")
+    assert ctx.commit_date == datetime.fromisoformat(git(repo, "log", "-1", "--format=%cI"))
+    assert [line.split()[:2] for line in echoed.getvalue().splitlines()] == [
+        ["$", "git"], ["$", "git"],
+    ]
+
+
+def test_a_branch_without_commits_keeps_its_name(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q")
+    ctx = from_git(QUIET, "main", cwd=str(tmp_path))
+    assert (ctx.ref, ctx.sha, ctx.commit_date) == ("refs/heads/trunk", "", None)
 
 
 def test_git_detached_tag_context(repo: Path) -> None:
