@@ -154,6 +154,13 @@ class RegistryAPI:
             body=json.loads(response.content),
         )
 
+    def pushed_image(self, name: str, recorded: str, platform: str) -> str:
+        """The image digest a push-digest record names: the record itself, or the platform's
+        child when the pushed manifest is a per-platform index (with its provenance)."""
+        pushed = self.manifest(name, recorded)
+        assert pushed is not None, f"{name}@{recorded} is not served"
+        return pushed.platform_digests()[platform] if pushed.is_index else pushed.digest
+
     def image_platform(self, name: str, manifest: Manifest) -> str:
         """The platform of a single-platform image (a manifest, or an index with one image)."""
         if manifest.is_index:

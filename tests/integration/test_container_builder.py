@@ -118,13 +118,9 @@ def test_merge_indexes_the_pushed_digests_in_both_registries(
         assert set(children) == set(PLATFORMS)
         # Each platform's image is the one pushed (inside its per-arch index with provenance).
         for platform, record in container_pushed.records.items():
-            pushed_one = api.manifest(bk.name(), str(record["digest"]))
-            assert pushed_one is not None
-            recorded = (
-                pushed_one.platform_digests()[platform] if pushed_one.is_index
-                else pushed_one.digest
-            )  # fmt: skip
-            assert children[platform] == recorded
+            assert children[platform] == api.pushed_image(
+                bk.name(), str(record["digest"]), platform
+            )
         # Provenance survives the merge on the push-by-digest path too.
         assert_one_provenance_per_platform(api, bk.name(), "it-bk")
 
@@ -171,9 +167,7 @@ def test_a_cache_backend_this_buildkit_lacks_is_one_line(bk: Session) -> None:
     # The gha backend is left out of this BuildKit (no Debian package of its SDK); the
     # url and token only get the export past buildx's own checks (nothing listens there).
     gha = "type=gha,url=http://127.0.0.1:9/,token=unused,scope={image}-{arch}"
-    run = bk.invoke(
-        "push-digest", "--arch", "amd64", env={"INVOKE_CACHE_TO": gha}, check=False
-    )
+    run = bk.invoke("push-digest", "--arch", "amd64", env={"INVOKE_CACHE_TO": gha}, check=False)
     line = assert_clean_failure(run, "no 'gha' cache backend", "type=registry")
     assert line.startswith("error: this builder's BuildKit"), line
     assert run.returncode == 3, run.describe()

@@ -64,13 +64,8 @@ def test_merge_publishes_one_index_under_both_tags_in_both_registries(
         assert set(children) == set(PLATFORMS)
         # Each platform's image is the one push-digest recorded (inside its per-arch index).
         for platform in PLATFORMS:
-            pushed_one = api.manifest(session.name(), str(pushed.records[platform]["digest"]))
-            assert pushed_one is not None
-            recorded = (
-                pushed_one.platform_digests()[platform] if pushed_one.is_index
-                else pushed_one.digest
-            )  # fmt: skip
-            assert children[platform] == recorded
+            recorded = str(pushed.records[platform]["digest"])
+            assert children[platform] == api.pushed_image(session.name(), recorded, platform)
     # Both registries got the same index, and the task printed its digest.
     assert index_digests == {printed.group(1)}
 
