@@ -75,10 +75,18 @@ PLAIN = RegistryAPI("127.0.0.1:5000")
 
 
 def _run(argv: list[str], session: Session, cwd: Path, **env: str) -> str:
-    proc = subprocess.run(
-        argv, cwd=cwd, env={**session.env, **env}, capture_output=True, text=True, timeout=600,
-        check=False,
-    )  # fmt: skip
+    # Setting the scene only. Distribution's filesystem driver rewrites a tag's link file in
+    # place, and the docker driver pushes each tag twice (BuildKit's exporter, then the engine),
+    # so a HEAD can read a half-written link and answer 500 ("invalid checksum digest format"):
+    # a transient registry fault, which the project's own pushes retry. Retried here too.
+    for attempt in range(3):
+        proc = subprocess.run(
+            argv, cwd=cwd, env={**session.env, **env}, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+        if proc.returncode == 0 or "500 Internal Server Error" not in proc.stderr + proc.stdout:
+            break
+        time.sleep(1 + attempt)
     assert proc.returncode == 0, f"{' '.join(argv)}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     return proc.stdout
 
