@@ -62,3 +62,19 @@ def require_oci_artifact(runner: Runner, driver: str, buildkit: str) -> None:
             f"docker driver), but {problem}: set oci_artifact_attestations: false, or use a "
             "newer builder (--builder)"
         )
+
+
+# BuildKit runs its SBOM generator from this image; a builder that cannot pull it fails the
+# build with a resolve error that does not mention the setting behind it.
+SBOM_SCANNER = "buildkit-syft-scanner"
+
+
+def failure_hint(output_tail: str) -> str:
+    """One line that says how to fix a build that failed fetching the SBOM scanner, or ""."""
+    if SBOM_SCANNER not in output_tail:
+        return ""
+    return (
+        f"sbom: true needs BuildKit's SBOM scanner image (docker/{SBOM_SCANNER}), which this "
+        "builder cannot pull: set sbom: false (local.yaml does), or give the builder access to "
+        "Docker Hub or a mirror of that image"
+    )

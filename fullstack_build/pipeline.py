@@ -268,11 +268,13 @@ def run_build(
     retry: bool = False,
     watch: buildkit_progress.BuildProgress | None = None,
 ) -> None:
-    """Run a build; a cache setting the builder cannot serve fails with its fix."""
+    """Run a build; a cache or SBOM setting the builder cannot serve fails with its fix."""
     try:
         runner.run(argv, retry=retry, watch=watch)
     except CommandError as exc:
-        hint = build_cache.failure_hint(exc.output_tail)
+        hint = build_cache.failure_hint(exc.output_tail) or attestations.failure_hint(
+            exc.output_tail
+        )
         if hint:
             raise PreconditionError(hint) from exc
         raise

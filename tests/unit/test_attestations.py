@@ -128,3 +128,15 @@ def test_a_push_with_oci_artifact_on_an_old_builder_stops_before_building() -> N
 def test_a_flag_that_is_not_a_boolean_is_one_line(key: str) -> None:
     with pytest.raises(ConfigError, match=rf"^{key} must be true or false, got 'yes'$"):
         settings(**{key: "yes"})
+
+
+def test_a_scanner_that_cannot_be_pulled_names_the_sbom_setting() -> None:
+    tail = (
+        "ERROR: failed to solve: failed to resolve source metadata for "
+        "docker.io/docker/buildkit-syft-scanner:stable-1: failed to do request: Head ...: "
+        "no such host"
+    )
+    hint = attestations.failure_hint(tail)
+    assert hint.startswith("sbom: true needs BuildKit's SBOM scanner image")
+    assert "set sbom: false" in hint
+    assert attestations.failure_hint("ERROR: failed to solve: process did not complete") == ""
