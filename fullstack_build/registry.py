@@ -54,24 +54,23 @@ class _TransientAnswer(Exception):  # a signal inside http_get
         self.fault = fault
 
 
-def http_get(
-    url: str,
+def http_exchange(
+    attempt: Callable[[], requests.Response],
     *,
+    what: str,
     policy: retry.RetryPolicy,
     notify: Callable[[str], None],
     give_up: Callable[[BaseException, retry.GaveUp], BaseException],
-    timeout: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
-    headers: Mapping[str, str] | None = None,
 ) -> requests.Response:
-    """GET ``url`` from a registry, retrying transient faults (5xx, 429 with its Retry-After,
-    refused/reset/timed-out connections). Returns the first answer that is not transient,
-    whatever its status; raises what ``give_up`` makes of the last fault when the budget runs
-    out, and any other ``requests`` exception (a TLS failure, a bad URL) as it is."""
-    import requests  # noqa: PLC0415 (only pushes need HTTP; builds start faster)
+    """One HTTP exchange with a registry (``attempt`` sends it), retrying transient faults
+    (5xx, 429 with its Retry-After, refused/reset/timed-out connections). Returns the first
+    answer that is not transient, whatever its status; raises what ``give_up`` makes of the
+    last fault when the budget runs out, and any other ``requests`` exception (a TLS failure,
+    a bad URL) as it is."""
 
-    def attempt() -> requests.Response:
-        response = requests.get(url, timeout=timeout, headers=dict(headers or {}))
+    def checked() -> requests.Response:
+        response = attempt()
         fault = retry.classify_status(response.status_code, response.headers)
         if fault is not None and fault.transient:
             raise _TransientAnswer(response, fault)
@@ -83,8 +82,27 @@ def http_get(
         return retry.classify_exception(exc)
 
     return retry.call(
-        attempt, policy=policy, classify=classify, what=f"GET {url}", notify=notify,
+        checked, policy=policy, classify=classify, what=what, notify=notify,
         give_up=give_up, sleep=sleep,
+    )  # fmt: skip
+
+
+def http_get(
+    url: str,
+    *,
+    policy: retry.RetryPolicy,
+    notify: Callable[[str], None],
+    give_up: Callable[[BaseException, retry.GaveUp], BaseException],
+    timeout: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+    headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """GET ``url`` from a registry through http_exchange."""
+    import requests  # noqa: PLC0415 (only pushes need HTTP; builds start faster)
+
+    return http_exchange(
+        lambda: requests.get(url, timeout=timeout, headers=dict(headers or {})),
+        what=f"GET {url}", policy=policy, notify=notify, give_up=give_up, sleep=sleep,
     )  # fmt: skip
 
 

@@ -45,9 +45,7 @@ def make_backend(
     name = registry.reference(image.repository).split("/", 1)[1]
     client = RegistryClient(
         registry.host, name,
-        credentials=credentials_for(
-            registry.host, env, registry.username_env, registry.password_env
-        ),
+        credentials=credentials_for(registry, env),
         policy=conf.retry, notify=notify,
     )  # fmt: skip
     if registry.name in prune.github_packages:

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from fullstack_build import retry
 from fullstack_build.errors import RegistryError
-from fullstack_build.registry import api_base, docker_config_path
+from fullstack_build.registry import (
+    api_base,
+    credentials_from_env,
+    docker_config_path,
+    http_exchange,
+)
+from fullstack_build.settings import Registry
 
 if TYPE_CHECKING:
     import requests
@@ -41,21 +47,13 @@ class Served:
     body: Mapping[str, Any]
 
 
-class _Transient(Exception):  # a signal inside _send
-    def __init__(self, fault: retry.Fault) -> None:
-        super().__init__(fault.reason)
-        self.fault = fault
-
-
-def credentials_for(
-    host: str, env: Mapping[str, str], user_env: str = "", password_env: str = ""
-) -> tuple[str, str] | None:
+def credentials_for(registry: Registry, env: Mapping[str, str]) -> tuple[str, str] | None:
     """The registry's configured environment variables, else the docker client's stored
-    `auth` for ``host`` (what `docker login` leaves without a credential helper)."""
-    user = env.get(user_env, "") if user_env else ""
-    password = env.get(password_env, "") if password_env else ""
-    if user and password:
-        return user, password
+    `auth` for its host (what `docker login` leaves without a credential helper)."""
+    from_env = credentials_from_env(registry, env)
+    if from_env:
+        return from_env
+    host = registry.host
     try:
         config = json.loads(docker_config_path(env).read_text())
     except (OSError, json.JSONDecodeError):
@@ -109,13 +107,7 @@ class RegistryClient:
             response = self._once(method, url, accept)
             if response.status_code == 401 and self._authenticate(response):
                 response = self._once(method, url, accept)
-            fault = retry.classify_status(response.status_code, response.headers)
-            if fault is not None and fault.transient:
-                raise _Transient(fault)
             return response
-
-        def classify(exc: BaseException) -> retry.Fault | None:
-            return exc.fault if isinstance(exc, _Transient) else retry.classify_exception(exc)
 
         def give_up(exc: BaseException, why: retry.GaveUp) -> BaseException:
             return RegistryError(
@@ -126,9 +118,9 @@ class RegistryClient:
         import requests  # noqa: PLC0415
 
         try:
-            return retry.call(
-                attempt, policy=self._policy, classify=classify, what=f"{method} {url}",
-                notify=self._notify, give_up=give_up, sleep=self._sleep,
+            return http_exchange(
+                attempt, what=f"{method} {url}", policy=self._policy, notify=self._notify,
+                give_up=give_up, sleep=self._sleep,
             )  # fmt: skip
         except requests.RequestException as exc:
             raise RegistryError(
