@@ -469,3 +469,37 @@ def test_the_local_stack_tail_of_a_daemon_log(tmp_path: Path) -> None:
     assert Background.of_pid(pid).wait(timeout=10)
     assert processes.log_tail(state, "talker") == "listening | failed: x"
     assert processes.log_tail(state, "never-started") == ""
+
+
+# --- pipe_out: a command's output handed on in chunks ----------------------------------------
+
+
+def test_pipe_out_hands_on_every_byte_in_chunks() -> None:
+    runner, out = quiet()
+    chunks: list[bytes] = []
+    write = (
+        "import sys; sys.stdout.buffer.write(bytes(range(256)) * 1000); print('x', file=sys.stderr)"
+    )
+    result = runner.pipe_out([PY, "-c", write], chunks.append, chunk_size=4096)
+    assert b"".join(chunks) == bytes(range(256)) * 1000
+    assert len(chunks) > 1
+    assert (result.ok, result.stderr) == (True, "x\n")
+    assert out.getvalue().startswith(f"$ {PY} -c ")
+
+
+def test_pipe_out_failure_names_the_command_and_its_last_words() -> None:
+    runner, _ = quiet(secrets=("tok3n",))
+    with pytest.raises(CommandError) as error:
+        runner.pipe_out(["sh", "-c", "echo partial; echo no such image tok3n >&2; exit 3"],
+                        lambda _: None)  # fmt: skip
+    assert str(error.value).endswith(f"failed with exit code 3: no such image {MASK}")
+    assert error.value.returncode == 3
+
+
+def test_pipe_out_dry_run_skips_only_mutating_commands() -> None:
+    runner, _ = quiet(dry_run=True)
+    seen: list[bytes] = []
+    assert runner.pipe_out(["sh", "-c", "echo read"], seen.append).stdout == ""
+    assert seen == [b"read\n"]  # a read (the default) still runs
+    assert runner.pipe_out(["sh", "-c", "echo x"], seen.append, mutates=True).dry_run
+    assert seen == [b"read\n"]
