@@ -160,6 +160,9 @@ def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
             "bench": {"prefix": f"{settings.local.registry}/{namespace}"},
         },
         "default_image": "bench",
+        # The runtime file replaces the one this run was started with (local.yaml turns the
+        # SBOM off where its scanner image cannot be pulled): the bench builds as it does.
+        "sbom": settings.sbom,
         "images": {
             "bench": {
                 **FIXTURE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -22,6 +23,7 @@ from fullstack_build.bench import (
     platform_named,
     raw_multi_argv,
     run_image,
+    runtime_file,
 )
 from fullstack_build.errors import CommandError, ConfigError
 from fullstack_build.platforms import Platform
@@ -198,3 +200,13 @@ def test_the_runner_adds_next_to_nothing_to_a_timed_command() -> None:
     # Measured: +20 to +50 microseconds on a no-op of about 1 ms. The bound leaves room for a
     # busy machine and is still negligible beside a build (hundreds of milliseconds at least).
     assert overhead < 0.005, f"{overhead * 1e6:.0f} us"
+
+
+def test_the_bench_runtime_file_keeps_this_runs_sbom_setting(tmp_path: Path) -> None:
+    # local.yaml turns the SBOM off (its scanner cannot be pulled offline); the bench's own
+    # runtime file replaces local.yaml, so it must say so itself.
+    settings = _settings()
+    for sbom in (False, True):
+        the_settings = dataclasses.replace(settings, sbom=sbom)
+        path = runtime_file(the_settings, tmp_path / f"ns-{sbom}", "ns")
+        assert yaml.safe_load(path.read_text())["sbom"] is sbom
