@@ -17,17 +17,20 @@ printed as ratios (never asserted in tests).
 (d) on the docker-container builder (`local.builder`): a push-digest that exports a registry
     cache (mode=max), `docker buildx prune -af` of the builder, then one that imports it: how
     many of its Dockerfile steps were CACHED (`build_cache.cache_use` on plain progress).
-Every task is timed as a user runs it: a fresh `python -m invoke` process.
+Every task is timed as a user runs it: a fresh `python -m invoke` process. Every command runs
+through the runner, without its echo (``LEAN``): what it adds to a timed run is the cost of a
+Popen call, well under a millisecond (tests/unit/test_bench_figures.py measures it), and a
+failed command ends the bench in one `error:` line like any task.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -38,8 +41,14 @@ from pathlib import Path
 import yaml
 
 from fullstack_build import build_cache, pins, pipeline
-from fullstack_build.platforms import Platform
+from fullstack_build.errors import CommandError, ConfigError, UsageError
+from fullstack_build.platforms import Platform, select_platform
+from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Settings
+
+# The runner the bench times commands with: no echo (the figures are the output), argv kept in
+# each Result, secrets masked, failures raised as CommandError.
+LEAN = Runner(echo=False)
 
 FIXTURE = {
     "repository": "fullstack-bench",
@@ -102,18 +111,15 @@ FIXED_SOURCE_DATE_EPOCH = "1700000000"
 
 
 def _timed(
-    argv: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    runner: Runner = LEAN,
 ) -> float:
+    """Wall time of ``argv`` (output captured; a failure raises CommandError). ``env`` is the
+    command's whole environment: the bench removes variables as well as setting them."""
     started = time.perf_counter()
-    proc = subprocess.run(
-        list(argv), cwd=cwd, env=None if env is None else dict(env), capture_output=True,
-        text=True, check=False,
-    )  # fmt: skip
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise RuntimeError(f"`{' '.join(argv)}` failed: {' | '.join(tail)}")
-    return elapsed
+    runner.run(argv, capture=True, env=env, inherit_env=env is None)
+    return time.perf_counter() - started
 
 
 def build_command(dry_run_output: str) -> list[str]:
@@ -121,7 +127,25 @@ def build_command(dry_run_output: str) -> list[str]:
     for line in dry_run_output.splitlines():
         if line.startswith("$ docker buildx build "):
             return shlex.split(line[2:])
-    raise RuntimeError("the dry run echoed no `docker buildx build` command")
+    raise CommandError(
+        "`invoke --dry build-arch` echoed no `docker buildx build` command: run it yourself "
+        "to see what it plans"
+    )
+
+
+def platform_named(text: str, configured: Sequence[Platform]) -> Platform:
+    """The configured platform ``text`` names (``amd64``, ``linux/arm64``, ...), else one line
+    naming the configured ones and the closest."""
+    try:
+        return select_platform(text, tuple(configured))
+    except UsageError:
+        names = [name for p in configured for name in (p.slug, str(p))]
+        closest = difflib.get_close_matches(text.strip().lower(), names, n=1)
+        hint = f" (closest: {closest[0]})" if closest else ""
+        raise ConfigError(
+            f"bench.images: {text!r} is not a configured platform: use one of "
+            f"{', '.join(str(p) for p in configured)}{hint}"
+        ) from None
 
 
 def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
@@ -136,6 +160,9 @@ def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
             "bench": {"prefix": f"{settings.local.registry}/{namespace}"},
         },
         "default_image": "bench",
+        # The runtime file replaces the one this run was started with (local.yaml turns the
+        # SBOM off where its scanner image cannot be pulled): the bench builds as it does.
+        "sbom": settings.sbom,
         "images": {
             "bench": {
                 **FIXTURE,
@@ -153,7 +180,9 @@ def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
     return path
 
 
-def run(settings: Settings, repeat: int = 5, *, startup_only: bool = False) -> list[Figure]:
+def run(
+    settings: Settings, repeat: int = 5, *, startup_only: bool = False, runner: Runner = LEAN
+) -> list[Figure]:
     """The figures; ``startup_only``: (a) alone, a fully cached build's start-up overhead."""
     work = settings.build_dir / "bench"
     shutil.rmtree(work, ignore_errors=True)
@@ -170,27 +199,23 @@ def run(settings: Settings, repeat: int = 5, *, startup_only: bool = False) -> l
     invoke = invoke_in(f"bench-{uuid.uuid4().hex[:8]}")
     fixed = {**os.environ, "SOURCE_DATE_EPOCH": FIXED_SOURCE_DATE_EPOCH}
     ours_build = [*invoke, "build-arch", "--arch", first.slug]
-    dry = subprocess.run(
-        [*invoke, "--dry", *ours_build[len(invoke):]], env=fixed, capture_output=True,
-        text=True, check=False,
-    )  # fmt: skip
-    if dry.returncode != 0:
-        raise RuntimeError(f"build-arch --dry failed: {dry.stderr.strip()[-300:]}")
+    dry = runner.run([*invoke, "--dry", *ours_build[len(invoke):]], capture=True, env=fixed,
+                     inherit_env=False)  # fmt: skip
     raw_build = build_command(dry.stderr)
     floor_run = [sys.executable, "-m", "invoke", "--version"]
     # Python's default caches compiled modules; where PYTHONDONTWRITEBYTECODE forbids it, the
     # environment as set is timed too (each of its runs compiles what it imports).
     default = default_python_env(fixed, work / "pycache")
     as_set = fixed if fixed.get("PYTHONDONTWRITEBYTECODE") else None
-    _timed(ours_build, env=default)  # also fills the bytecode cache, as a first run does
-    _timed(raw_build, env=fixed)
+    _timed(ours_build, default, runner)  # also fills the bytecode cache, as a first run does
+    _timed(raw_build, fixed, runner)
     ours, ours_as_set, raw, floor = [], [], [], []
     for _ in range(repeat):
-        ours.append(_timed(ours_build, env=default))
-        raw.append(_timed(raw_build, env=fixed))
-        floor.append(_timed(floor_run))
+        ours.append(_timed(ours_build, default, runner))
+        raw.append(_timed(raw_build, fixed, runner))
+        floor.append(_timed(floor_run, runner=runner))
         if as_set is not None:
-            ours_as_set.append(_timed(ours_build, env=as_set))
+            ours_as_set.append(_timed(ours_build, as_set, runner))
     figures.append(
         Figure(
             "(a) build-arch, fully cached",
@@ -219,34 +244,35 @@ def run(settings: Settings, repeat: int = 5, *, startup_only: bool = False) -> l
     # (b) the per-arch flow, serial and parallel, against one multi-platform build and push.
     flows_invoke = invoke_in(f"bench-{uuid.uuid4().hex[:8]}")
     raw_namespace = f"{settings.local.registry}/bench-{uuid.uuid4().hex[:8]}"
-    cases = flow_cases(settings, builder_driver)
+    cases = flow_cases(settings, lambda builder: builder_driver(builder, runner))
     for case in cases:
         if case.problem:
             figures.append(Figure(f"(b) {case.label}: {case.problem}", 0.0, None, "-"))
             continue
         figures += flow_figures(
-            settings, case, flows_invoke, raw_namespace, fixed, max(3, repeat // 2)
+            settings, case, flows_invoke, raw_namespace, fixed, max(3, repeat // 2), runner
         )
 
     # (c) merge-manifest alone, records in place (re-running is harmless by design).
-    merges = [_timed([*flows_invoke, "merge-manifest", "--tag", "bench"]) for _ in range(repeat)]
+    merge = [*flows_invoke, "merge-manifest", "--tag", "bench"]
+    merges = [_timed(merge, runner=runner) for _ in range(repeat)]
     figures.append(
         Figure("(c) merge-manifest wall time", statistics.median(merges), None, "<= 2 s")
     )
     return figures
 
 
-def _output(argv: Sequence[str], env: Mapping[str, str]) -> str:
-    proc = subprocess.run(
-        list(argv), env=dict(env), capture_output=True, text=True, check=False, timeout=900
-    )
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise RuntimeError(f"`{' '.join(argv)}` failed: {' | '.join(tail)}")
-    return proc.stdout + proc.stderr
+# A push of the fixture with its cache takes a minute; a quarter of an hour means it hangs.
+_OUTPUT_TIMEOUT_S = 900
 
 
-def registry_cache_rebuild(settings: Settings) -> str:
+def _output(argv: Sequence[str], env: Mapping[str, str], runner: Runner = LEAN) -> str:
+    result = runner.run(argv, capture=True, env=env, inherit_env=False,
+                        timeout=_OUTPUT_TIMEOUT_S)  # fmt: skip
+    return result.stdout + result.stderr
+
+
+def registry_cache_rebuild(settings: Settings, runner: Runner = LEAN) -> str:
     """(d): the cache hit ratio of a rebuild on a pruned builder from its registry cache."""
     builder = settings.local.builder
     name = "(d) rebuild from a registry cache, builder pruned"
@@ -258,10 +284,10 @@ def registry_cache_rebuild(settings: Settings) -> str:
     env = {**os.environ, "INVOKE_BUILDER": builder}
     push = [sys.executable, "-m", "invoke", "-f", str(config), "push-digest",
             "--arch", settings.platforms[0].slug, "--progress", "plain"]  # fmt: skip
-    _output(push, {**env, "INVOKE_CACHE_TO": ref + ",mode=max"})
-    _output(["docker", "buildx", "prune", "-af", "--builder", builder], env)
+    _output(push, {**env, "INVOKE_CACHE_TO": ref + ",mode=max"}, runner)
+    _output(["docker", "buildx", "prune", "-af", "--builder", builder], env, runner)
     started = time.perf_counter()
-    use = build_cache.cache_use(_output(push, {**env, "INVOKE_CACHE_FROM": ref}))
+    use = build_cache.cache_use(_output(push, {**env, "INVOKE_CACHE_FROM": ref}, runner))
     elapsed = time.perf_counter() - started
     return f"{name:<44} {elapsed:8.2f} s  {use.line():<33}  target every RUN step CACHED"
 
@@ -280,14 +306,14 @@ class FlowCase:
         return f"{self.image}, {self.driver}"
 
 
-def builder_driver(builder: str) -> str:
+def builder_driver(builder: str, runner: Runner = LEAN) -> str:
     """The driver of ``builder`` ("" when there is no such builder)."""
     from fullstack_build import buildx  # noqa: PLC0415
 
-    proc = subprocess.run(
-        buildx.builder_inspect_argv(builder), capture_output=True, text=True, check=False
+    result = runner.run(
+        buildx.builder_inspect_argv(builder), capture=True, check=False, mutates=False
     )
-    return buildx.parse_builder_driver(proc.stdout) if proc.returncode == 0 else ""
+    return buildx.parse_builder_driver(result.stdout) if result.ok else ""
 
 
 def flow_cases(settings: Settings, driver_of: Callable[[str], str]) -> list[FlowCase]:
@@ -339,6 +365,7 @@ def flow_figures(
     raw_namespace: str,
     env: Mapping[str, str],
     runs: int,
+    runner: Runner = LEAN,
 ) -> list[Figure]:
     """``ship`` serial and ``ship --parallel`` against the raw push, in turn, after a warm-up
     of each (which also fills each side's repository)."""
@@ -357,12 +384,12 @@ def flow_figures(
     }  # fmt: skip
     times: dict[str, list[float]] = {name: [] for name in commands}
     for argv in commands.values():
-        _timed(argv, env=env)
+        _timed(argv, env, runner)
     for run_index in range(runs):
         # Each run starts with another side, so drift does not favour one of them.
         order = list(commands)[run_index % 3 :] + list(commands)[: run_index % 3]
         for name in order:
-            times[name].append(_timed(commands[name], env=env))
+            times[name].append(_timed(commands[name], env, runner))
     serial, parallel, raw = (statistics.median(times[n]) for n in ("serial", "parallel", "raw"))
     target = "-"
     if case.image != "bench" and case.driver == "docker-container":
@@ -414,20 +441,23 @@ def labels_argv(tag: str) -> list[str]:
     return ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag]
 
 
-def compressed_size(tag: str) -> int:
+def save_argv(tag: str) -> list[str]:
+    return ["docker", "image", "save", tag]
+
+
+def compressed_size(tag: str, runner: Runner = LEAN) -> int:
     """Bytes of `docker save TAG` through gzip level 6, what registries roughly store."""
     import zlib  # noqa: PLC0415 (only the image bench needs it)
 
-    proc = subprocess.Popen(["docker", "image", "save", tag], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     total = 0
-    for chunk in iter(lambda: proc.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
+
+    def count(chunk: bytes) -> None:
+        nonlocal total
         total += len(compressor.compress(chunk))
-    total += len(compressor.flush())
-    if proc.wait() != 0:
-        raise RuntimeError(f"`docker image save {tag}` failed")
-    return total
+
+    runner.pipe_out(save_argv(tag), count)
+    return total + len(compressor.flush())
 
 
 def run_image(
@@ -436,31 +466,28 @@ def run_image(
     image: str,
     arch: str,
     touch_file: str,
+    runner: Runner = LEAN,
 ) -> ImageFigures:
     spec = settings.image(image)
-    platform = next(p for p in settings.platforms if p.slug == arch or str(p) == arch)
+    platform = platform_named(arch, settings.platforms)
     build = [*invoke, "build-arch", "--image", image, "--arch", platform.slug]
-    cold = _timed([*build, "--no-cache"])
-    warm = _timed(build)
+    cold = _timed([*build, "--no-cache"], runner=runner)
+    warm = _timed(build, runner=runner)
     touched: float | None = None
     if touch_file:
         path = Path(touch_file)
         original = path.read_bytes()
         try:
             path.write_bytes(original + f"\n# bench {uuid.uuid4().hex}\n".encode())
-            touched = _timed(build)
+            touched = _timed(build, runner=runner)
         finally:
             path.write_bytes(original)
     tag = pipeline.local_tag(settings, spec, platform)
     size = pipeline.parse_layer_sizes(
-        subprocess.run(
-            pipeline.image_size_argv(tag), capture_output=True, text=True, check=True
-        ).stdout
+        runner.run(pipeline.image_size_argv(tag), capture=True, mutates=False).stdout
     )
-    labels = json.loads(
-        subprocess.run(labels_argv(tag), capture_output=True, text=True, check=True).stdout
-    )
+    labels = json.loads(runner.run(labels_argv(tag), capture=True, mutates=False).stdout)
     return ImageFigures(
-        image, str(platform), cold, warm, touched, touch_file, size or 0, compressed_size(tag),
-        tuple(pins.version_labels(labels)),
+        image, str(platform), cold, warm, touched, touch_file, size or 0,
+        compressed_size(tag, runner), tuple(pins.version_labels(labels)),
     )  # fmt: skip

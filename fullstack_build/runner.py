@@ -2,22 +2,27 @@
 
 Every command is an argv list built by a pure function elsewhere. The runner echoes it
 (secrets masked), honours dry runs, streams or captures its output, and turns a failure into a
-``CommandError`` that names the command, its exit code and the tail of its output.
+``CommandError`` that names the command, its exit code and the tail of its output. It also
+starts the background processes the local stack keeps (``Runner.start``) and ends them by pid
+(``Background``): no other module of the package starts or signals a program itself.
 """
 
 from __future__ import annotations
 
 import codecs
 import collections
+import contextlib
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol, TextIO
 
 from fullstack_build import log, programs, terminal
@@ -37,6 +42,7 @@ class Result:
     stdout: str
     dry_run: bool = False
     output_tail: str = ""  # the last lines of its output (stderr when captured), masked
+    stderr: str = ""  # captured runs only: all of stderr, as the command wrote it
 
     @property
     def ok(self) -> bool:
@@ -123,10 +129,14 @@ class Runner:
         timeout: float | None = None,
         retry: bool = False,
         watch: OutputWatcher | None = None,
+        inherit_env: bool = True,
     ) -> Result:
         """Run ``argv``.
 
-        capture: collect stdout (stderr still streams) instead of streaming everything.
+        capture: collect stdout and stderr (``Result.stdout``, ``Result.stderr``) instead of
+            streaming everything.
+        env: variables added to ours; with ``inherit_env=False``, the command's whole
+            environment (what a caller that removes a variable passes).
         mutates: False for read-only queries, which still run in a dry run so that plans
             that depend on them (e.g. ``docker buildx inspect``) stay truthful.
         retry: the command talks to a registry. A failure whose output reads as a transient
@@ -150,8 +160,9 @@ class Runner:
         def once() -> Result:
             self._check_stop(shown)
             try:
-                result = self._attempt(argv, shown, secrets, capture, check, input_text, env,
-                                       cwd, timeout, watch)  # fmt: skip
+                result = self._attempt(argv, shown, secrets, capture, check, input_text,
+                                       _environment(env, inherit_env), cwd, timeout,
+                                       watch)  # fmt: skip
             except CommandError:
                 self._check_stop(shown)
                 raise
@@ -228,24 +239,12 @@ class Runner:
         timeout: float | None,
         watch: OutputWatcher | None = None,
     ) -> Result:
-        full_env = None if env is None else {**os.environ, **env}
         try:
-            proc, terminal_fd = self._spawn(argv, capture, input_text, full_env, cwd)
-        except FileNotFoundError as exc:
-            if cwd is not None and not os.path.isdir(cwd):
-                raise CommandError(
-                    f"cannot run `{shown}`: its working folder {cwd} does not exist",
-                    returncode=127,
-                ) from exc
-            raise CommandError(
-                f"{programs.missing_line(argv[0])} (needed for: {shown})", returncode=127
-            ) from exc
-        except PermissionError as exc:
-            raise CommandError(
-                f"`{argv[0]}` is not executable (needed for: {shown}): fix its permissions",
-                returncode=126,
-            ) from exc
+            proc, terminal_fd = self._spawn(argv, capture, input_text, env, cwd)
+        except OSError as exc:
+            raise _not_started(exc, argv, shown, cwd) from exc
         tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+        stderr = ""
         try:
             if capture:
                 stdout, stderr = proc.communicate(input_text, timeout=timeout)
@@ -259,7 +258,8 @@ class Runner:
                 f"`{shown}` did not finish within {timeout:g} s", returncode=-9
             ) from exc
         lines = list(tail) or mask(stdout, secrets).splitlines()[-_TAIL_LINES:]
-        result = Result(argv, proc.returncode, stdout, output_tail="\n".join(lines))
+        result = Result(argv, proc.returncode, stdout, output_tail="\n".join(lines),
+                        stderr=stderr)  # fmt: skip
         if check and proc.returncode != 0:
             last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
             raise CommandError(
@@ -269,6 +269,116 @@ class Runner:
                 output_tail="\n".join(lines),
             )
         return result
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+    ) -> Background:
+        """Start ``argv`` in the background, its output appended to ``log``, and return at
+        once with its handle.
+
+        The process is detached: its own session (a terminal's Ctrl-C does not reach it) and
+        no longer our child (a short-lived go-between starts it and exits), so it survives
+        this process, and ``interrupt.stop_children`` on Ctrl-C or SIGTERM of a task leaves
+        it running: the local stack keeps its daemons and ends them by their pid files.
+
+        Echoed like any command (secrets masked; shown as the shell line that would do the
+        same); a dry run starts nothing and returns a handle with pid 0 that is never alive.
+        The log file holds what the process writes, unmasked (it outlives us, so nothing can
+        stand between them); ``Background.log_tail`` masks what it reads back."""
+        argv = tuple(argv)
+        shown = brief(argv, self.secrets)
+        if self.echo:
+            line = f"{display(argv, self.secrets)} >>{shlex.quote(str(log))} 2>&1 &"
+            print(f"$ {line}", file=self.out, flush=True)
+        if self.dry_run:
+            return Background(argv, 0, log, dry_run=True, secrets=self.secrets)
+        self._check_stop(shown)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        go_between = (sys.executable, "-I", "-S", "-c", _DETACH, *argv)
+        with log.open("ab") as log_file:
+            try:
+                helper = subprocess.Popen(
+                    go_between,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=log_file,
+                    env=_environment(env, inherit_env=True),
+                    cwd=cwd,
+                    start_new_session=True,
+                    text=True,
+                )
+            except OSError as exc:
+                raise _not_started(exc, argv, shown, cwd) from exc
+            try:
+                answer, _ = helper.communicate(timeout=_DETACH_TIMEOUT_S)
+            except subprocess.TimeoutExpired as exc:
+                helper.kill()
+                helper.wait()
+                raise CommandError(
+                    f"`{shown}` did not start within {_DETACH_TIMEOUT_S:g} s", returncode=-9
+                ) from exc
+        word, _, reason = answer.strip().partition(" ")
+        if helper.returncode == 0 and word.isdigit():
+            return Background(argv, int(word), log, secrets=self.secrets)
+        errors = {"FileNotFoundError": FileNotFoundError, "PermissionError": PermissionError}
+        failure = errors.get(word, OSError)(mask(reason or answer.strip(), self.secrets))
+        raise _not_started(failure, argv, shown, None)
+
+    def pipe_out(
+        self,
+        argv: Sequence[str],
+        sink: Callable[[bytes], None],
+        *,
+        mutates: bool = False,
+        chunk_size: int = 1 << 20,
+    ) -> Result:
+        """Run ``argv`` and hand its standard output to ``sink`` in chunks of bytes as it
+        comes (an image export is gigabytes: never held whole); stderr is kept for errors.
+        Checked like ``run``; a dry run of a mutating command runs nothing."""
+        argv = tuple(argv)
+        shown = brief(argv, self.secrets)
+        if self.echo:
+            print(f"$ {display(argv, self.secrets)}", file=self.out, flush=True)
+        if self.dry_run and mutates:
+            return Result(argv, 0, "", dry_run=True)
+        self._check_stop(shown)
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise _not_started(exc, argv, shown, None) from exc
+        out, err = proc.stdout, proc.stderr
+        assert out is not None
+        assert err is not None
+        errors: list[bytes] = []
+        # stderr drains on a thread: a chatty command would otherwise block on a full pipe.
+        drain = threading.Thread(target=lambda: errors.append(err.read()), daemon=True)
+        drain.start()
+        try:
+            for data in iter(lambda: out.read(chunk_size), b""):
+                sink(data)
+        finally:
+            out.close()
+            proc.wait()
+            drain.join()
+            err.close()
+        stderr = b"".join(errors).decode(errors="replace")
+        lines = mask(stderr, self.secrets).splitlines()[-_TAIL_LINES:]
+        if proc.returncode != 0:
+            last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+            raise CommandError(
+                f"`{shown}` failed with exit code {proc.returncode}"
+                + (f": {last}" if last else ""),
+                returncode=proc.returncode,
+                output_tail="\n".join(lines),
+            )
+        return Result(argv, 0, "", output_tail="\n".join(lines), stderr=stderr)
 
     def run_queries(
         self,
@@ -406,6 +516,128 @@ class _FailedResult(Exception):  # a signal inside Runner._retried
     def __init__(self, result: Result) -> None:
         super().__init__(result.returncode)
         self.result = result
+
+
+def _environment(env: Mapping[str, str] | None, inherit_env: bool) -> dict[str, str] | None:
+    """The environment a command gets: ours plus ``env``, or ``env`` alone."""
+    if env is None:
+        return None if inherit_env else {}
+    return {**os.environ, **env} if inherit_env else dict(env)
+
+
+def _not_started(
+    exc: OSError, argv: Sequence[str], shown: str, cwd: str | Path | None
+) -> CommandError:
+    """The one-line error of a command that could not even start."""
+    if isinstance(exc, FileNotFoundError):
+        if cwd is not None and not os.path.isdir(cwd):
+            return CommandError(
+                f"cannot run `{shown}`: its working folder {cwd} does not exist",
+                returncode=127,
+            )
+        return CommandError(
+            f"{programs.missing_line(argv[0])} (needed for: {shown})", returncode=127
+        )
+    if isinstance(exc, PermissionError):
+        return CommandError(
+            f"`{argv[0]}` is not executable (needed for: {shown}): fix its permissions",
+            returncode=126,
+        )
+    return CommandError(f"cannot run `{shown}`: {exc.strerror or exc}", returncode=126)
+
+
+# The go-between of Runner.start: it starts the command (output to its own stderr, the log
+# file), says the command's pid (or why it could not start) on stdout and exits, which leaves
+# the command to init, no longer a descendant of ours. Isolated (-I -S): the command's
+# environment (PYTHONPATH, ...) must not change how it runs.
+_DETACH = """
+import subprocess, sys
+try:
+    child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=2, stderr=2)
+except OSError as exc:
+    print(type(exc).__name__, exc.strerror or exc)
+    raise SystemExit(1)
+print(child.pid)
+"""
+# The go-between only starts a process; a machine too busy to do that in this time is stuck.
+_DETACH_TIMEOUT_S = 30.0
+# How often a wait for a background process looks again.
+_BACKGROUND_POLL_S = 0.05
+# How long a process killed with SIGKILL may take to vanish (the kernel frees it at once,
+# unless it is stuck in uninterruptible IO).
+_KILL_WAIT_S = 5.0
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, counts as ended)."""
+    if pid <= 0:
+        return False  # never a process: os.kill would address a whole group
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        # It ended just now, or there is no /proc (macOS), where os.kill's answer stands.
+        return not os.path.isdir("/proc")
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+@dataclass(frozen=True)
+class Background:
+    """A process ``Runner.start`` left running, known by its pid: it may outlive this
+    process, and another one (``local.down``) may end it from a pid file (``of_pid``)."""
+
+    argv: tuple[str, ...]
+    pid: int  # 0: a dry run, nothing started
+    log: Path | None = None
+    dry_run: bool = False
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def of_pid(cls, pid: int, log: Path | None = None) -> Background:
+        return cls((), pid, log)
+
+    def alive(self) -> bool:
+        return process_alive(self.pid)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the process to end; True if it has."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_BACKGROUND_POLL_S)
+        return True
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM, up to ``timeout`` seconds to end, then SIGKILL. True if it was running."""
+        if not self.alive():
+            return False
+        self._signal(signal.SIGTERM)
+        if not self.wait(timeout):
+            self._signal(signal.SIGKILL)
+            self.wait(_KILL_WAIT_S)
+        return True
+
+    def _signal(self, signum: int) -> None:
+        if self.pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def log_tail(self, lines: int = 5) -> str:
+        """Its log's last lines (the empty ones left out) on one line, secrets masked."""
+        if self.log is None:
+            return ""
+        try:
+            text = self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        last = (ln.strip() for ln in text.splitlines()[-lines:])
+        return mask(" | ".join(ln for ln in last if ln), self.secrets)
 
 
 _READ_SIZE = 65536

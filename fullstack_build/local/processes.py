@@ -1,18 +1,25 @@
 """Background processes the local stack starts, tracked by pid files under the state folder so
-`local.down` ends exactly those and nothing else."""
+`local.down` ends exactly those and nothing else. The runner starts and ends them
+(``Runner.start``, ``Background``); this module keeps their pid files and logs."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from fullstack_build.runner import Background, Runner, process_alive
+
+# local.up says what it does in its own lines (engine.py, registries.py): the daemon itself
+# starts without an echo, as it always has, unless the caller passes its runner.
+_QUIET = Runner(echo=False)
 
 
 def pid_file(state_dir: Path, name: str) -> Path:
     return state_dir / "run" / f"{name}.pid"
+
+
+def log_file(state_dir: Path, name: str) -> Path:
+    return state_dir / "logs" / f"{name}.log"
 
 
 def read_pid(path: Path) -> int | None:
@@ -23,18 +30,7 @@ def read_pid(path: Path) -> int | None:
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still "exists"; treat it as dead.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    return process_alive(pid)
 
 
 def start(
@@ -44,23 +40,15 @@ def start(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    runner: Runner = _QUIET,
 ) -> int:
-    """Start ``argv`` detached (own session, survives the task), log to logs/NAME.log."""
-    logs = state_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    """Start ``argv`` detached (own session, not our child: it survives the task, and a
+    Ctrl-C of the task leaves it running), log to logs/NAME.log, pid in run/NAME.pid."""
     pid_file(state_dir, name).parent.mkdir(parents=True, exist_ok=True)
-    with (logs / f"{name}.log").open("ab") as log_file:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=None if env is None else {**os.environ, **env},
-            cwd=cwd,
-        )
-    pid_file(state_dir, name).write_text(f"{proc.pid}\n")
-    return proc.pid
+    started = runner.start(argv, log=log_file(state_dir, name), env=env, cwd=cwd)
+    if not started.dry_run:
+        pid_file(state_dir, name).write_text(f"{started.pid}\n")
+    return started.pid
 
 
 def stop(state_dir: Path, name: str, timeout: float = 30.0) -> bool:
@@ -69,21 +57,10 @@ def stop(state_dir: Path, name: str, timeout: float = 30.0) -> bool:
     pid = read_pid(path)
     if pid is None:
         return False
-    was_alive = alive(pid)
-    if was_alive:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if alive(pid):
-            os.kill(pid, signal.SIGKILL)
+    was_alive = Background.of_pid(pid).stop(timeout)
     path.unlink(missing_ok=True)
     return was_alive
 
 
 def log_tail(state_dir: Path, name: str, lines: int = 5) -> str:
-    try:
-        text = (state_dir / "logs" / f"{name}.log").read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
-    return " | ".join(ln.strip() for ln in text.splitlines()[-lines:] if ln.strip())
+    return Background.of_pid(0, log_file(state_dir, name)).log_tail(lines)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
+import re
+import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fullstack_build.errors import CommandError
-from fullstack_build.runner import MASK, Runner, display, mask
+from fullstack_build.local import processes
+from fullstack_build.runner import MASK, Background, Runner, display, mask
 
 PY = sys.executable
 
@@ -289,3 +296,210 @@ def test_a_query_that_cannot_start_is_the_usual_error() -> None:
     runner, _ = quiet()
     with pytest.raises(CommandError, match="is not installed"):
         runner.run_queries([["true"], ["no-such-tool-fullstack"]])
+
+
+# --- background processes (Runner.start, Background) -----------------------------------------
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def _wait_for(predicate: Callable[[], bool], within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def started() -> Iterator[list[Background]]:
+    """Background processes a test started: each is stopped by its pid afterwards."""
+    handles: list[Background] = []
+    yield handles
+    for handle in handles:
+        handle.stop(timeout=2)
+
+
+def test_a_background_process_runs_detached_until_stopped(
+    tmp_path: Path, started: list[Background]
+) -> None:
+    runner, out = quiet()
+    log = tmp_path / "logs" / "sleeper.log"
+    handle = runner.start(["sleep", "30"], log=log)
+    started.append(handle)
+    assert out.getvalue() == f"$ sleep 30 >>{log} 2>&1 &\n"
+    assert handle.pid > 0
+    assert handle.alive()
+    # Not our child: its own session, left to init, so it outlives the task.
+    assert _parent_of(handle.pid) != os.getpid()
+    assert os.getsid(handle.pid) != os.getsid(0)
+    assert not handle.wait(timeout=0.2)
+    assert handle.stop(timeout=5)
+    assert not handle.alive()
+    assert not handle.stop(timeout=5)  # nothing left to stop
+
+
+def test_a_task_interrupted_leaves_its_background_processes_running(
+    tmp_path: Path, started: list[Background]
+) -> None:
+    # Ctrl-C of `local.up` stops the task's children (interrupt.stop_children); the daemons
+    # it started stay up, recorded in their pid files for `local.down`.
+    from fullstack_build import interrupt  # noqa: PLC0415
+
+    handle = Runner(echo=False).start(["sleep", "30"], log=tmp_path / "daemon.log")
+    started.append(handle)
+    child = subprocess.Popen(["sleep", "30"])
+    signalled = interrupt.stop_children(grace_s=2)
+    assert child.wait(timeout=5) != 0
+    assert handle.pid not in signalled
+    assert handle.alive()
+
+
+def test_a_background_server_answers_logs_and_stops(
+    tmp_path: Path, started: list[Background]
+) -> None:
+    log = tmp_path / "server.log"
+    # A real daemon: an HTTP server on a free loopback port, unbuffered so its log fills live.
+    handle = Runner(echo=False).start(
+        [PY, "-m", "http.server", "--bind", "127.0.0.1", "0"], log=log, cwd=tmp_path,
+        env={"PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    started.append(handle)
+    (tmp_path / "hello.txt").write_text("hello from the background\n")
+    assert _wait_for(lambda: "Serving HTTP on" in log.read_text()), log.read_text()
+    port = int(re.search(r" port (\d+)", log.read_text()).group(1))  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/hello.txt"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.read() == b"hello from the background\n"
+    assert _wait_for(lambda: "GET /hello.txt" in log.read_text())
+    assert "GET /hello.txt" in handle.log_tail()
+    assert handle.stop(timeout=5)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=2)
+
+
+def test_a_background_log_is_appended_and_read_back_masked(tmp_path: Path) -> None:
+    runner, out = quiet(secrets=("hunter2",))
+    log = tmp_path / "talker.log"
+    log.write_text("from an earlier run\n")
+    say = "import sys; print('the password is', sys.argv[1]); print(); print('bye')"
+    handle = runner.start([PY, "-c", say, "hunter2"], log=log)
+    assert handle.wait(timeout=10)
+    assert "hunter2" not in out.getvalue()
+    assert out.getvalue().endswith(f" {MASK} >>{log} 2>&1 &\n")
+    # The file holds what the process wrote (it outlives us: nothing stands between them);
+    # what the project shows of it is masked.
+    assert log.read_text() == "from an earlier run\nthe password is hunter2\n\nbye\n"
+    assert handle.log_tail() == f"from an earlier run | the password is {MASK} | bye"
+    assert handle.log_tail(lines=2) == "bye"
+
+
+def test_a_dry_run_starts_nothing_in_the_background(tmp_path: Path) -> None:
+    runner, out = quiet(dry_run=True)
+    marker = tmp_path / "made"
+    handle = runner.start(["touch", str(marker)], log=tmp_path / "touch.log")
+    assert (handle.dry_run, handle.pid, handle.alive()) == (True, 0, False)
+    assert not handle.stop(timeout=1)
+    assert out.getvalue() == f"$ touch {marker} >>{tmp_path / 'touch.log'} 2>&1 &\n"
+    assert not marker.exists()
+    assert not (tmp_path / "touch.log").exists()
+
+
+def test_a_background_process_that_ignores_sigterm_is_killed(
+    tmp_path: Path, started: list[Background]
+) -> None:
+    log = tmp_path / "stubborn.log"
+    stubborn = (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(30)"
+    )
+    handle = Runner(echo=False).start([PY, "-c", stubborn], log=log)
+    started.append(handle)
+    assert _wait_for(lambda: "ready" in log.read_text())
+    begun = time.monotonic()
+    assert handle.stop(timeout=0.5)
+    assert not handle.alive()
+    assert time.monotonic() - begun < 5
+
+
+@pytest.mark.parametrize("pid", [0, -1], ids=["zero", "minus-one"])
+def test_a_pid_that_names_no_single_process_is_never_signalled(pid: int) -> None:
+    # os.kill(0, ...) would signal our own process group, os.kill(-1, ...) every process.
+    assert not Background.of_pid(pid).alive()
+    assert not Background.of_pid(pid).stop(timeout=0.1)
+
+
+def test_a_missing_program_fails_to_start_in_one_line(tmp_path: Path) -> None:
+    runner, _ = quiet()
+    with pytest.raises(CommandError) as error:
+        runner.start(["no-such-daemon-here", "--serve"], log=tmp_path / "x.log")
+    assert str(error.value).startswith("`no-such-daemon-here` is not installed or not on PATH")
+    assert str(error.value).endswith("(needed for: no-such-daemon-here --serve)")
+    assert error.value.returncode == 127
+
+
+def test_a_missing_working_folder_fails_to_start_in_one_line(tmp_path: Path) -> None:
+    runner, _ = quiet()
+    missing = tmp_path / "gone"
+    with pytest.raises(CommandError, match=f"its working folder {missing} does not exist"):
+        runner.start(["sleep", "1"], log=tmp_path / "x.log", cwd=missing)
+
+
+def test_the_local_stack_records_and_ends_only_what_it_started(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    pid = processes.start(state, "svc", ["sleep", "30"])
+    assert processes.read_pid(processes.pid_file(state, "svc")) == pid
+    assert processes.alive(pid)
+    assert processes.stop(state, "svc", timeout=5)
+    assert not processes.alive(pid)
+    assert not processes.pid_file(state, "svc").exists()
+    assert not processes.stop(state, "svc")  # no pid file: nothing of ours runs
+    # A pid file whose process has ended: cleared, nothing signalled.
+    processes.pid_file(state, "old").write_text("0\n")
+    assert not processes.stop(state, "old")
+    assert not processes.pid_file(state, "old").exists()
+
+
+def test_the_local_stack_tail_of_a_daemon_log(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    pid = processes.start(state, "talker", [PY, "-c", "print('listening'); print('failed: x')"])
+    assert Background.of_pid(pid).wait(timeout=10)
+    assert processes.log_tail(state, "talker") == "listening | failed: x"
+    assert processes.log_tail(state, "never-started") == ""
+
+
+# --- pipe_out: a command's output handed on in chunks ----------------------------------------
+
+
+def test_pipe_out_hands_on_every_byte_in_chunks() -> None:
+    runner, out = quiet()
+    chunks: list[bytes] = []
+    write = (
+        "import sys; sys.stdout.buffer.write(bytes(range(256)) * 1000); print('x', file=sys.stderr)"
+    )
+    result = runner.pipe_out([PY, "-c", write], chunks.append, chunk_size=4096)
+    assert b"".join(chunks) == bytes(range(256)) * 1000
+    assert len(chunks) > 1
+    assert (result.ok, result.stderr) == (True, "x\n")
+    assert out.getvalue().startswith(f"$ {PY} -c ")
+
+
+def test_pipe_out_failure_names_the_command_and_its_last_words() -> None:
+    runner, _ = quiet(secrets=("tok3n",))
+    with pytest.raises(CommandError) as error:
+        runner.pipe_out(["sh", "-c", "echo partial; echo no such image tok3n >&2; exit 3"],
+                        lambda _: None)  # fmt: skip
+    assert str(error.value).endswith(f"failed with exit code 3: no such image {MASK}")
+    assert error.value.returncode == 3
+
+
+def test_pipe_out_dry_run_skips_only_mutating_commands() -> None:
+    runner, _ = quiet(dry_run=True)
+    seen: list[bytes] = []
+    assert runner.pipe_out(["sh", "-c", "echo read"], seen.append).stdout == ""
+    assert seen == [b"read\n"]  # a read (the default) still runs
+    assert runner.pipe_out(["sh", "-c", "echo x"], seen.append, mutates=True).dry_run
+    assert seen == [b"read\n"]
