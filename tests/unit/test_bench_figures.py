@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from fullstack_build.bench import (
     Figure,
     build_command,
@@ -16,7 +14,8 @@ from fullstack_build.bench import (
     raw_multi_argv,
 )
 from fullstack_build.platforms import Platform
-from fullstack_build.settings import ImageSpec, Settings, load_settings
+from fullstack_build.settings import ImageSpec
+from unit.conftest import make_settings
 
 
 def test_a_figure_against_raw_shows_ratio_and_overhead() -> None:
@@ -54,11 +53,6 @@ def test_the_raw_side_is_the_command_the_dry_run_echoed() -> None:
     ]  # fmt: skip
 
 
-def _settings() -> Settings:
-    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "invoke.yaml").read_text())
-    return load_settings(raw, env={})
-
-
 def test_the_raw_side_of_the_flow_is_one_multi_platform_push_on_the_same_builder() -> None:
     spec = ImageSpec("app", "fullstack-agent", "app", "app/Dockerfile", {"BASE_IMAGE": "b:1"})
     platforms = (Platform("linux", "amd64"), Platform("linux", "arm64"))
@@ -72,7 +66,7 @@ def test_the_raw_side_of_the_flow_is_one_multi_platform_push_on_the_same_builder
 
 
 def test_flow_cases_cover_both_images_on_both_drivers_and_say_what_is_missing() -> None:
-    cases = flow_cases(_settings(), {"default": "docker"}.get)  # type: ignore[arg-type]
+    cases = flow_cases(make_settings(), {"default": "docker"}.get)  # type: ignore[arg-type]
     assert [(c.image, c.driver, c.builder) for c in cases] == [
         ("bench", "docker", "default"), ("app", "docker", "default"),
         ("bench", "docker-container", "fullstack-nodes"),

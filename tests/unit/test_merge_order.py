@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pytest_httpserver import HTTPServer
 
 from fullstack_build import digests, ledger, pipeline
 from fullstack_build.errors import CommandError, DigestRecordError, RegistryError, SigningError
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Result, Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORMS = (Platform("linux", "amd64"), Platform("linux", "arm64"))
@@ -121,12 +121,10 @@ class ScriptedRunner(Runner):
 
 
 def settings(port: int) -> Settings:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    raw["registries"] = {
+    return make_settings(registries={
         "one": {"prefix": f"127.0.0.1:{port}/one"},
         "two": {"prefix": f"127.0.0.1:{port}/two"},
-    }
-    return load_settings(raw, env={})
+    })  # fmt: skip
 
 
 @pytest.fixture
