@@ -290,7 +290,9 @@ def test_calls_pass_matrix_values_and_dirs_through_the_environment(
 def test_lint_and_unit_tests_run_in_one_job(reusable: Workflow) -> None:
     scripts = [s.run or "" for s in reusable.jobs["checks"].steps]
     assert any(re.fullmatch(r"invoke lint\s*", s) for s in scripts)
-    assert any(re.fullmatch(r"python -m pytest tests/unit( -q)?\s*", s) for s in scripts)
+    # The build system's unit tests and each image's own tests: everything that needs no engine.
+    unit = r"python -m pytest tests/unit app/tests sandbox/tests( -q)?\s*"
+    assert any(re.fullmatch(unit, s) for s in scripts)
 
 
 # --- extractor and expressions (small tables) ---------------------------------------------
