@@ -26,7 +26,8 @@ import requests
 
 from fullstack_build.rehearsal import plan
 
-pytestmark = pytest.mark.engine
+# Each rehearsal builds the app image for every platform (arm64 under QEMU): minutes.
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = "127.0.0.1:5000"

@@ -74,6 +74,7 @@ def local_tags() -> Iterator[dict[str, str]]:
         subprocess.run(["docker", "rmi", "-f", *tags.values()], capture_output=True, check=False)
 
 
+@pytest.mark.slow  # builds the app image
 @pytest.mark.parametrize("arch", ["amd64", "arm64"])
 def test_app_image_passes_its_smoke_suite(
     local_tags: dict[str, str], arch: str, tmp_path: Path
@@ -88,6 +89,7 @@ def test_app_image_passes_its_smoke_suite(
     assert leftover_containers(plan) == ""
 
 
+@pytest.mark.slow  # builds the app image
 def test_pushed_digest_is_pulled_and_tested(tmp_path: Path) -> None:
     repository = f"{REGISTRY}/{RUN}/fullstack-agent"
     metadata = tmp_path / "metadata.json"
@@ -133,6 +135,7 @@ def test_image_missing_from_the_registry_is_one_line(tmp_path: Path) -> None:
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.slow  # builds the app image
 def test_wrong_platform_is_refused(local_tags: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"is linux/amd64, not linux/arm64"):
         run_smoke(
@@ -141,6 +144,7 @@ def test_wrong_platform_is_refused(local_tags: dict[str, str], tmp_path: Path) -
         )  # fmt: skip
 
 
+@pytest.mark.slow  # builds the app image
 def test_stack_that_never_turns_healthy_fails_within_the_timeout(
     local_tags: dict[str, str], tmp_path: Path
 ) -> None:

@@ -13,7 +13,8 @@ from fullstack_build import attestations, buildx, pipeline
 from fullstack_build.errors import ConfigError, PreconditionError
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Result, Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "buildx"
@@ -22,10 +23,8 @@ REPO = "127.0.0.1:5000/team/fullstack-agent"
 
 
 def settings(**overrides: Any) -> Settings:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    raw["registries"] = {"local": {"prefix": "127.0.0.1:5000/team"}}
-    raw.update(overrides)
-    return load_settings(raw, env={})
+    local = {"local": {"prefix": "127.0.0.1:5000/team"}}
+    return make_settings(**{"registries": local, **overrides})
 
 
 @pytest.mark.parametrize(

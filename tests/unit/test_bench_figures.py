@@ -28,7 +28,8 @@ from fullstack_build.bench import (
 from fullstack_build.errors import CommandError, ConfigError
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Runner
-from fullstack_build.settings import ImageSpec, Settings, load_settings
+from fullstack_build.settings import ImageSpec
+from unit.conftest import make_settings
 
 
 def test_a_figure_against_raw_shows_ratio_and_overhead() -> None:
@@ -66,11 +67,6 @@ def test_the_raw_side_is_the_command_the_dry_run_echoed() -> None:
     ]  # fmt: skip
 
 
-def _settings() -> Settings:
-    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "invoke.yaml").read_text())
-    return load_settings(raw, env={})
-
-
 def test_the_raw_side_of_the_flow_is_one_multi_platform_push_on_the_same_builder() -> None:
     spec = ImageSpec("app", "fullstack-agent", "app", "app/Dockerfile", {"BASE_IMAGE": "b:1"})
     platforms = (Platform("linux", "amd64"), Platform("linux", "arm64"))
@@ -84,7 +80,7 @@ def test_the_raw_side_of_the_flow_is_one_multi_platform_push_on_the_same_builder
 
 
 def test_flow_cases_cover_both_images_on_both_drivers_and_say_what_is_missing() -> None:
-    cases = flow_cases(_settings(), {"default": "docker"}.get)  # type: ignore[arg-type]
+    cases = flow_cases(make_settings(), {"default": "docker"}.get)  # type: ignore[arg-type]
     assert [(c.image, c.driver, c.builder) for c in cases] == [
         ("bench", "docker", "default"), ("app", "docker", "default"),
         ("bench", "docker-container", "fullstack-nodes"),
@@ -145,7 +141,7 @@ def test_a_bench_platform_typo_is_one_line_naming_the_platforms(text: str, close
 def test_a_bench_images_typo_fails_before_any_build(capfd: pytest.CaptureFixture[str]) -> None:
     # A runner that would fail on any command: the typo is reported before the first one.
     with pytest.raises(ConfigError, match=r"'amd46' is not a configured platform"):
-        run_image(_settings(), ["false"], "app", "amd46", "", runner=Runner(dry_run=True))
+        run_image(make_settings(), ["false"], "app", "amd46", "", runner=Runner(dry_run=True))
     assert capfd.readouterr().err == ""
 
 
@@ -205,7 +201,7 @@ def test_the_runner_adds_next_to_nothing_to_a_timed_command() -> None:
 def test_the_bench_runtime_file_keeps_this_runs_sbom_setting(tmp_path: Path) -> None:
     # local.yaml turns the SBOM off (its scanner cannot be pulled offline); the bench's own
     # runtime file replaces local.yaml, so it must say so itself.
-    settings = _settings()
+    settings = make_settings()
     for sbom in (False, True):
         the_settings = dataclasses.replace(settings, sbom=sbom)
         path = runtime_file(the_settings, tmp_path / f"ns-{sbom}", "ns")

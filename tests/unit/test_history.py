@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import yaml
 
 from fullstack_build.buildkit_progress import Step
 from fullstack_build.errors import ConfigError, RegressionError
@@ -25,7 +24,8 @@ from fullstack_build.history import pg_server, recorder, show, trend
 from fullstack_build.history.config import HistorySettings
 from fullstack_build.history.store import SCHEMA_VERSION, BuildRecord, HistoryError, open_store
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,8 +86,7 @@ def seed(history: HistorySettings, build_dir: Path) -> None:
 
 
 def settings_with(history: HistorySettings, build_dir: Path) -> Settings:
-    config = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    return replace(load_settings(config, env={}), history=history, build_dir=build_dir)
+    return replace(make_settings(), history=history, build_dir=build_dir)
 
 
 def test_a_slower_build_is_a_regression_naming_the_slower_step(

@@ -1,6 +1,7 @@
 """The order merge-manifest promises, run with a scripted runner that plays the registries'
 side of every buildx command (and a real HTTP server answering /v2/): every record checked in
-every registry, then the index pushed by digest everywhere, and only then any tag."""
+every registry, then the index pushed by digest everywhere, and only then any tag. A failed
+check writes nothing; a failure among the tags names exactly what moved."""
 
 from __future__ import annotations
 
@@ -12,19 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pytest_httpserver import HTTPServer
 
 from fullstack_build import digests, ledger, pipeline
 from fullstack_build.errors import CommandError, DigestRecordError, RegistryError, SigningError
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Result, Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORMS = (Platform("linux", "amd64"), Platform("linux", "arm64"))
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+CREATE = ("docker", "buildx", "imagetools", "create")
+INSPECT = ("docker", "buildx", "imagetools", "inspect")
 
 
 def _digest(raw: str) -> str:
@@ -121,12 +124,10 @@ class ScriptedRunner(Runner):
 
 
 def settings(port: int) -> Settings:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    raw["registries"] = {
+    return make_settings(registries={
         "one": {"prefix": f"127.0.0.1:{port}/one"},
         "two": {"prefix": f"127.0.0.1:{port}/two"},
-    }
-    return load_settings(raw, env={})
+    })  # fmt: skip
 
 
 @pytest.fixture
@@ -155,14 +156,24 @@ def setup(httpserver: HTTPServer) -> tuple[pipeline.MergePlan, ScriptedRunner]:
     return plan, ScriptedRunner(echo=False, registries=fake)
 
 
+def _writes(log: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The commands that change a registry: every `imagetools create` but a dry run."""
+    return [a for a in log if a[:4] == CREATE and "--dry-run" not in a]
+
+
+def _target(argv: tuple[str, ...]) -> str:
+    """What a write names first: REPO@DIGEST for an index push, REPO:TAG for tags."""
+    return argv[argv.index("--tag") + 1]
+
+
 def _kinds(log: list[tuple[str, ...]]) -> list[str]:
     """Each command as check / index / tag, in the order it ran."""
     kinds = []
     for argv in log:
-        if argv[:4] == ("docker", "buildx", "imagetools", "create") and "--dry-run" not in argv:
-            target = argv[argv.index("--tag") + 1]
+        if argv[:4] == CREATE and "--dry-run" not in argv:
+            target = _target(argv)
             kinds.append("index" if "@" in target else "tag")
-        elif argv[:4] == ("docker", "buildx", "imagetools", "inspect"):
+        elif argv[:4] == INSPECT:
             kinds.append("read")
     return kinds
 
@@ -182,6 +193,15 @@ def test_every_check_and_every_index_push_comes_before_any_tag(
     # Both records were read (and their configs) in both registries before the first push.
     first_push = kinds.index("index")
     assert kinds[:first_push].count("read") == 2 * 2 * 2
+    writes = _writes(runner.log)
+    before_any_write = runner.log[: runner.log.index(writes[0])]
+    read = {argv[-1] for argv in before_any_write if argv[:4] == INSPECT}
+    assert read >= {source for step in plan.steps for source in step.sources}
+    # The first writes: the same index, by digest, in each registry; then the tags.
+    assert [_target(a) for a in writes] == [
+        *(f"{step.repository}@{result.index_digest}" for step in plan.steps),
+        *(step.tags[0] for step in plan.steps),
+    ]
     served = runner.registries.served
     for step in plan.steps:
         for tag in step.tags:
@@ -204,6 +224,22 @@ def test_a_record_of_the_wrong_platform_stops_before_any_write(
         pipeline.execute_merge(swapped, runner, {}, PLATFORMS)
 
     assert set(_kinds(runner.log)) == {"read"}
+    assert ledger.summary() == "nothing was published"
+
+
+def test_a_record_missing_from_the_second_registry_stops_before_any_write(
+    setup: tuple[pipeline.MergePlan, ScriptedRunner],
+) -> None:
+    plan, runner = setup
+    missing = plan.steps[1].sources[1]  # arm64, in the second registry only
+    del runner.registries.served[missing]
+
+    with pytest.raises(RegistryError) as error:
+        pipeline.execute_merge(plan, runner, {}, PLATFORMS)
+
+    assert f"{missing} (linux/arm64) is not in registry" in str(error.value)
+    assert "re-run `invoke push-digest --image app --arch linux/arm64`" in str(error.value)
+    assert _writes(runner.log) == []
     assert ledger.summary() == "nothing was published"
 
 
@@ -235,6 +271,13 @@ def test_a_tag_write_failing_in_the_second_registry_names_what_moved(
     assert f"already published: {moved}" in message
     assert "re-running merge-manifest with the same records converges" in message
     assert plan.steps[1].registry.host in message
+    # What moved is exactly the first registry's tags; the second still has none.
+    assert ledger.entries() == plan.steps[0].tags
+    assert not any(tag in runner.registries.served for tag in plan.steps[1].tags)
+    # Before the failing tags, both registries already held the index by digest.
+    pushed = [_target(a).split("@") for a in _writes(runner.log) if "@" in _target(a)]
+    assert [repository for repository, _ in pushed] == [step.repository for step in plan.steps]
+    assert len({digest for _, digest in pushed}) == 1
 
     # The re-run converges: the same index, every tag in both registries.
     runner.registries.fail_tags_in = ""

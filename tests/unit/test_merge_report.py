@@ -9,14 +9,15 @@ from fullstack_build import flows
 from fullstack_build.digests import PATH_OCI_LAYOUT, DigestRecord
 from fullstack_build.github.actions import ArchReport, BuildReport
 from fullstack_build.platforms import Platform
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
+from unit.conftest import make_settings
 
 DIGEST = "sha256:" + "a" * 64
 OLDER = "sha256:" + "b" * 64
 
 
 def settings(tmp_path: Path) -> Settings:
-    return load_settings({
+    return make_settings({
         "default_image": "app",
         "images": {"app": {"repository": "fullstack-agent", "context": "app",
                            "dockerfile": "app/Dockerfile"}},
@@ -24,7 +25,7 @@ def settings(tmp_path: Path) -> Settings:
         "registries": {"local": {"prefix": "127.0.0.1:5000/team"}},
         "local": {"registry_port": 5000, "auth_registry_port": 5001},
         "build_dir": str(tmp_path),
-    }, env={})  # fmt: skip
+    })  # fmt: skip
 
 
 def record(digest: str = DIGEST) -> DigestRecord:

@@ -10,7 +10,8 @@ import pytest
 
 from fullstack_build.metadata import METADATA_ACTION_DEFAULT_RULES, compute
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
+from unit.conftest import make_settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "metadata"
 NOW = datetime(2020, 1, 10, 0, 30, tzinfo=UTC)
@@ -54,7 +55,7 @@ def settings() -> Settings:
         "registries": {"local": {"prefix": "127.0.0.1:5000/user"}},
         "local": {"registry_port": 5000, "auth_registry_port": 5001},
     }
-    return load_settings(config, env={})
+    return make_settings(config)
 
 
 SEMVER3 = [

@@ -14,6 +14,7 @@ from fullstack_build import buildx, digests, pipeline
 from fullstack_build.errors import ConfigError, RegistryError, UsageError
 from fullstack_build.platforms import Platform
 from fullstack_build.settings import Settings, load_settings
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 AMD64 = Platform("linux", "amd64")
@@ -29,10 +30,7 @@ CONTAINER = pipeline.Builder("ci", "docker-container")
 
 
 def settings(**overrides: Any) -> Settings:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    raw["registries"] = LOCAL
-    raw.update(overrides)
-    return load_settings(raw, env={})
+    return make_settings(**{"registries": LOCAL, **overrides})
 
 
 def record(platform: Platform, digit: str) -> digests.DigestRecord:

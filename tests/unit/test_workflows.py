@@ -30,7 +30,7 @@ from invoke.parser import Parser, ParseResult
 from invoke.program import Program
 
 from fullstack_build import ci, lock
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
 from fullstack_build.workflows import (
     InvokeCall,
     Job,
@@ -46,6 +46,7 @@ from fullstack_build.workflows import (
     local_workflow,
     substitute,
 )
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -75,8 +76,7 @@ EVENTS = {
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    raw = yaml.safe_load((ROOT / "invoke.yaml").read_text(encoding="utf-8"))
-    return load_settings(raw, env={})
+    return make_settings()
 
 
 @pytest.fixture(scope="module", params=sorted(WORKFLOWS))
@@ -104,7 +104,7 @@ def image_of(workflow: Workflow) -> str:
 
 def matrix_output(settings: Settings, image: str, env: Mapping[str, str] | None = None) -> str:
     """What the `matrix` job's step output holds: `invoke matrix`'s JSON."""
-    raw = load_settings(settings.raw, env=dict(env or {}))
+    raw = make_settings(settings.raw, env=env)
     entries = ci.plan_matrix(image, raw.platforms, ci.load_ci_settings(raw.raw))
     return json.dumps(ci.matrix_json(entries))
 
@@ -290,7 +290,9 @@ def test_calls_pass_matrix_values_and_dirs_through_the_environment(
 def test_lint_and_unit_tests_run_in_one_job(reusable: Workflow) -> None:
     scripts = [s.run or "" for s in reusable.jobs["checks"].steps]
     assert any(re.fullmatch(r"invoke lint\s*", s) for s in scripts)
-    assert any(re.fullmatch(r"python -m pytest tests/unit( -q)?\s*", s) for s in scripts)
+    # The build system's unit tests and each image's own tests: everything that needs no engine.
+    unit = r"python -m pytest tests/unit app/tests sandbox/tests( -q)?\s*"
+    assert any(re.fullmatch(unit, s) for s in scripts)
 
 
 # --- extractor and expressions (small tables) ---------------------------------------------

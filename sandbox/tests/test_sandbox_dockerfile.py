@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
+SANDBOX = Path(__file__).resolve().parents[1]
 DOCKERFILE = SANDBOX / "Dockerfile"
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|AUTH|CREDENTIAL", re.IGNORECASE)
 

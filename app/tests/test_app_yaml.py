@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 # The app is a standalone package in app/ (it is what the image copies), not installed here.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fullstack_agent import yamlout
 

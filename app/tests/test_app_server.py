@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-APP_DIR = Path(__file__).resolve().parents[2] / "app"
+APP_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(APP_DIR))
 
 from fullstack_agent import config as app_config  # noqa: E402

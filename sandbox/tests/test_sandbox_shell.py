@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
+SANDBOX = Path(__file__).resolve().parents[1]
 BASHRC = SANDBOX / ".bashrc"
 ENTRYPOINT = SANDBOX / "entrypoint.sh"
 SCRIPTS = [BASHRC, ENTRYPOINT, SANDBOX / "scripts" / "create-next-project.sh"]

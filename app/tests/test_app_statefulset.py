@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fullstack_agent import yamlout
 from fullstack_agent.statefulset import MAX_NAME, InvalidName, statefulset
