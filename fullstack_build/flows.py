@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fullstack_build import buildkit_progress, log, metadata, pipeline, qemu_check, terminal
+from fullstack_build import buildkit_progress, log, metadata, pipeline, probes, terminal
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -144,10 +144,10 @@ def build_arch(
     if tag is not None and not tag.strip():
         raise UsageError("--tag is empty: pass a local tag such as --tag app:dev, or leave it out")
     check_destinations(destinations(target, env, "build"))
-    builder: pipeline.Builder | None = None
-    if qemu_check.problem_for(platform):
+    builder: probes.Builder | None = None
+    if probes.platform_problem(platform):
         # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
-        builder = pipeline.probe_builder(runner, target.builder)
+        builder = probes.probe_builder(runner, target.builder)
         pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_build(
@@ -158,8 +158,8 @@ def build_arch(
     except CommandError:
         # Diagnose on failure, so a healthy build pays nothing for it: no engine, no buildx or
         # no such builder becomes one actionable line instead of buildx's output.
-        pipeline.probe_builder(runner, target.builder)
-        pipeline.require_buildx_for(runner, plan.argv)
+        probes.probe_builder(runner, target.builder)
+        probes.require_buildx_for(runner, plan.argv)
         raise
     report = actions.BuildReport(
         image=image.name,
@@ -214,7 +214,7 @@ def _push_digest(
     arch: str | None,
     runner: Runner,
     env: Mapping[str, str],
-    builder: pipeline.Builder | None = None,
+    builder: probes.Builder | None = None,
 ) -> tuple[digests.DigestRecord, actions.ArchReport, history_trend.Regression | None]:
     """push-digest, also returning what the merge report says of this platform and whether
     the build history calls it a regression. ``builder``: the builder already probed (``ship``
@@ -227,7 +227,7 @@ def _push_digest(
         log.notice(notice)
     platform = platform_for(settings, arch)
     check_destinations(destinations(target, env, "push"))
-    builder = builder or pipeline.probe_builder(runner, target.builder)
+    builder = builder or probes.probe_builder(runner, target.builder)
     pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_push(settings, image, platform, meta.labels, builder)
@@ -429,7 +429,7 @@ def ship(
     platforms = [str(p) for p in target.settings.platforms]
     # One question to buildx for every platform: on a docker-container builder it costs
     # most of a second.
-    builder = pipeline.probe_builder(runner, target.builder)
+    builder = probes.probe_builder(runner, target.builder)
     if parallel:
         done = _push_in_parallel(target, platforms, runner, env, builder)
     else:
@@ -447,7 +447,7 @@ def _push_in_parallel(
     platforms: Sequence[str],
     runner: Runner,
     env: Mapping[str, str],
-    builder: pipeline.Builder,
+    builder: probes.Builder,
 ) -> list[tuple[actions.ArchReport, history_trend.Regression | None]]:
     from fullstack_build import parallel  # noqa: PLC0415 (only ship --parallel needs it)
 
