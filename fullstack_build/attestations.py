@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from fullstack_build import probes
 from fullstack_build.errors import PreconditionError
 from fullstack_build.runner import Runner
 
@@ -42,18 +43,11 @@ def oci_artifact_problem(driver: str, buildkit: str, engine: str = "") -> str:
     return f"the builder's BuildKit version is unknown ({buildkit or 'not reported'})"
 
 
-def engine_version_argv() -> list[str]:
-    return ["docker", "version", "--format", "{{.Server.Version}}"]
-
-
 def require_oci_artifact(runner: Runner, driver: str, buildkit: str) -> None:
     """A one-line PreconditionError unless the builder can store OCI-artifact attestations."""
     engine = ""
     if driver == "docker" and not _known(_version(buildkit)):
-        result = runner.run(
-            engine_version_argv(), capture=True, check=False, mutates=False, timeout=30
-        )
-        engine = result.stdout.strip() if result.ok else ""
+        engine = probes.engine_version(runner)
     problem = oci_artifact_problem(driver, buildkit, engine)
     if problem:
         need = ".".join(map(str, OCI_ARTIFACT_MIN_BUILDKIT))

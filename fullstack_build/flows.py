@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fullstack_build import buildkit_progress, log, metadata, pipeline, qemu_check, terminal
+from fullstack_build import buildkit_progress, log, metadata, pipeline, probes, terminal
 from fullstack_build.destinations import (
     Destination,
     build_folders,
@@ -77,46 +77,70 @@ def destinations(target: Target, env: Mapping[str, str], task: str) -> tuple[Des
     return found + github_files(env)
 
 
-def _base_image(image: ImageSpec) -> str:
-    return image.build_args.get("BASE_IMAGE", "") or "(Dockerfile default)"
+def _report(image: ImageSpec) -> actions.BuildReport:
+    """What every successful task's report of ``image`` says; each task adds its own."""
+    return actions.BuildReport(
+        image=image.name,
+        repository=image.repository,
+        status="success",
+        base_image=image.build_args.get("BASE_IMAGE", "") or "(Dockerfile default)",
+    )
 
 
-def _recorded(
+@dataclass(frozen=True)
+class Done:
+    """A finished task, as the build history records it."""
+
+    kind: str  # build, push or merge
+    platform: str  # linux/arm64, or "index" for a merge
+    builder: str
+    driver: str | None  # None: looked up in buildx's store by the builder's name
+    result: pipeline.BuildResult | None = None  # its time, size and step times
+    wall_seconds: float = 0.0  # the time, when there is no result
+
+
+def _report_and_publish(
     target: Target,
     meta: metadata.Metadata,
+    runner: Runner,
     env: Mapping[str, str],
+    report: actions.BuildReport,
+    done: Done,
     *,
-    kind: str,
-    platform: str,
-    builder: str,
-    driver: str | None,
-    result: pipeline.BuildResult | None = None,
-    wall_seconds: float = 0.0,
+    title: str,
+    lines: Sequence[str],
+    save_to: Path | None = None,
+    outputs: Mapping[str, actions.OutputValue] | None = None,
+    regressions: Sequence[history_trend.Regression | None] = (),
 ) -> history_trend.Regression | None:
-    """Record a finished task in the build history (never failing it); its regression.
-    ``driver`` None: looked up in buildx's store by the builder's name."""
+    """The end of every task that succeeded: record it in the build history (never failing
+    it), note a regression (this one's and ``regressions``, the pushes' before a merge) in the
+    report, save the report (``save_to``), log ``lines`` and publish the report and
+    ``outputs`` to GitHub. Returns this task's regression. A dry run does none of it."""
+    if runner.dry_run:
+        return None
     from fullstack_build.history import recorder  # noqa: PLC0415 (after the work is done)
 
-    name = recorder.builder_from_metadata(result.metadata_file if result else None, builder)
+    result = done.result
+    name = recorder.builder_from_metadata(result.metadata_file if result else None, done.builder)
     record = recorder.make_record(
-        kind=kind, image=target.image.name, platform=platform, ref=meta.ref,
+        kind=done.kind, image=target.image.name, platform=done.platform, ref=meta.ref,
         commit=meta.commit, default_branch=meta.default_branch, builder=name,
-        driver=recorder.stored_driver(name, env) if driver is None else driver,
-        wall_seconds=result.duration_s if result else wall_seconds,
+        driver=recorder.stored_driver(name, env) if done.driver is None else done.driver,
+        wall_seconds=result.duration_s if result else done.wall_seconds,
         size_bytes=result.size_bytes if result else None,
         steps=result.steps if result else buildkit_progress.NO_STEPS,
     )  # fmt: skip
-    return recorder.record(target.settings, record, env)
-
-
-def _with_regression(
-    report: actions.BuildReport, regression: history_trend.Regression | None
-) -> actions.BuildReport:
-    if regression is None:
-        return report
-    from fullstack_build.history import recorder  # noqa: PLC0415
-
-    return replace(report, extra={**report.extra, **recorder.report_note(regression)})
+    regression = recorder.record(target.settings, record, env)
+    for slower in (*regressions, regression):
+        if slower is not None:
+            report = replace(report, extra={**report.extra, **recorder.report_note(slower)})
+    if save_to is not None:
+        report.save(save_to)
+    for line in lines:
+        log.info(line)
+    actions.publish([report], env, title=title, outputs=outputs)
+    return regression
 
 
 def _fail_on(
@@ -144,10 +168,10 @@ def build_arch(
     if tag is not None and not tag.strip():
         raise UsageError("--tag is empty: pass a local tag such as --tag app:dev, or leave it out")
     check_destinations(destinations(target, env, "build"))
-    builder: pipeline.Builder | None = None
-    if qemu_check.problem_for(platform):
+    builder: probes.Builder | None = None
+    if probes.platform_problem(platform):
         # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
-        builder = pipeline.probe_builder(runner, target.builder)
+        builder = probes.probe_builder(runner, target.builder)
         pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_build(
@@ -158,17 +182,14 @@ def build_arch(
     except CommandError:
         # Diagnose on failure, so a healthy build pays nothing for it: no engine, no buildx or
         # no such builder becomes one actionable line instead of buildx's output.
-        pipeline.probe_builder(runner, target.builder)
-        pipeline.require_buildx_for(runner, plan.argv)
+        probes.probe_builder(runner, target.builder)
+        probes.require_buildx_for(runner, plan.argv)
         raise
-    report = actions.BuildReport(
-        image=image.name,
-        repository=image.repository,
-        status="success",
+    report = replace(
+        _report(image),
         platforms=(str(platform),),
         tags=(plan.tag,),
         pushed=False,
-        base_image=_base_image(image),
         arches=(
             actions.ArchReport(
                 str(platform), result.duration_s, result.size_bytes, result.digest, "success"
@@ -176,22 +197,19 @@ def build_arch(
         ),
         duration_s=result.duration_s,
     )
-    regression = None
-    if not runner.dry_run:
-        # The driver: probed if the build needed it, else read from buildx's own store (a
-        # `buildx inspect` would cost a cached build a good part of its time).
-        regression = _recorded(
-            target, meta, env, kind="build", platform=str(platform),
-            builder=builder.name if builder else target.builder,
-            driver=builder.driver if builder else None, result=result,
-        )  # fmt: skip
-        report = _with_regression(report, regression)
-        report.save(report_path(settings, image, platform, "build"))
-        log.info(
-            f"built {plan.tag} ({platform}) in {result.duration_s:.1f} s; "
-            f"metadata: {result.metadata_file}"
-        )
-        actions.publish([report], env, title=f"build {image.name} {platform}")
+    # The driver: probed if the build needed it, else read from buildx's own store (a
+    # `buildx inspect` would cost a cached build a good part of its time).
+    done = Done(
+        "build", str(platform), builder.name if builder else target.builder,
+        builder.driver if builder else None, result,
+    )  # fmt: skip
+    regression = _report_and_publish(
+        target, meta, runner, env, report, done,
+        title=f"build {image.name} {platform}",
+        lines=[f"built {plan.tag} ({platform}) in {result.duration_s:.1f} s; "
+               f"metadata: {result.metadata_file}"],
+        save_to=report_path(settings, image, platform, "build"),
+    )  # fmt: skip
     _fail_on([regression], target, fail_on_regression)
     return result
 
@@ -214,7 +232,7 @@ def _push_digest(
     arch: str | None,
     runner: Runner,
     env: Mapping[str, str],
-    builder: pipeline.Builder | None = None,
+    builder: probes.Builder | None = None,
 ) -> tuple[digests.DigestRecord, actions.ArchReport, history_trend.Regression | None]:
     """push-digest, also returning what the merge report says of this platform and whether
     the build history calls it a regression. ``builder``: the builder already probed (``ship``
@@ -227,7 +245,7 @@ def _push_digest(
         log.notice(notice)
     platform = platform_for(settings, arch)
     check_destinations(destinations(target, env, "push"))
-    builder = builder or pipeline.probe_builder(runner, target.builder)
+    builder = builder or probes.probe_builder(runner, target.builder)
     pipeline.check_can_build(builder, platform)
     meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_push(settings, image, platform, meta.labels, builder)
@@ -238,38 +256,32 @@ def _push_digest(
     arch_report = actions.ArchReport(
         str(platform), result.duration_s, None, record.digest, "success"
     )
-    report = actions.BuildReport(
-        image=image.name,
-        repository=image.repository,
-        status="success",
+    report = replace(
+        _report(image),
         platforms=(str(platform),),
         registries=tuple(r.prefix for r in settings.registries),
         pushed=True,
-        base_image=_base_image(image),
         arches=(arch_report,),
         duration_s=result.duration_s,
     )
-    regression = None
-    if not runner.dry_run:
-        regression = _recorded(
-            target, meta, env, kind="push", platform=str(platform), builder=builder.name,
-            driver=builder.driver, result=result,
-        )  # fmt: skip
-        report = _with_regression(report, regression)
-        report.save(report_path(settings, image, platform, "push"))
-        path = digests.record_path(settings.digest_dir, image.name, platform)
-        log.info(
-            f"pushed {image.name} {platform} as {record.digest} ({record.path}); record: {path}"
-        )
-        # The per-platform digest and where it was pushed, for the job's next steps (the
-        # smoke test of exactly this image: `--ref ${{ steps.push.outputs.ref }}`).
-        outputs: dict[str, actions.OutputValue] = {
-            "digest": record.digest,
-            "platform": record.platform,
-            "ref": record.references[0] if record.references else "",
-            "references": list(record.references),
-        }
-        actions.publish([report], env, title=f"push {image.name} {platform}", outputs=outputs)
+    path = digests.record_path(settings.digest_dir, image.name, platform)
+    # The per-platform digest and where it was pushed, for the job's next steps (the smoke
+    # test of exactly this image: `--ref ${{ steps.push.outputs.ref }}`).
+    outputs: dict[str, actions.OutputValue] = {
+        "digest": record.digest,
+        "platform": record.platform,
+        "ref": record.references[0] if record.references else "",
+        "references": list(record.references),
+    }
+    regression = _report_and_publish(
+        target, meta, runner, env, report,
+        Done("push", str(platform), builder.name, builder.driver, result),
+        title=f"push {image.name} {platform}",
+        lines=[f"pushed {image.name} {platform} as {record.digest} ({record.path}); "
+               f"record: {path}"],
+        save_to=report_path(settings, image, platform, "push"),
+        outputs=outputs,
+    )  # fmt: skip
     return record, arch_report, regression
 
 
@@ -339,36 +351,31 @@ def merge_manifest(
     )
     references = [f"{step.repository}@{result.index_digest}" for step in plan.steps]
     verify = signer.verify_commands(references) if signer and not runner.dry_run else ()
-    report = actions.BuildReport(
-        image=image.name,
-        repository=image.repository,
-        status="success",
+    report = replace(
+        _report(image),
         platforms=tuple(str(p) for p in settings.platforms),
         registries=tuple(r.prefix for r in settings.registries),
         tags=result.tags,
         digest=result.index_digest,
         verify=verify,
         pushed=True,
-        base_image=_base_image(image),
         arches=tuple(
             _pushed_arch(settings, image, r, {a.platform: a for a in pushed}) for r in records
         ),
         duration_s=result.duration_s if started is None else time.monotonic() - started,
     )
-    regression = None
-    if not runner.dry_run:
-        regression = _recorded(
-            target, meta, env, kind="merge", platform="index", builder=target.builder,
-            driver="", wall_seconds=report.duration_s or result.duration_s,
-        )  # fmt: skip
-        for slower in (*regressions, regression):
-            report = _with_regression(report, slower)
-        log.info(f"index {result.index_digest} for {', '.join(result.platforms)}")
-        for step in plan.steps:
-            log.info(f"  docker pull {step.tags[0]}")
-        for command in verify:
-            log.info(f"  {command}")
-        actions.publish([report], env, title=f"merge {image.name}")
+    regression = _report_and_publish(
+        target, meta, runner, env, report,
+        Done("merge", "index", target.builder, "",
+             wall_seconds=report.duration_s or result.duration_s),
+        title=f"merge {image.name}",
+        lines=[
+            f"index {result.index_digest} for {', '.join(result.platforms)}",
+            *(f"  docker pull {step.tags[0]}" for step in plan.steps),
+            *(f"  {command}" for command in verify),
+        ],
+        regressions=regressions,
+    )  # fmt: skip
     _fail_on([*regressions, regression], target, fail_on_regression)
     return result
 
@@ -429,7 +436,7 @@ def ship(
     platforms = [str(p) for p in target.settings.platforms]
     # One question to buildx for every platform: on a docker-container builder it costs
     # most of a second.
-    builder = pipeline.probe_builder(runner, target.builder)
+    builder = probes.probe_builder(runner, target.builder)
     if parallel:
         done = _push_in_parallel(target, platforms, runner, env, builder)
     else:
@@ -447,7 +454,7 @@ def _push_in_parallel(
     platforms: Sequence[str],
     runner: Runner,
     env: Mapping[str, str],
-    builder: pipeline.Builder,
+    builder: probes.Builder,
 ) -> list[tuple[actions.ArchReport, history_trend.Regression | None]]:
     from fullstack_build import parallel  # noqa: PLC0415 (only ship --parallel needs it)
 

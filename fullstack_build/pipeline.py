@@ -1,7 +1,9 @@
 """build-arch, push-digest and merge-manifest: plan (pure, frozen), then execute.
 
 The plan functions turn settings, flags and metadata into argv lists; the execute functions
-run them through the Runner and check what the engine and the registries report back.
+run them through the Runner and check what the engine and the registries report back. How a
+push reaches the registries (by digest, or an OCI layout and skopeo) is the push path the plan
+carries (fullstack_build/push/); what the host can do is asked of fullstack_build/probes.py.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from fullstack_build import (
     buildx,
     ledger,
     log,
-    qemu_check,
+    probes,
+    push,
     terminal,
 )
 from fullstack_build.errors import (
@@ -33,11 +36,13 @@ from fullstack_build.errors import (
     UsageError,
 )
 from fullstack_build.platforms import Platform
+from fullstack_build.probes import Builder
 from fullstack_build.runner import Runner
 from fullstack_build.settings import ImageSpec, Registry, Settings
 
-# digests, locking, oci_layout and registry serve push-digest and merge-manifest only: each of
-# their functions imports what it uses, so that build-arch's start does not pay for them.
+# digests, locking and registry serve push-digest and merge-manifest only (as do the push
+# paths' modules, loaded by push.choose): each of their functions imports what it uses, so
+# that build-arch's start does not pay for them.
 if TYPE_CHECKING:
     from fullstack_build import digests
 
@@ -46,66 +51,6 @@ LABEL_BUILD_ARGS = {
     "REVISION": "org.opencontainers.image.revision",
     "CREATED": "org.opencontainers.image.created",
 }
-
-
-@dataclass(frozen=True)
-class Builder:
-    name: str  # "" = buildx's current builder
-    driver: str
-    buildkit: str = ""  # `BuildKit version:` of its first node, as inspect prints it
-
-    @property
-    def pushes_by_digest(self) -> bool:
-        return self.driver in buildx.PUSH_BY_DIGEST_DRIVERS
-
-
-def probe_builder(runner: Runner, name: str) -> Builder:
-    result = runner.run(
-        buildx.builder_inspect_argv(name), capture=True, check=False, mutates=False, timeout=60
-    )
-    if not result.ok:
-        if "unknown command" in result.stdout or (not result.stdout and _no_buildx(runner)):
-            raise PreconditionError(
-                "docker buildx is not available: install the buildx plugin or run `invoke local.up`"
-            )
-        target = f"builder {name!r}" if name else "the current builder"
-        raise PreconditionError(
-            f"cannot use {target}: is the engine running and the builder created? "
-            "(`docker buildx ls`; `invoke local.up` starts a local engine)"
-        )
-    problem = buildx.parse_builder_error(result.stdout)
-    if problem:
-        target = f"builder {name!r}" if name else "the current builder"
-        raise PreconditionError(
-            f"cannot use {target} ({problem}): start the engine or pick another --builder "
-            "(`docker buildx ls`; `invoke local.up` starts a local engine)"
-        )
-    driver = buildx.parse_builder_driver(result.stdout) or "docker"
-    return Builder(name, driver, buildx.parse_buildkit_version(result.stdout))
-
-
-def require_buildx_for(runner: Runner, argv: Sequence[str]) -> None:
-    """A one-line PreconditionError when buildx is missing or too old for a flag of ``argv``."""
-    result = runner.run(
-        ["docker", "buildx", "version"], capture=True, check=False, mutates=False, timeout=30
-    )
-    if not result.ok:
-        raise PreconditionError(
-            "docker buildx is not available: install the buildx plugin or run `invoke local.up`"
-        )
-    version = buildx.parse_version(result.stdout)
-    missing = buildx.too_new_flags(argv, version) if version else []
-    if missing:
-        found = ".".join(map(str, version or ()))
-        raise PreconditionError(
-            f"buildx {found} is too old for {', '.join(missing)}: upgrade the buildx plugin"
-        )
-
-
-def _no_buildx(runner: Runner) -> bool:
-    return not runner.run(
-        ["docker", "buildx", "version"], capture=True, check=False, mutates=False
-    ).ok
 
 
 def _fill(key: str, text: str, **values: str) -> str:
@@ -218,9 +163,10 @@ class BuildResult:
 
 
 def check_can_build(builder: Builder, platform: Platform) -> None:
-    """A local `docker` driver runs foreign platforms only through QEMU."""
+    """A local `docker` driver runs foreign platforms only through QEMU (a docker-container
+    or remote builder may have a node of that platform)."""
     if builder.driver == "docker":
-        problem = qemu_check.problem_for(platform)
+        problem = probes.platform_problem(platform)
         if problem:
             raise PreconditionError(problem)
 
@@ -302,23 +248,31 @@ def execute_build(plan: BuildPlan, runner: Runner) -> BuildResult:
 
 @dataclass(frozen=True)
 class PushPlan:
-    image: ImageSpec
-    platform: Platform
+    target: push.PushTarget
     builder: Builder
-    registries: tuple[Registry, ...]
+    via: push.PushPath  # chosen once from the builder's driver
     build: buildx.BuildRequest
-    layout: Path | None  # the OCI layout folder (docker driver) or None (push by digest)
     lock_file: Path = Path()  # held while this (image, platform) is built and pushed
 
     @property
-    def path(self) -> str:
-        from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+    def image(self) -> ImageSpec:
+        return self.target.image
 
-        return digests.PATH_OCI_LAYOUT if self.layout else digests.PATH_PUSH_BY_DIGEST
+    @property
+    def platform(self) -> Platform:
+        return self.target.platform
+
+    @property
+    def registries(self) -> tuple[Registry, ...]:
+        return self.target.registries
+
+    @property
+    def path(self) -> str:
+        return self.via.name
 
     @property
     def repositories(self) -> tuple[str, ...]:
-        return tuple(r.reference(self.image.repository) for r in self.registries)
+        return self.target.repositories
 
 
 def plan_push(
@@ -339,19 +293,12 @@ def plan_push(
         settings, image, platform, labels, metadata_path(settings, image, platform, "push"),
         builder.name,
     )  # fmt: skip
-    repos = tuple(r.reference(image.repository) for r in settings.registries)
-    layout: Path | None = None
-    artifact = settings.oci_artifact_attestations
-    if builder.pushes_by_digest:
-        output = buildx.image_output(repos, push_by_digest=True, oci_artifact=artifact)
-    else:
-        # The docker driver cannot push by digest: export an OCI layout and copy it to every
-        # registry by digest with skopeo, which creates no tag at all.
-        layout = settings.build_dir / "oci" / f"{image.name}-{platform.slug}"
-        output = buildx.oci_output(str(layout), oci_artifact=artifact)
+    target = push.PushTarget(image, platform, settings.registries, settings.build_dir)
+    via = push.choose(builder.driver)
+    output = via.output(target, oci_artifact=settings.oci_artifact_attestations)
     request = replace(base, outputs=(output,), provenance=settings.provenance, sbom=settings.sbom)
     lock_file = settings.build_dir / "locks" / f"{image.name}-{platform.slug}.lock"
-    return PushPlan(image, platform, builder, settings.registries, request, layout, lock_file)
+    return PushPlan(target, builder, via, request, lock_file)
 
 
 def execute_push(
@@ -363,7 +310,7 @@ def execute_push(
 ) -> tuple[digests.DigestRecord, BuildResult]:
     from fullstack_build import digests, locking, registry  # noqa: PLC0415 (see the imports)
 
-    require_buildx_for(runner, buildx.build_argv(plan.build))
+    probes.require_buildx_for(runner, buildx.build_argv(plan.build))
     if any("oci-artifact=true" in output for output in plan.build.outputs):
         attestations.require_oci_artifact(runner, plan.builder.driver, plan.builder.buildkit)
     for reg in plan.registries:
@@ -385,17 +332,9 @@ def _push(
     env: Mapping[str, str],
     revision: str,
 ) -> tuple[digests.DigestRecord, BuildResult]:
-    from fullstack_build import digests, oci_layout, registry  # noqa: PLC0415 (see the imports)
+    from fullstack_build import digests, registry  # noqa: PLC0415 (see the imports)
 
-    if plan.layout:
-        damage = oci_layout.problem(plan.layout)
-        if damage and not runner.dry_run:
-            log.warning(
-                f"the kept OCI layout {plan.layout} is damaged ({damage}): removing it; "
-                "this build exports it whole"
-            )
-            oci_layout.discard(plan.layout)
-        plan.layout.parent.mkdir(parents=True, exist_ok=True)
+    plan.via.prepare(plan.target, runner)
     Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     progress = buildkit_progress.BuildProgress()
@@ -414,12 +353,9 @@ def _push(
                     f"buildx reported no image digest in {plan.build.metadata_file}: "
                     "upgrade buildx (0.10+) or check the build output above"
                 )
-        references = tuple(f"{repo}@{digest}" for repo in plan.repositories)
-        if plan.layout:
-            authfile = registry.authfile_for(env)
-            for reg, reference in zip(plan.registries, references, strict=True):
-                registry.copy_to_registry(runner, str(plan.layout), reference, reg.host, authfile)
+        plan.via.deliver(plan.target, runner, digest, env)
     duration = time.monotonic() - started
+    references = plan.target.references(digest)
     if not runner.dry_run:
         for reference in references:
             served = registry.served_digest(runner, reference, plan.builder.name)
@@ -445,9 +381,7 @@ def _push(
     )
     if not runner.dry_run:
         digests.write_record(digest_dir, record)
-    size = None
-    if plan.layout and not runner.dry_run:
-        size = oci_layout.prune(plan.layout)
+    size = plan.via.settle(plan.target, runner)
     result = BuildResult(
         "", digest, duration, size, Path(plan.build.metadata_file), progress.times()
     )
@@ -627,7 +561,7 @@ def execute_merge(
     wanted = {str(p) for p in expected}
     tags = tuple(t for s in plan.steps for t in s.tags)
     # 1. Everything is checked before anything is published: no half-replaced tags.
-    require_buildx_for(runner, plan.steps[0].index_argv(dry_run=True))
+    probes.require_buildx_for(runner, plan.steps[0].index_argv(dry_run=True))
     for step in plan.steps:
         registry.prepare(step.registry, runner, env)
     if runner.dry_run:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build import log, programs
+from fullstack_build import log, probes, programs
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -30,13 +30,11 @@ from fullstack_build.errors import (
     SmokeTestError,
     UsageError,
 )
-from fullstack_build.local import qemu
 from fullstack_build.pipeline import local_tag
 from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
 
-BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 COMPOSE_FILE = "docker-compose.yml"
 _PROJECT_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
@@ -197,10 +195,6 @@ def compose_down_argv(plan: SmokePlan) -> list[str]:
     ]
 
 
-def engine_argv() -> list[str]:
-    return ["docker", "version", "--format", "{{.Server.Version}}"]
-
-
 def inspect_argv(reference: str) -> list[str]:
     return ["docker", "image", "inspect", reference]
 
@@ -212,11 +206,9 @@ def pull_argv(reference: str, platform: Platform) -> list[str]:
 # --- checks --------------------------------------------------------------------------------
 
 
-def check_runnable(platform: Platform, host: Platform, binfmt_dir: Path = BINFMT_DIR) -> None:
+def check_runnable(platform: Platform, host: Platform, binfmt_dir: Path = probes.BINFMT) -> None:
     """A foreign platform needs its QEMU binfmt_misc entry, registered, enabled, with F."""
-    if not qemu.foreign([platform], host):
-        return
-    problem = qemu.emulation_problem(platform, binfmt_dir)
+    problem = probes.platform_problem(platform, host, binfmt_dir)
     if problem:
         raise PreconditionError(f"{platform} cannot run on this {host} host: {problem}")
 
@@ -331,16 +323,6 @@ def check_smoke_tools(python: str, modules: tuple[str, ...] = SMOKE_MODULES) -> 
         )
 
 
-def check_engine(runner: Runner) -> None:
-    try:
-        runner.run(engine_argv(), capture=True, mutates=False, timeout=30)
-    except CommandError as exc:
-        raise PreconditionError(
-            f"no Docker engine answers ({_last_line(exc)}): start one (`invoke local.up`) "
-            "or point DOCKER_HOST at it"
-        ) from exc
-
-
 def _inspect(runner: Runner, reference: str) -> dict[str, Any] | None:
     try:
         result = runner.run(inspect_argv(reference), capture=True, mutates=False, timeout=60)
@@ -402,7 +384,7 @@ def run_smoke(
     ref: str | None,
     junit: str | None,
     root: Path | None = None,
-    binfmt_dir: Path = BINFMT_DIR,
+    binfmt_dir: Path = probes.BINFMT,
     python: str = sys.executable,
 ) -> SmokePlan:
     """Plan, check, run pytest, clean up. Raises a BuildSystemError with a one-line reason."""
@@ -420,7 +402,7 @@ def run_smoke(
     )
     check_runnable(plan.platform, host, binfmt_dir)
     check_smoke_tools(python)
-    check_engine(runner)
+    probes.require_engine(runner)
     ensure_image(runner, plan)
     plan.junit.parent.mkdir(parents=True, exist_ok=True)
     plan.junit.unlink(missing_ok=True)

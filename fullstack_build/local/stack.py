@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from fullstack_build import log
+from fullstack_build import log, probes
 from fullstack_build.local import bases, buildkit, engine, host, nodes, qemu, registries, tools
 from fullstack_build.programs import Need
 from fullstack_build.runner import Runner
@@ -41,7 +41,7 @@ def needs(settings: Settings, the_plan: StackPlan, quiet: Runner, *, with_bases:
     # Where no engine can be made here, the engine step fails with its own fix instead.
     if not engine.engine_answers(quiet) and engine.can_make_engine():
         wanted.add(Need.ENGINE)
-    if any(qemu.emulation_problem(p) for p in qemu.foreign(settings.platforms)):
+    if any(probes.platform_problem(p) for p in settings.platforms):
         wanted.add(Need.QEMU)
     if not all(registries.answers(r) for r in the_plan.registries):
         wanted.add(Need.REGISTRIES)

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from packaging.markers import Marker
 
-from fullstack_build import lint, programs
-from fullstack_build.local import engine, processes, qemu
+from fullstack_build import lint, probes, programs
+from fullstack_build.local import engine, processes
 from fullstack_build.programs import PROGRAMS, Need, Program, Source
 from fullstack_build.settings import Settings, load_settings
 from integration.conftest import Stack
@@ -47,7 +47,7 @@ def provided_needs(conf: Settings) -> set[Need]:
             needs.add(Need.BUILDER)
     if _ours(state, "registry-plain") or _ours(state, "registry-auth"):
         needs.add(Need.REGISTRIES)
-    if qemu.foreign(conf.platforms):
+    if probes.foreign(conf.platforms):
         needs.add(Need.QEMU)
     return needs
 

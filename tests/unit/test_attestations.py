@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build import attestations, buildx, pipeline
+from fullstack_build import attestations, buildx, pipeline, probes
 from fullstack_build.errors import ConfigError, PreconditionError
 from fullstack_build.platforms import Platform
 from fullstack_build.runner import Result, Runner
@@ -63,7 +63,7 @@ def test_who_can_store_attestations_as_oci_artifacts(
 def test_an_old_engine_is_refused_in_one_line() -> None:
     class OldEngine(Runner):
         def run(self, argv: Any, **kwargs: Any) -> Result:
-            assert list(argv) == attestations.engine_version_argv()
+            assert list(argv) == probes.engine_version_argv()
             return Result(tuple(argv), 0, "26.1.5\n")
 
     with pytest.raises(PreconditionError) as error:
@@ -88,7 +88,7 @@ def test_outputs_with_oci_artifact_attestations() -> None:
 @pytest.mark.parametrize("driver", ["docker", "docker-container"])
 def test_the_push_carries_sbom_and_oci_artifact_when_configured(driver: str) -> None:
     s = settings(sbom=True, oci_artifact_attestations=True)
-    plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, pipeline.Builder("", driver))
+    plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, probes.Builder("", driver))
     argv = buildx.build_argv(plan.build)
     assert "--sbom=true" in argv
     assert "oci-artifact=true" in argv[argv.index("--output") + 1]
@@ -100,7 +100,7 @@ def test_sbom_is_on_in_invoke_yaml_and_off_in_local_yaml() -> None:
     local = yaml.safe_load((ROOT / "local.yaml").read_text())
     assert local["sbom"] is False
     s = settings(sbom=False)
-    plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, pipeline.Builder("", "docker"))
+    plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, probes.Builder("", "docker"))
     argv = buildx.build_argv(plan.build)
     assert "--sbom=true" not in argv
     assert "oci-artifact" not in argv[argv.index("--output") + 1]
@@ -108,7 +108,7 @@ def test_sbom_is_on_in_invoke_yaml_and_off_in_local_yaml() -> None:
 
 def test_a_push_with_oci_artifact_on_an_old_builder_stops_before_building() -> None:
     s = settings(oci_artifact_attestations=True)
-    old = pipeline.Builder("ci", "docker-container", "v0.13.2")
+    old = probes.Builder("ci", "docker-container", "v0.13.2")
     plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, old)
     ran: list[tuple[str, ...]] = []
 

@@ -1,5 +1,5 @@
-"""The local stack's pure parts: apt sources, QEMU binfmt entries (recorded from
-/proc/sys/fs/binfmt_misc), mmdebstrap and push argv, registry and engine configuration."""
+"""The local stack's pure parts: apt sources, mmdebstrap and push argv, registry and engine
+configuration (its QEMU check is a host probe: test_probes.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ import pytest
 import yaml
 
 from fullstack_build.errors import PreconditionError
-from fullstack_build.local import bases, debian, engine, qemu, registries
+from fullstack_build.local import bases, debian, engine, registries
 from fullstack_build.platforms import Platform
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binfmt"
 AMD64 = Platform("linux", "amd64")
 ARM64 = Platform("linux", "arm64")
 ARMV7 = Platform("linux", "arm/v7")
-I386 = Platform("linux", "386")
-RISCV = Platform("linux", "riscv64")
 MIRROR = "http://mirror.example/debian"
 
 # --- apt sources ----------------------------------------------------------------------------
@@ -150,100 +147,6 @@ def test_installed_packages_from_dpkg_query() -> None:
     assert debian.install_argv(["skopeo"]) == [
         "apt-get", "install", "-y", "-qq", "--no-install-recommends", "skopeo",
     ]  # fmt: skip
-
-
-# --- QEMU through binfmt_misc ---------------------------------------------------------------
-
-RECORDED = (FIXTURES / "qemu-aarch64").read_text()
-
-
-def test_parse_recorded_entry() -> None:
-    entry = qemu.parse_entry("qemu-aarch64", RECORDED)
-    assert entry == qemu.BinfmtEntry(
-        name="qemu-aarch64",
-        enabled=True,
-        flags="POF",
-        interpreter="/usr/libexec/qemu-binfmt/aarch64-binfmt-P",
-    )
-
-
-def test_parse_disabled_entry() -> None:
-    entry = qemu.parse_entry("qemu-aarch64", RECORDED.replace("enabled", "disabled", 1))
-    assert not entry.enabled
-
-
-def binfmt_folder(tmp_path: Path, entries: dict[str, str]) -> Path:
-    """A folder laid out like /proc/sys/fs/binfmt_misc."""
-    root = tmp_path / "binfmt_misc"
-    root.mkdir()
-    (root / "status").write_text((FIXTURES / "status").read_text())
-    (root / "register").write_text("")
-    for name, text in entries.items():
-        (root / name).write_text(text)
-    return root
-
-
-FIX = (
-    "run `invoke local.up` (as root) or "
-    "`docker run --privileged --rm tonistiigi/binfmt --install all`"
-)
-
-
-@pytest.mark.parametrize(
-    ("entries", "platform", "expected"),
-    [
-        pytest.param({"qemu-aarch64": RECORDED}, ARM64, None, id="recorded-entry-works"),
-        pytest.param(
-            {},
-            ARM64,
-            f"linux/arm64 needs QEMU emulation but binfmt_misc has no qemu-aarch64 entry: {FIX}",
-            id="no-entry",
-        ),
-        pytest.param(
-            {"qemu-aarch64": RECORDED.replace("enabled", "disabled", 1)},
-            ARM64,
-            f"binfmt_misc entry qemu-aarch64 is disabled: {FIX}",
-            id="disabled",
-        ),
-        pytest.param(
-            {"qemu-aarch64": RECORDED.replace("flags: POF", "flags: P")},
-            ARM64,
-            "binfmt_misc entry qemu-aarch64 lacks the F flag, so containers cannot use it: "
-            "remove it (`echo -1 > {root}/qemu-aarch64`) and " + FIX,
-            id="no-fix-binary-flag",
-        ),
-        pytest.param(
-            {"qemu-aarch64": RECORDED},
-            ARMV7,
-            f"linux/arm/v7 needs QEMU emulation but binfmt_misc has no qemu-arm entry: {FIX}",
-            id="other-arch-needs-its-own-entry",
-        ),
-    ],
-)
-def test_emulation_problem(
-    tmp_path: Path, entries: dict[str, str], platform: Platform, expected: str | None
-) -> None:
-    root = binfmt_folder(tmp_path, entries)
-    problem = qemu.emulation_problem(platform, root)
-    assert problem == (None if expected is None else expected.replace("{root}", str(root)))
-
-
-def test_read_entry_absent(tmp_path: Path) -> None:
-    assert qemu.read_entry("qemu-aarch64", binfmt_folder(tmp_path, {})) is None
-
-
-@pytest.mark.parametrize(
-    ("platforms", "host", "expected"),
-    [
-        pytest.param([AMD64, ARM64], AMD64, [ARM64], id="amd64-host"),
-        pytest.param([AMD64, ARM64], ARM64, [AMD64], id="arm64-host"),
-        pytest.param([ARM64, ARMV7], ARM64, [], id="arm64-runs-arm-v7"),
-        pytest.param([AMD64, I386], AMD64, [], id="amd64-runs-386"),
-        pytest.param([AMD64, ARMV7, RISCV], AMD64, [ARMV7, RISCV], id="keeps-order"),
-    ],
-)
-def test_foreign(platforms: list[Platform], host: Platform, expected: list[Platform]) -> None:
-    assert qemu.foreign(platforms, host) == expected
 
 
 # --- base images ----------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build import buildx, digests, pipeline
+from fullstack_build import buildx, digests, pipeline, probes
 from fullstack_build.errors import ConfigError, RegistryError, UsageError
 from fullstack_build.platforms import Platform
+from fullstack_build.push.by_digest import ByDigest
+from fullstack_build.push.oci_copy import OciCopy
 from fullstack_build.settings import Settings, load_settings
 from unit.conftest import make_settings
 
@@ -25,8 +27,8 @@ LABELS = {
     "org.opencontainers.image.version": "1.2.3",
     "org.opencontainers.image.revision": "b2c44aa9",
 }
-DOCKER = pipeline.Builder("", "docker")
-CONTAINER = pipeline.Builder("ci", "docker-container")
+DOCKER = probes.Builder("", "docker")
+CONTAINER = probes.Builder("ci", "docker-container")
 
 
 def settings(**overrides: Any) -> Settings:
@@ -148,7 +150,7 @@ def test_plan_push_by_digest_on_a_container_builder() -> None:
     s = settings(build_dir="out")
     plan = pipeline.plan_push(s, s.image("app"), ARM64, LABELS, CONTAINER)
     assert plan.path == digests.PATH_PUSH_BY_DIGEST
-    assert plan.layout is None
+    assert plan.via == ByDigest()
     assert plan.repositories == (
         "127.0.0.1:5000/team/fullstack-agent",
         "127.0.0.1:5001/team/fullstack-agent",
@@ -169,7 +171,8 @@ def test_plan_push_on_the_docker_driver_exports_an_oci_layout() -> None:
     s = settings(build_dir="out", provenance=False)
     plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, DOCKER)
     assert plan.path == digests.PATH_OCI_LAYOUT
-    assert plan.layout == Path("out/oci/app-amd64")
+    assert plan.via == OciCopy()
+    assert OciCopy().layout(plan.target) == Path("out/oci/app-amd64")
     argv = buildx_argv(plan)
     assert argv[argv.index("--output") + 1] == "type=oci,dest=out/oci/app-amd64,tar=false"
     assert "--provenance=false" in argv
@@ -258,13 +261,6 @@ def test_plan_merge_refuses_without_registry_or_tag() -> None:
     s = settings()
     with pytest.raises(UsageError, match="no tag to publish app under: pass --tag TAG"):
         pipeline.plan_merge(s, s.image("app"), [record(AMD64, "a")], [], [], "")
-
-
-def test_builders_that_push_by_digest() -> None:
-    assert not DOCKER.pushes_by_digest
-    assert CONTAINER.pushes_by_digest
-    assert pipeline.Builder("k", "kubernetes").pushes_by_digest
-    assert pipeline.Builder("r", "remote").pushes_by_digest
 
 
 @pytest.mark.parametrize(
