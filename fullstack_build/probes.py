@@ -116,6 +116,14 @@ def engine_version(runner: Runner) -> str:
     return result.stdout.strip() if result.ok else ""
 
 
+def engine_answers(runner: Runner, timeout: float = 20) -> bool:
+    """Whether an engine answers (what local.up waits for)."""
+    result = runner.run(
+        engine_version_argv(), capture=True, check=False, mutates=False, timeout=timeout
+    )
+    return result.ok and bool(result.stdout.strip())
+
+
 def require_engine(runner: Runner) -> None:
     """A one-line PreconditionError, with the engine's own reason, unless an engine answers."""
     try:
@@ -186,5 +194,13 @@ def require_buildx_for(runner: Runner, argv: Sequence[str]) -> None:
         )
 
 
+def buildx_version(runner: Runner, timeout: float = 20) -> str | None:
+    """`docker buildx version`'s line, or None when there is no buildx plugin."""
+    result = runner.run(
+        ["docker", "buildx", "version"], capture=True, check=False, mutates=False, timeout=timeout
+    )
+    return result.stdout.strip() if result.ok else None
+
+
 def _has_buildx(runner: Runner) -> bool:
-    return runner.run(["docker", "buildx", "version"], capture=True, check=False, mutates=False).ok
+    return buildx_version(runner, timeout=30) is not None

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import log, programs
+from fullstack_build import log, probes, programs
 from fullstack_build.errors import PreconditionError
 from fullstack_build.local import debian, processes
 from fullstack_build.runner import Runner
@@ -88,21 +88,6 @@ def link_docker_init(layout: EngineLayout) -> Path | None:
     return Path(host_tini)
 
 
-def engine_answers(runner: Runner) -> bool:
-    result = runner.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"],
-        capture=True, check=False, mutates=False, timeout=20,
-    )  # fmt: skip
-    return result.ok and bool(result.stdout.strip())
-
-
-def buildx_version(runner: Runner) -> str | None:
-    result = runner.run(
-        ["docker", "buildx", "version"], capture=True, check=False, mutates=False, timeout=20
-    )
-    return result.stdout.strip() if result.ok else None
-
-
 def fetch_engine(runner: Runner, layout: EngineLayout, suite: str, need_client: bool) -> None:
     """Download the engine .debs of ``suite`` with a private apt state and unpack them."""
     if layout.dockerd.exists() and (layout.plugin_dir / "docker-buildx").exists():
@@ -146,7 +131,7 @@ def start_engine(runner: Runner, layout: EngineLayout, timeout: float = 90.0) ->
     deadline = time.monotonic() + timeout
     quiet = Runner(echo=False)
     while time.monotonic() < deadline:
-        if engine_answers(quiet):
+        if probes.engine_answers(quiet):
             return pid
         if not processes.alive(pid):
             break
@@ -157,7 +142,7 @@ def start_engine(runner: Runner, layout: EngineLayout, timeout: float = 90.0) ->
 
 def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
     """Reuse a running engine or make and start one. Returns a one-line description."""
-    if engine_answers(runner) and buildx_version(runner):
+    if probes.engine_answers(runner) and probes.buildx_version(runner):
         layout = EngineLayout(state_dir)
         if os.geteuid() == 0 and (layout.plugin_dir / "docker-buildx").exists():
             # Our plugins may be visible only through ~/.docker; the system folder also serves
@@ -165,7 +150,7 @@ def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
             link_cli_plugins(layout, Path.home())
         return "engine: reused the running Docker engine"
     layout = EngineLayout(state_dir)
-    if not engine_answers(runner):
+    if not probes.engine_answers(runner):
         if not can_make_engine():
             raise PreconditionError(
                 "no Docker engine answers: start Docker (Docker Desktop, or "
@@ -188,7 +173,7 @@ def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
         raise no_buildx
     fetch_engine(runner, layout, suite, need_client=False)
     link_cli_plugins(layout, Path.home())
-    if not buildx_version(runner):
+    if not probes.buildx_version(runner):
         raise no_buildx
     return "engine: reused the running Docker engine, added the buildx plugin"
 

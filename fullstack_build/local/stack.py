@@ -39,7 +39,7 @@ def needs(settings: Settings, the_plan: StackPlan, quiet: Runner, *, with_bases:
     # TESTS: what `invoke test` runs beside the tasks (the history tests' PostgreSQL server).
     wanted = {Need.TASKS, Need.TESTS}
     # Where no engine can be made here, the engine step fails with its own fix instead.
-    if not engine.engine_answers(quiet) and engine.can_make_engine():
+    if not probes.engine_answers(quiet) and engine.can_make_engine():
         wanted.add(Need.ENGINE)
     if any(probes.platform_problem(p) for p in settings.platforms):
         wanted.add(Need.QEMU)
@@ -99,10 +99,10 @@ def down(settings: Settings) -> list[str]:
     """Stop what `up` started (recorded pid files) and nothing else."""
     state = settings.local.state_dir
     notes = []
-    if settings.local.builder and engine.engine_answers(Runner(echo=False)):
+    if settings.local.builder and probes.engine_answers(Runner(echo=False)):
         # Its container runs on the engine: remove it while the engine still answers.
         notes.append(buildkit.remove_builder(Runner(), settings.local.builder, state))
-    if settings.local.multi_node_builder and engine.engine_answers(Runner(echo=False)):
+    if settings.local.multi_node_builder and probes.engine_answers(Runner(echo=False)):
         notes.append(nodes.remove(Runner(), settings.local.multi_node_builder))
     for registry in plan(settings).registries:
         stopped = registries.stop_registry(registry, state)
