@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from fullstack_build.rehearsal import plan
+from fullstack_build.actions import plan
 
 pytestmark = pytest.mark.engine
 

@@ -12,8 +12,8 @@ from invoke.loader import FilesystemLoader
 from invoke.parser import Parser
 from invoke.program import Program
 
+from fullstack_build.actions.model import invoke_calls, load_workflow
 from fullstack_build.settings import load_settings
-from fullstack_build.workflows import invoke_calls, load_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "prune.yml"

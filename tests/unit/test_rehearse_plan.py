@@ -18,14 +18,14 @@ import requests
 import yaml
 
 from fullstack_build import ci
+from fullstack_build.actions import plan
+from fullstack_build.actions.github_api import FakeGitHub
+from fullstack_build.actions.model import Step, Workflow, evaluate, load_workflow
+from fullstack_build.actions.run import Options, raise_for_failure, rehearse, report
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.github.comment import comment_on_pr, marker
-from fullstack_build.rehearsal import plan
-from fullstack_build.rehearsal.github_api import FakeGitHub
-from fullstack_build.rehearse import Options, raise_for_failure, rehearse, report
 from fullstack_build.runner import Runner
 from fullstack_build.settings import load_settings
-from fullstack_build.workflows import Step, Workflow, evaluate, load_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -30,8 +30,7 @@ from invoke.parser import Parser, ParseResult
 from invoke.program import Program
 
 from fullstack_build import ci, lock
-from fullstack_build.settings import Settings, load_settings
-from fullstack_build.workflows import (
+from fullstack_build.actions.model import (
     InvokeCall,
     Job,
     Status,
@@ -46,6 +45,7 @@ from fullstack_build.workflows import (
     local_workflow,
     substitute,
 )
+from fullstack_build.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fullstack_build.errors import ConfigError, UsageError
-from fullstack_build.settings import validate_prefix
-from fullstack_build.workflows import (
+from fullstack_build.actions.model import (
     Job,
     Status,
     Step,
@@ -26,6 +24,8 @@ from fullstack_build.workflows import (
     load_workflow,
     local_workflow,
 )
+from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.settings import validate_prefix
 
 # What `--event` accepts; `tag` is a push of a tag ref.
 EVENTS = ("push", "pull_request", "tag", "workflow_dispatch")
@@ -506,7 +506,7 @@ def local_action(step: Step) -> LocalAction:
         known = ", ".join(sorted(ACTIONS))
         raise UsageError(
             f"step {step.label!r} uses {action}, which has no local equivalent: map it in "
-            f"fullstack_build/rehearsal/plan.py ACTIONS (known: {known})"
+            f"fullstack_build/actions/plan.py ACTIONS (known: {known})"
         )
     kind, description = ACTIONS[action]
     return LocalAction(kind, action, description)

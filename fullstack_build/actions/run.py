@@ -8,7 +8,7 @@ done). A job that calls one of this repository's reusable workflows (``uses:
 gets what a fresh GitHub runner gives it: its own workspace (checked out from the current
 tree), RUNNER_TEMP, docker login state, GITHUB_* variables, an event payload, and per-step
 GITHUB_OUTPUT/GITHUB_ENV/GITHUB_PATH/GITHUB_STEP_SUMMARY files. ``run:`` steps run in GitHub's
-shells; ``uses:`` steps run their local equivalents (see ``rehearsal.plan.ACTIONS``): artifacts
+shells; ``uses:`` steps run their local equivalents (see ``actions.plan.ACTIONS``): artifacts
 are copied through a local folder under their exact names, and the pull request comment goes
 to a local stand-in for GitHub's REST API. Every task the steps call reads a generated runtime
 file (INVOKE_RUNTIME_CONFIG): local.yaml's base images and registry, or ``--registry``.
@@ -30,14 +30,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from fullstack_build.errors import BuildSystemError, CommandError, ConfigError, PreconditionError
-from fullstack_build.metadata.context import DEFAULT_SERVER_URL
-from fullstack_build.registry import check_reachable, login_argv
-from fullstack_build.rehearsal import plan
-from fullstack_build.rehearsal.github_api import FakeGitHub
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Registry, Settings
-from fullstack_build.workflows import (
+from fullstack_build.actions import plan
+from fullstack_build.actions.github_api import FakeGitHub
+from fullstack_build.actions.model import (
     ExpressionError,
     Job,
     Status,
@@ -49,6 +44,11 @@ from fullstack_build.workflows import (
     load_workflow,
     substitute,
 )
+from fullstack_build.errors import BuildSystemError, CommandError, ConfigError, PreconditionError
+from fullstack_build.metadata.context import DEFAULT_SERVER_URL
+from fullstack_build.registry import check_reachable, login_argv
+from fullstack_build.runner import Runner
+from fullstack_build.settings import Registry, Settings
 
 
 class RehearsalError(CommandError):
