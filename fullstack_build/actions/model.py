@@ -1,30 +1,38 @@
-"""GitHub Actions workflows as data: what runs, when, and which tasks it calls.
+"""GitHub Actions workflows as data: what runs, when, and how.
 
 Nobody can run GitHub here, so the workflows are read and reasoned about instead. This module
-parses a workflow file into frozen dataclasses (reusable workflows too: ``workflow_call``
-inputs and outputs, jobs that call one with ``uses:``), expands job matrices the way GitHub
-does (a matrix computed by an expression, such as ``fromJSON(needs.x.outputs.matrix)``, once
-its contexts are known), finds every ``invoke ...`` call inside ``run:`` scripts, and evaluates
-the ``if:`` expressions that decide which jobs and steps run for an event (GitHub's expression
-syntax and its loose comparison rules). The tests use it to prove the workflows' task calls
-and event paths; ``invoke rehearse`` uses it to run the workflows' steps locally.
+parses a workflow file into frozen dataclasses that carry everything the rehearsal and the
+tests read (nothing else keeps the YAML): triggers, permissions, concurrency, ``env:``,
+``defaults.run``, jobs with their ``needs``, ``if:``, matrix, outputs and timeouts, steps with
+their id, shell and folder, and reusable workflows (``workflow_call`` inputs, outputs and
+secrets; jobs that call one with ``uses:``). It expands job matrices the way GitHub does (a
+matrix computed by an expression, such as ``fromJSON(needs.x.outputs.matrix)``, once its
+contexts are known) and checks a call's inputs as GitHub does. What the expressions mean is
+``fullstack_build.actions.expressions``'s business.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import re
-import shlex
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fullstack_build.actions.expressions import to_number, to_string
 from fullstack_build.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """``defaults.run`` of a workflow or a job: the shell and the folder of its ``run:``
+    steps (None where it names none)."""
+
+    shell: str | None = None
+    working_directory: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,10 @@ class Step:
     env: Mapping[str, str] = field(default_factory=dict)
     with_: Mapping[str, Any] = field(default_factory=dict)
     continue_on_error: bool = False
+    id: str = ""  # "" without `id:`: its outputs are then out of reach of `steps.<id>`
+    shell: str | None = None
+    working_directory: str | None = None  # as written: may hold ${{ }} expressions
+    timeout_minutes: float | None = None  # None: the job's applies
 
     @property
     def label(self) -> str:
@@ -82,6 +94,9 @@ class Job:
     # ``strategy.matrix`` as written when an expression computes it (else None): expanded at
     # run time by ``expand_matrix`` with the job's contexts.
     dynamic_matrix: Any = None
+    defaults: RunDefaults = field(default_factory=RunDefaults)
+    timeout_minutes: float | None = None  # None: GitHub's 360
+    concurrency: Any = None
 
     def matrix_at_run_time(self, evaluate: Callable[[str], Any]) -> tuple[dict[str, Any], ...]:
         """The combinations, computing an expression-valued matrix with ``evaluate``."""
@@ -109,7 +124,7 @@ class Workflow:
     concurrency: Any
     env: Mapping[str, str]
     jobs: Mapping[str, Job]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    defaults: RunDefaults = field(default_factory=RunDefaults)
     # As a reusable workflow (``on.workflow_call``): its inputs, its outputs (name -> the
     # ``value`` expression over the ``jobs`` context) and the secrets it declares.
     inputs: Mapping[str, WorkflowInput] = field(default_factory=dict)
@@ -141,20 +156,6 @@ class Workflow:
         return [self.jobs[j] for j in done]
 
 
-@dataclass(frozen=True)
-class InvokeCall:
-    """One ``invoke ...`` command found in a ``run:`` script."""
-
-    job: str
-    step: str
-    argv: tuple[str, ...]  # starts with "invoke"
-
-    @property
-    def task(self) -> str | None:
-        """The first word that is not a flag or a flag's value: the task name (best effort)."""
-        return next((a for a in self.argv[1:] if not a.startswith("-")), None)
-
-
 # --- loading ------------------------------------------------------------------------------
 
 
@@ -173,6 +174,27 @@ def _on(raw: Any) -> dict[str, Any]:
     if isinstance(raw, Mapping):
         return {str(k): v if isinstance(v, Mapping) else {} for k, v in raw.items()}
     return {}
+
+
+def _text(value: Any) -> str | None:
+    """A key that names something (a shell, a folder): None when absent or empty."""
+    return str(value) if value else None
+
+
+def _minutes(value: Any) -> float | None:
+    """``timeout-minutes`` when it is a number; an expression there is not evaluated (the
+    next level's timeout applies)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _run_defaults(raw: Mapping[str, Any]) -> RunDefaults:
+    defaults = raw.get("defaults") or {}
+    run = defaults.get("run") if isinstance(defaults, Mapping) else None
+    if not isinstance(run, Mapping):
+        return RunDefaults()
+    return RunDefaults(_text(run.get("shell")), _text(run.get("working-directory")))
 
 
 def _is_expression(value: Any) -> bool:
@@ -267,6 +289,10 @@ def _job(job_id: str, raw: Any, where: Path) -> Job:
                 env=_str_map(s.get("env")),
                 with_=dict(s.get("with") or {}),
                 continue_on_error=bool(s.get("continue-on-error") is True),
+                id=str(s.get("id") or ""),
+                shell=_text(s.get("shell")),
+                working_directory=_text(s.get("working-directory")),
+                timeout_minutes=_minutes(s.get("timeout-minutes")),
             )
         )
     strategy = raw.get("strategy") or {}
@@ -288,6 +314,9 @@ def _job(job_id: str, raw: Any, where: Path) -> Job:
         secrets=raw.get("secrets"),
         outputs=_str_map(outputs),
         dynamic_matrix=strategy["matrix"] if dynamic else None,
+        defaults=_run_defaults(raw),
+        timeout_minutes=_minutes(raw.get("timeout-minutes")),
+        concurrency=raw.get("concurrency"),
     )
 
 
@@ -333,7 +362,7 @@ def load_workflow(path: Path) -> Workflow:
         concurrency=raw.get("concurrency"),
         env=_str_map(raw.get("env")),
         jobs={str(k): _job(str(k), v, path) for k, v in raw["jobs"].items()},
-        raw=raw,
+        defaults=_run_defaults(raw),
         inputs=inputs,
         outputs=outputs,
         declared_secrets=declared_secrets,
@@ -384,401 +413,12 @@ def _typed_input(spec: WorkflowInput, value: Any, where: str) -> Any:
             raise ConfigError(f"input {spec.name!r} of {where} must be a boolean, got {value!r}")
         return value
     if spec.type == "number":
-        number = _number(value)
+        number = to_number(value)
         if math.isnan(number):
             raise ConfigError(f"input {spec.name!r} of {where} must be a number, got {value!r}")
         return number
-    return _to_string(value)
+    return to_string(value)
 
 
 def workflow_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*") if p.suffix in {".yml", ".yaml"} and p.is_file())
-
-
-# --- invoke calls in run: scripts ---------------------------------------------------------
-
-# Words after which a new simple command starts.
-_SEPARATORS = {"&&", "||", "|", ";", "&", "(", ")", "{", "}", "!"}
-_KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "time", "exec", "command"}
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_REDIRECT = re.compile(r"^[0-9]*(>>|>&|<&|&>>|&>|>|<)(.*)$")
-
-
-def _logical_lines(script: str) -> Iterator[str]:
-    """Lines with backslash continuations joined; a line with an open quote is joined with
-    the next ones until the quote closes."""
-    pending = ""
-    for line in script.replace("\\\n", " ").splitlines():
-        pending = f"{pending}\n{line}" if pending else line
-        try:
-            shlex.split(pending, comments=True)
-        except ValueError:
-            continue
-        yield pending
-        pending = ""
-    if pending:
-        yield pending
-
-
-def _words(line: str) -> list[str]:
-    lexer = shlex.shlex(line, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    words: list[str] = []
-    for token in lexer:
-        # `fi;` or `cmd;` arrive glued to their separator.
-        if len(token) > 1 and token.endswith(";"):
-            words.extend([token[:-1], ";"])
-        else:
-            words.append(token)
-    return words
-
-
-def _commands(words: Sequence[str]) -> Iterator[list[str]]:
-    command: list[str] = []
-    for word in words:
-        if word in _SEPARATORS:
-            if command:
-                yield command
-            command = []
-        elif not command and (word in _KEYWORDS or _ASSIGNMENT.match(word)):
-            continue
-        else:
-            command.append(word)
-    if command:
-        yield command
-
-
-def _without_redirections(argv: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    skip_next = False
-    for word in argv:
-        if skip_next:
-            skip_next = False
-            continue
-        match = _REDIRECT.match(word)
-        if match:
-            skip_next = not match.group(2)  # `> file` takes the next word as its target
-            continue
-        out.append(word)
-    return out
-
-
-def invoke_commands(script: str) -> list[tuple[str, ...]]:
-    """Every ``invoke ...`` (or ``inv``, ``python -m invoke``) simple command in a shell
-    script, as argv starting with ``invoke``, without redirections. Understands lists and
-    pipelines (``&&``, ``||``, ``|``, ``;``), ``if``/``then``/``else``, leading ``VAR=value``
-    assignments and comments. Shell variables stay as written (``"$ARCH"`` -> ``$ARCH``)."""
-    calls: list[tuple[str, ...]] = []
-    for line in _logical_lines(script):
-        for command in _commands(_words(line)):
-            argv = _without_redirections(command)
-            if argv[:1] in (["invoke"], ["inv"]):
-                calls.append(("invoke", *argv[1:]))
-            elif (
-                len(argv) >= 3
-                and re.fullmatch(r"python[0-9.]*", argv[0])
-                and argv[1:3]
-                == [
-                    "-m",
-                    "invoke",
-                ]
-            ):
-                calls.append(("invoke", *argv[3:]))
-    return calls
-
-
-def invoke_calls(workflow: Workflow) -> list[InvokeCall]:
-    return [
-        InvokeCall(job=job.id, step=step.label, argv=argv)
-        for job in workflow.jobs.values()
-        for step in job.steps
-        if step.run
-        for argv in invoke_commands(step.run)
-    ]
-
-
-# --- expressions --------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<string>'(?:[^']|'')*')
-      | (?P<number>-?(?:0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?))
-      | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\],.*])
-      | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
-    )""",
-    re.VERBOSE,
-)
-
-
-class ExpressionError(ConfigError):
-    """An ``if:`` or ``${{ }}`` expression this evaluator cannot read."""
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    text = text.rstrip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            raise ExpressionError(f"cannot read expression {text!r} at {text[pos:]!r}")
-        kind = match.lastgroup or ""
-        tokens.append((kind, match.group(kind)))
-        pos = match.end()
-    return tokens
-
-
-def _number(value: Any) -> float:
-    """GitHub's coercion to number for comparisons of different types."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return float(value or 0)
-    if not isinstance(value, str):
-        return math.nan
-    text = value.strip()
-    try:
-        if text.lower().startswith("0x"):
-            return float(int(text, 16))
-        return float(text) if text else 0.0
-    except ValueError:
-        return math.nan
-
-
-def truthy(value: Any) -> bool:
-    """GitHub's truthiness: false, 0, -0, '', null and NaN are falsy."""
-    if value is None or value is False or value == "":
-        return False
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return not (value == 0 or math.isnan(value))
-    return True
-
-
-def _compare(left: Any, right: Any) -> tuple[Any, Any]:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.casefold(), right.casefold()
-    if type(left) is type(right) and not isinstance(left, (Mapping, list)):
-        return left, right
-    return _number(left), _number(right)
-
-
-def _equal(left: Any, right: Any) -> bool:
-    if isinstance(left, (Mapping, list)) or isinstance(right, (Mapping, list)):
-        return left is right
-    a, b = _compare(left, right)
-    return bool(a == b)
-
-
-def _to_string(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-@dataclass(frozen=True)
-class Status:
-    """What the status functions see: did an earlier job/step fail, was the run cancelled."""
-
-    failed: bool = False
-    cancelled: bool = False
-
-
-class _Parser:
-    def __init__(self, text: str, contexts: Mapping[str, Any], status: Status) -> None:
-        self.tokens = _tokens(text)
-        self.pos = 0
-        self.text = text
-        self.contexts = contexts
-        self.status = status
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def take(self, value: str | None = None) -> tuple[str, str]:
-        token = self.peek()
-        if token is None or (value is not None and token[1] != value):
-            raise ExpressionError(f"cannot read expression {self.text!r}: expected {value!r}")
-        self.pos += 1
-        return token
-
-    def parse(self) -> Any:
-        value = self.or_()
-        if self.peek() is not None:
-            raise ExpressionError(f"cannot read expression {self.text!r} at {self.peek()}")
-        return value
-
-    def or_(self) -> Any:
-        value = self.and_()
-        while self.peek() == ("op", "||"):
-            self.take()
-            right = self.and_()
-            value = value if truthy(value) else right
-        return value
-
-    def and_(self) -> Any:
-        value = self.equality()
-        while self.peek() == ("op", "&&"):
-            self.take()
-            right = self.equality()
-            value = right if truthy(value) else value
-        return value
-
-    def equality(self) -> Any:
-        value = self.comparison()
-        while self.peek() in (("op", "=="), ("op", "!=")):
-            op = self.take()[1]
-            right = self.comparison()
-            value = _equal(value, right) if op == "==" else not _equal(value, right)
-        return value
-
-    def comparison(self) -> Any:
-        value = self.unary()
-        while self.peek() in (("op", "<"), ("op", "<="), ("op", ">"), ("op", ">=")):
-            op = self.take()[1]
-            a, b = _compare(value, self.unary())
-            value = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-        return value
-
-    def unary(self) -> Any:
-        if self.peek() == ("op", "!"):
-            self.take()
-            return not truthy(self.unary())
-        return self.postfix(self.primary())
-
-    def postfix(self, value: Any) -> Any:
-        while True:
-            token = self.peek()
-            if token == ("op", "."):
-                self.take()
-                name = self.take()
-                if name[0] not in {"name", "number"}:
-                    raise ExpressionError(f"cannot read expression {self.text!r}")
-                value = _member(value, name[1])
-            elif token == ("op", "["):
-                self.take()
-                key = self.or_()
-                self.take("]")
-                value = _member(value, key)
-            else:
-                return value
-
-    def primary(self) -> Any:
-        kind, text = self.take()
-        if kind == "string":
-            return text[1:-1].replace("''", "'")
-        if kind == "number":
-            return _number(text)
-        if kind == "op" and text == "(":
-            value = self.or_()
-            self.take(")")
-            return value
-        if kind == "name":
-            return self.call(text) if self.peek() == ("op", "(") else self.name(text)
-        raise ExpressionError(f"cannot read expression {self.text!r} at {text!r}")
-
-    def name(self, text: str) -> Any:
-        literals: dict[str, Any] = {"true": True, "false": False, "null": None}
-        if text.lower() in literals:
-            return literals[text.lower()]
-        if text not in self.contexts:
-            raise ExpressionError(f"unknown context {text!r} in {self.text!r}")
-        return self.contexts[text]
-
-    def call(self, name: str) -> Any:
-        self.take("(")
-        args: list[Any] = []
-        while self.peek() != ("op", ")"):
-            args.append(self.or_())
-            if self.peek() == ("op", ","):
-                self.take()
-        self.take(")")
-        function = _FUNCTIONS.get(name.lower())
-        if function is None:
-            raise ExpressionError(f"unsupported function {name}() in {self.text!r}")
-        return function(self.status, args)
-
-
-def _member(value: Any, key: Any) -> Any:
-    if isinstance(value, Mapping):
-        # Context keys are case-insensitive in GitHub.
-        if key in value:
-            return value[key]
-        folded = {str(k).casefold(): v for k, v in value.items()}
-        return folded.get(str(key).casefold())
-    if isinstance(value, list) and isinstance(key, (int, float)) and not isinstance(key, bool):
-        index = int(key)
-        return value[index] if 0 <= index < len(value) else None
-    return None
-
-
-def _contains(haystack: Any, needle: Any) -> bool:
-    if isinstance(haystack, list):
-        return any(_equal(item, needle) for item in haystack)
-    return _to_string(needle).casefold() in _to_string(haystack).casefold()
-
-
-_FUNCTIONS: dict[str, Callable[[Status, list[Any]], Any]] = {
-    "success": lambda s, _: not s.failed and not s.cancelled,
-    "failure": lambda s, _: s.failed,
-    "cancelled": lambda s, _: s.cancelled,
-    "always": lambda s, _: True,
-    "contains": lambda s, a: _contains(a[0], a[1]),
-    "startswith": lambda s, a: _to_string(a[0]).casefold().startswith(_to_string(a[1]).casefold()),
-    "endswith": lambda s, a: _to_string(a[0]).casefold().endswith(_to_string(a[1]).casefold()),
-    "format": lambda s, a: re.sub(
-        r"\{(\d+)\}", lambda m: _to_string(a[1 + int(m.group(1))]), _to_string(a[0])
-    ),
-    "fromjson": lambda s, a: _from_json(a[0]),
-    "tojson": lambda s, a: json.dumps(a[0], indent=2),
-    "join": lambda s, a: (
-        (_to_string(a[1]) if len(a) > 1 else ",").join(_to_string(v) for v in a[0])
-        if isinstance(a[0], list)
-        else _to_string(a[0])
-    ),
-}
-
-
-def _from_json(text: Any) -> Any:
-    try:
-        return json.loads(_to_string(text))
-    except json.JSONDecodeError as exc:
-        raise ExpressionError(f"fromJSON() got text that is not JSON: {text!r}") from exc
-
-_STATUS_CALL = re.compile(r"\b(success|failure|cancelled|always)\s*\(", re.IGNORECASE)
-
-
-def evaluate(expression: str, contexts: Mapping[str, Any], status: Status | None = None) -> Any:
-    """Evaluate a GitHub expression (with or without ``${{ }}``) against ``contexts``
-    (``github``, ``env``, ``vars``, ``matrix``, ``needs``, ...)."""
-    text = expression.strip()
-    if text.startswith("${{") and text.endswith("}}"):
-        text = text[3:-2]
-    return _Parser(text, contexts, status or Status()).parse()
-
-
-def condition_holds(
-    condition: str | None, contexts: Mapping[str, Any], status: Status | None = None
-) -> bool:
-    """Whether a job or step with this ``if:`` runs. As on GitHub, a condition without a
-    status function is implicitly ``success() && (condition)``."""
-    status = status or Status()
-    if condition is None or not condition.strip():
-        return not status.failed and not status.cancelled
-    text = condition.strip()
-    if text.startswith("${{") and text.endswith("}}"):
-        text = text[3:-2]
-    if not _STATUS_CALL.search(text):
-        text = f"success() && ({text})"
-    return truthy(_Parser(text, contexts, status).parse())
-
-
-def substitute(text: str, contexts: Mapping[str, Any], status: Status | None = None) -> str:
-    """Replace every ``${{ expr }}`` in ``text`` by its value as a string."""
-    return re.sub(
-        r"\$\{\{(.*?)\}\}",
-        lambda m: _to_string(evaluate(m.group(1), contexts, status)),
-        text,
-    )
