@@ -75,13 +75,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Configured:
-    """What the rehearsal reads from the task's configuration (invoke.yaml and the runtime
-    file, merged)."""
+    """What the rehearsal reads from the configuration the task runs with."""
 
     rehearsal: plan.RehearsalConfig  # the `rehearse:` section
     default_branch: str  # metadata.default_branch: the event payload's repository branch
-    signing: Mapping[str, Any]  # the `signing:` section: a configured key is used as is
-    registries: Mapping[str, Any]  # the `registries:` section, under the runtime file's
+    signing: Mapping[str, Any]  # `signing:`: a configured key is used, no throwaway one made
+    registries: Mapping[str, Any]  # `registries:`, which the rehearsal's runtime file overrides
 
 
 def configured(settings: Settings) -> Configured:
