@@ -607,7 +607,7 @@ def rehearse(
     the tasks publish to the local registry (rehearse.runtime_file, or --registry).
     Fails if any job failed.
     """
-    from fullstack_build import rehearse as rehearse_core
+    from fullstack_build.actions import rehearse as rehearse_core
 
     options = rehearse_core.Options(
         workflow=workflow, event=event, ref=ref, registries=tuple(registry or ()),

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from fullstack_build import log, programs
+from fullstack_build.actions.model import workflow_files
 from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings
-from fullstack_build.workflows import workflow_files
 
 CHECKS = ("ruff", "mypy", "zizmor", "actionlint", "workflow-schema", "hadolint")
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from fullstack_build.rehearsal import plan
+from fullstack_build.actions import plan
 
 # Each rehearsal builds the app image for every platform (arm64 under QEMU): minutes.
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

@@ -21,12 +21,12 @@ from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
 from fullstack_build import programs
+from fullstack_build.actions import plan as rehearsal_plan
+from fullstack_build.actions.model import load_workflow, workflow_files
 from fullstack_build.errors import PreconditionError
 from fullstack_build.local import host
 from fullstack_build.programs import PROGRAMS, Need, Source
-from fullstack_build.rehearsal import plan as rehearsal_plan
 from fullstack_build.runner import Runner
-from fullstack_build.workflows import load_workflow, workflow_files
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the tasks and the local stack run: the package, the task file, and the smoke suites

@@ -12,8 +12,9 @@ from invoke.loader import FilesystemLoader
 from invoke.parser import Parser
 from invoke.program import Program
 
+from fullstack_build.actions.model import load_workflow
 from fullstack_build.settings import load_settings
-from fullstack_build.workflows import invoke_calls, load_workflow
+from unit.run_scripts import invoke_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "prune.yml"
@@ -41,9 +42,7 @@ def test_prunes_every_configured_image_with_apply() -> None:
     workflow = load_workflow(WORKFLOW)
     settings = load_settings(yaml.safe_load((ROOT / "invoke.yaml").read_text()), env={})
     (job,) = workflow.jobs.values()
-    assert sorted(workflow.raw["jobs"][job.id]["strategy"]["matrix"]["image"]) == sorted(
-        settings.images
-    )
+    assert sorted(combination["image"] for combination in job.matrix) == sorted(settings.images)
     loader = FilesystemLoader(start=str(ROOT), config=Config())
     module, _ = loader.load("tasks")
     parser = Parser(

@@ -18,14 +18,15 @@ import requests
 import yaml
 
 from fullstack_build import ci
+from fullstack_build.actions import plan
+from fullstack_build.actions.expressions import evaluate
+from fullstack_build.actions.github_api import FakeGitHub
+from fullstack_build.actions.model import Step, Workflow, load_workflow
+from fullstack_build.actions.rehearse import Options, raise_for_failure, rehearse, report
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.github.comment import comment_on_pr, marker
-from fullstack_build.rehearsal import plan
-from fullstack_build.rehearsal.github_api import FakeGitHub
-from fullstack_build.rehearse import Options, raise_for_failure, rehearse, report
 from fullstack_build.runner import Runner
 from fullstack_build.settings import load_settings
-from fullstack_build.workflows import Step, Workflow, evaluate, load_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -338,6 +339,55 @@ def test_defaults_run_shell_applies_to_every_run_step() -> None:
     assert {plan.step_shell(wf, job_of[id(s)], s) for s in steps} == {"bash"}
 
 
+
+LAYERED = """
+on: push
+defaults:
+  run:
+    shell: sh
+    working-directory: top
+jobs:
+  plain:
+    runs-on: x
+    steps:
+      - run: "true"
+  own:
+    runs-on: x
+    timeout-minutes: 5
+    defaults:
+      run:
+        shell: python
+        working-directory: job
+    steps:
+      - id: first
+        run: "true"
+      - shell: bash
+        working-directory: ${{ github.workspace }}/step
+        timeout-minutes: 0.5
+        run: "true"
+"""
+
+
+def test_a_step_s_shell_folder_and_timeout_come_from_the_nearest_level(tmp_path: Path) -> None:
+    wf = write_workflow(tmp_path, LAYERED)
+    (plain,) = wf.jobs["plain"].steps
+    first, last = wf.jobs["own"].steps
+    assert (first.id, last.id) == ("first", "")
+    steps = [("plain", plain), ("own", first), ("own", last)]
+    # The workflow's `defaults.run`, the job's over it, the step's own over both.
+    assert [plan.step_shell(wf, j, s) for j, s in steps] == ["sh", "python", "bash"]
+    assert [plan.step_folder(wf, j, s) for j, s in steps] == [
+        "top",
+        "job",
+        "${{ github.workspace }}/step",
+    ]
+    # GitHub's 360 minutes, the job's 5, the step's half minute.
+    assert plan.timeout_s(wf, "plain", plain) == 360 * 60
+    assert plan.timeout_s(wf, "own", first) == 5 * 60
+    assert plan.timeout_s(wf, "own", last) == 30
+    assert plan.timeout_s(wf, "own") == 5 * 60
+
+
 # --- environment ---------------------------------------------------------------------------
 
 
@@ -421,10 +471,10 @@ def test_runtime_file_keeps_local_yaml_and_replaces_registries_on_request() -> N
     local = yaml.safe_load((ROOT / "local.yaml").read_text())
     kept = plan.runtime_config(local, [])
     assert kept == local
-    assert plan.publishing_prefixes(kept, INVOKE_YAML) == ["127.0.0.1:5000/fullstack"]
+    assert plan.publishing_prefixes(kept, INVOKE_YAML["registries"]) == ["127.0.0.1:5000/fullstack"]
     moved = plan.runtime_config(local, ["127.0.0.1:5001/team"])
     assert moved["images"] == local["images"]  # still the local base images
-    assert plan.publishing_prefixes(moved, INVOKE_YAML) == ["127.0.0.1:5001/team"]
+    assert plan.publishing_prefixes(moved, INVOKE_YAML["registries"]) == ["127.0.0.1:5001/team"]
     settings = load_settings(
         {**INVOKE_YAML, **{k: v for k, v in moved.items() if k != "images"}}, env={}
     )
@@ -632,6 +682,46 @@ def test_executor_runs_steps_with_outputs_env_artifacts_and_status_functions(
     assert "consume" in report(outcome)
     with pytest.raises(Exception, match="failed in consume"):
         raise_for_failure(outcome)
+
+
+FOLDERS_WORKFLOW = """
+on: push
+defaults:
+  run:
+    working-directory: sub
+jobs:
+  workflow-default:
+    runs-on: x
+    steps:
+      - uses: actions/checkout@v5
+      - run: test "${PWD##*/}" = sub
+  job-default:
+    runs-on: x
+    defaults:
+      run:
+        working-directory: sub/inner
+    steps:
+      - uses: actions/checkout@v5
+      - run: test "${PWD##*/}" = inner
+      - working-directory: ${{ github.workspace }}/sub
+        run: test "${PWD##*/}" = sub && test -f inner/kept.txt
+"""
+
+
+def test_run_steps_start_in_the_nearest_working_directory(shell_repo: Path) -> None:
+    (shell_repo / ".github" / "workflows" / "folders.yml").write_text(FOLDERS_WORKFLOW)
+    (shell_repo / "sub" / "inner").mkdir(parents=True)
+    (shell_repo / "sub" / "inner" / "kept.txt").write_text("x")
+    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    out = io.StringIO()
+    outcome = rehearse(
+        load_settings(raw, env={}), Runner(out=out), Options(workflow="folders", event="push"),
+        shell_repo, env={},
+    )  # fmt: skip
+    assert [(j.key, j.result) for j in outcome.jobs] == [
+        ("workflow-default", "success"),
+        ("job-default", "success"),
+    ], out.getvalue()
 
 
 # --- the executor on a reusable workflow with a computed matrix ------------------------------

@@ -30,23 +30,18 @@ from invoke.parser import Parser, ParseResult
 from invoke.program import Program
 
 from fullstack_build import ci, lock
-from fullstack_build.settings import Settings
-from fullstack_build.workflows import (
-    InvokeCall,
+from fullstack_build.actions.expressions import Status, condition_holds, evaluate, substitute
+from fullstack_build.actions.model import (
     Job,
-    Status,
     Step,
     Workflow,
     call_inputs,
-    condition_holds,
-    evaluate,
-    invoke_calls,
-    invoke_commands,
     load_workflow,
     local_workflow,
-    substitute,
 )
+from fullstack_build.settings import Settings
 from unit.conftest import make_settings
+from unit.run_scripts import InvokeCall, invoke_calls, invoke_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -167,10 +162,9 @@ def parse(parser: Parser, call: InvokeCall) -> ParseResult:
         pytest.fail(f"{call.job} / {call.step}: `{' '.join(call.argv)}` is not valid: {exc}")
 
 
-def step_with_id(job: Job, workflow: Workflow, step_id: str) -> Step:
-    steps = workflow.raw["jobs"][job.id]["steps"]
-    (index,) = [i for i, s in enumerate(steps) if s.get("id") == step_id]
-    return job.steps[index]
+def step_with_id(job: Job, step_id: str) -> Step:
+    (step,) = [s for s in job.steps if s.id == step_id]
+    return step
 
 
 # --- each image's workflow: when, which image, nothing else ----------------------------------
@@ -356,7 +350,6 @@ def test_conditions(
     assert condition_holds(condition, {"github": ctx, "vars": {}}, status) is expected
 
 
-
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
@@ -374,12 +367,10 @@ def test_json_functions(expression: str, expected: Any) -> None:
 # --- the matrix ---------------------------------------------------------------------------
 
 
-def test_matrix_job_outputs_what_invoke_matrix_computes(
-    reusable: Workflow, parser: Parser
-) -> None:
+def test_matrix_job_outputs_what_invoke_matrix_computes(reusable: Workflow, parser: Parser) -> None:
     job = reusable.jobs["matrix"]
     assert job.outputs == {"matrix": "${{ steps.matrix.outputs.matrix }}"}
-    step = step_with_id(job, reusable, "matrix")
+    step = step_with_id(job, "matrix")
     (call,) = [c for c in invoke_calls(reusable) if c.job == "matrix"]
     assert parse(parser, call)[1].args["json"].value is True
     # The QEMU fallback: a repository variable moves platforms to the emulating runner.
@@ -447,8 +438,8 @@ def test_each_platform_is_smoke_tested_by_its_pushed_digest_before_its_record_le
     reusable: Workflow, parser: Parser
 ) -> None:
     job = reusable.jobs["build"]
-    push = step_with_id(job, reusable, "push")
-    smoke = step_with_id(job, reusable, "smoke")
+    push = step_with_id(job, "push")
+    smoke = step_with_id(job, "smoke")
     (upload,) = [s for s in job.steps if s.action == "actions/upload-artifact"]
     assert job.steps.index(push) < job.steps.index(smoke) < job.steps.index(upload)
     # push-digest's step output `ref` is REPO@sha256:... of exactly this build.
@@ -464,8 +455,8 @@ def test_pull_request_builds_and_smoke_tests_every_platform(
 ) -> None:
     assert jobs_run(reusable, "pull_request") == {"matrix", "checks", "pr-build", "pr-comment"}
     job = reusable.jobs["pr-build"]
-    build = step_with_id(job, reusable, "build")
-    smoke = step_with_id(job, reusable, "smoke")
+    build = step_with_id(job, "build")
+    smoke = step_with_id(job, "smoke")
     assert job.steps.index(build) < job.steps.index(smoke)
     (call,) = [c for c in invoke_calls(reusable) if c.job == "pr-build" and c.step == smoke.label]
     # The local tag build-arch just loaded: no --ref.
@@ -546,16 +537,16 @@ def test_docker_hub_only_when_configured(reusable: Workflow, settings: Settings)
 
 def test_steps_that_produce_results_have_ids(reusable: Workflow) -> None:
     for job in reusable.jobs.values():
-        for index, step in enumerate(job.steps):
+        for step in job.steps:
             if step.run and re.search(r"\binvoke\s+(?!lint)|pytest", step.run):
-                assert reusable.raw["jobs"][job.id]["steps"][index].get("id"), (job.id, step.label)
+                assert step.id, (job.id, step.label)
 
 
 def test_merge_and_the_reusable_workflow_expose_the_index_digest_and_tags(
     reusable: Workflow,
 ) -> None:
     merge = reusable.jobs["merge"]
-    step_with_id(merge, reusable, "merge")
+    step_with_id(merge, "merge")
     assert merge.outputs == {
         "digest": "${{ steps.merge.outputs.digest }}",
         "tags": "${{ steps.merge.outputs.tags }}",

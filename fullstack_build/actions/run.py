@@ -8,7 +8,7 @@ done). A job that calls one of this repository's reusable workflows (``uses:
 gets what a fresh GitHub runner gives it: its own workspace (checked out from the current
 tree), RUNNER_TEMP, docker login state, GITHUB_* variables, an event payload, and per-step
 GITHUB_OUTPUT/GITHUB_ENV/GITHUB_PATH/GITHUB_STEP_SUMMARY files. ``run:`` steps run in GitHub's
-shells; ``uses:`` steps run their local equivalents (see ``rehearsal.plan.ACTIONS``): artifacts
+shells; ``uses:`` steps run their local equivalents (see ``actions.plan.ACTIONS``): artifacts
 are copied through a local folder under their exact names, and the pull request comment goes
 to a local stand-in for GitHub's REST API. Every task the steps call reads a generated runtime
 file (INVOKE_RUNTIME_CONFIG): local.yaml's base images and registry, or ``--registry``.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import sys
 import time
@@ -28,42 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
-from fullstack_build.errors import BuildSystemError, CommandError, ConfigError, PreconditionError
-from fullstack_build.metadata.context import DEFAULT_SERVER_URL
-from fullstack_build.registry import check_reachable, login_argv
-from fullstack_build.rehearsal import plan
-from fullstack_build.rehearsal.github_api import FakeGitHub
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Registry, Settings
-from fullstack_build.workflows import (
+from fullstack_build.actions import plan
+from fullstack_build.actions.expressions import (
     ExpressionError,
-    Job,
     Status,
-    Step,
-    Workflow,
-    call_inputs,
     condition_holds,
     evaluate,
-    load_workflow,
     substitute,
 )
-
-
-class RehearsalError(CommandError):
-    """A job of the rehearsed workflow failed."""
-
-
-@dataclass(frozen=True)
-class Options:
-    """The task's flags, each None when not given (then ``rehearse:`` in invoke.yaml)."""
-
-    workflow: str | None = None
-    event: str | None = None
-    ref: str | None = None
-    registries: tuple[str, ...] = ()
-    work_dir: str | None = None
+from fullstack_build.actions.github_api import FakeGitHub
+from fullstack_build.actions.model import Job, Step, Workflow, call_inputs
+from fullstack_build.errors import BuildSystemError, ConfigError, PreconditionError
+from fullstack_build.metadata.context import DEFAULT_SERVER_URL
+from fullstack_build.registry import login_argv
+from fullstack_build.runner import Runner
+from fullstack_build.settings import Settings
 
 
 @dataclass
@@ -85,27 +63,11 @@ class JobResult:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    workflow: str
-    trigger: plan.Trigger
-    run_dir: Path
-    jobs: tuple[JobResult, ...]
-    comments: tuple[Mapping[str, Any], ...]
-    publishing: tuple[str, ...]
-
-    @property
-    def failed(self) -> tuple[JobResult, ...]:
-        return tuple(j for j in self.jobs if j.result in {"failure", "cancelled"})
 
 
-def _say(text: str, out: TextIO) -> None:
+def say(text: str, out: TextIO) -> None:
     print(text, file=out, flush=True)
 
-
-def _git(runner: Runner, root: Path, *args: str) -> str:
-    result = runner.run(["git", *args], capture=True, check=False, mutates=False, cwd=str(root))
-    return result.stdout.strip() if result.ok else ""
 
 
 def tree_files(runner: Runner, root: Path) -> list[str]:
@@ -207,7 +169,7 @@ def _value(value: Any, ctx: Mapping[str, Any]) -> Any:
     return substitute(value, ctx)
 
 
-class _Rehearsal:
+class Rehearsal:
     """One run of one workflow for one event."""
 
     def __init__(
@@ -337,8 +299,8 @@ class _Rehearsal:
         self, scope: _Scope, job: Job, name: str, result: str, why: str = ""
     ) -> JobResult:
         if why:
-            _say(f"::error::job {name}: {why}", self.out)
-        _say(f"==> job {name}: {result}", self.out)
+            say(f"::error::job {name}: {why}", self.out)
+        say(f"==> job {name}: {result}", self.out)
         return JobResult(key=scope.key + job.id, job_id=job.id, name=name, result=result)
 
     def run_matrix(self, scope: _Scope, job: Job) -> list[JobResult]:
@@ -394,7 +356,7 @@ class _Rehearsal:
             secrets["GITHUB_TOKEN"] = self.token
         except ConfigError as exc:
             return "failure", {}, [self._skip_or_fail(scope, job, name, "failure", str(exc))]
-        _say(f"==> job {name}: calls {called.path.name} with {inputs}", self.out)
+        say(f"==> job {name}: calls {called.path.name} with {inputs}", self.out)
         child = self.scope(called, inputs, secrets, f"{name} / ", f"{scope.key}{job.id}.")
         ran = self.run_scope(child)
         outcome = _status_of([_status_of(r) for r in child.results.values()])
@@ -407,14 +369,14 @@ class _Rehearsal:
         try:
             outputs = {k: substitute(v, octx) for k, v in called.outputs.items()}
         except ExpressionError as exc:
-            _say(f"::error::outputs of {called.path.name}: {exc}", self.out)
+            say(f"::error::outputs of {called.path.name}: {exc}", self.out)
             return "failure", {}, ran
         return outcome, outputs, ran
 
     def run_job(self, scope: _Scope, run: plan.JobRun, name: str) -> JobResult:
         job = run.job
         result = JobResult(key=scope.key + run.key, job_id=job.id, name=name, result="skipped")
-        _say(f"==> job {name} ({scope.key}{run.key})", self.out)
+        say(f"==> job {name} ({scope.key}{run.key})", self.out)
         started = time.monotonic()
         home = self.run_dir / "jobs" / f"{scope.key}{run.key}"
         paths = plan.RunnerPaths(
@@ -434,10 +396,10 @@ class _Rehearsal:
         try:
             result.outputs = {k: substitute(v, octx) for k, v in job.outputs.items()}
         except ExpressionError as exc:
-            _say(f"::error::outputs of job {name}: {exc}", self.out)
+            say(f"::error::outputs of job {name}: {exc}", self.out)
             result.result = "failure"
         result.duration_s = time.monotonic() - started
-        _say(f"==> job {name}: {result.result} in {result.duration_s:.1f} s", self.out)
+        say(f"==> job {name}: {result.result} in {result.duration_s:.1f} s", self.out)
         return result
 
     def run_step(self, state: _JobState, step: Step) -> StepResult:
@@ -448,20 +410,19 @@ class _Rehearsal:
         files.output.parent.mkdir(parents=True, exist_ok=True)
         for f in files.all():
             f.write_text("")
-        workflow = state.scope.workflow
         env_ctx = {**state.scope.env, **state.job_env, **state.exported}
         job_status = {"status": "failure" if state.failed else "success"}
         ctx = {**state.ctx, "env": env_ctx, "steps": state.steps, "job": job_status}
         status = Status(failed=state.failed)
-        step_id = str(plan.raw_step(workflow, state.run.job.id, step).get("id") or "")
+        step_id = step.id
         try:
             runs = condition_holds(step.if_, ctx, status)
         except ExpressionError as exc:
-            _say(f"::error::{step.label}: {exc}", self.out)
+            say(f"::error::{step.label}: {exc}", self.out)
             state.failed = True
             return StepResult(step.label, "failure", "failure")
         if not runs:
-            _say(f"  - {step.label}: skipped", self.out)
+            say(f"  - {step.label}: skipped", self.out)
             if step_id:
                 state.steps[step_id] = {
                     "outputs": {},
@@ -470,7 +431,7 @@ class _Rehearsal:
                 }
             return StepResult(step.label, "skipped", "skipped")
         title = f"{state.name} / {step.label}"
-        _say(f"::group::{title}", self.out)
+        say(f"::group::{title}", self.out)
         ok = False
         try:
             step_env = {k: substitute(v, ctx, status) for k, v in step.env.items()}
@@ -502,7 +463,7 @@ class _Rehearsal:
             else:
                 ok = self.run_script(state, step, ctx=ctx, status=status, env=env)
         except BuildSystemError as exc:
-            _say(f"::error::{step.label}: {exc}", self.out)
+            say(f"::error::{step.label}: {exc}", self.out)
         outputs = self._file_commands(state, files, step)
         ok = ok and outputs is not None
         self._keep_summary(title, files.summary)
@@ -510,8 +471,8 @@ class _Rehearsal:
         conclusion = "success" if ok or step.continue_on_error else "failure"
         if not ok:
             note = " (continue-on-error)" if step.continue_on_error else ""
-            _say(f"::error::{title} failed{note}", self.out)
-        _say("::endgroup::", self.out)
+            say(f"::error::{title} failed{note}", self.out)
+        say("::endgroup::", self.out)
         state.failed = state.failed or conclusion == "failure"
         if step_id:
             state.steps[step_id] = {
@@ -531,7 +492,7 @@ class _Rehearsal:
             state.exported.update(plan.parse_file_commands(files.env.read_text()))
             state.path_entries.extend(plan.parse_path_file(files.path.read_text()))
         except ConfigError as exc:
-            _say(f"::error::{step.label}: {exc}", self.out)
+            say(f"::error::{step.label}: {exc}", self.out)
             return None
         return outputs
 
@@ -553,16 +514,17 @@ class _Rehearsal:
         env: Mapping[str, str],
     ) -> bool:
         run, paths, workflow = state.run, state.paths, state.scope.workflow
-        raw = plan.raw_step(workflow, run.job.id, step)
         script = substitute(step.run or "", ctx, status)
         shell = plan.step_shell(workflow, run.job.id, step)
         script_path = paths.temp / f"step-{step.index + 1}{plan.script_suffix(shell)}"
         script_path.write_text(script, encoding="utf-8")
         for line in script.rstrip().splitlines():
-            _say(f"  | {line}", self.out)
+            say(f"  | {line}", self.out)
         folder = paths.workspace
-        if raw.get("working-directory"):
-            folder = folder / substitute(str(raw["working-directory"]), ctx, status)
+        # `working-directory:`, or a `defaults.run` one, relative to the workspace.
+        named = plan.step_folder(workflow, run.job.id, step)
+        if named:
+            folder = folder / substitute(named, ctx, status)
         result = self.runner.run(
             plan.shell_argv(shell, str(script_path)),
             env=env,
@@ -571,7 +533,7 @@ class _Rehearsal:
             timeout=plan.timeout_s(workflow, run.job.id, step),
         )
         if not result.ok:
-            _say(f"::error::Process completed with exit code {result.returncode}.", self.out)
+            say(f"::error::Process completed with exit code {result.returncode}.", self.out)
         return result.ok
 
     # --- uses: steps ------------------------------------------------------------------
@@ -589,7 +551,7 @@ class _Rehearsal:
             k: substitute(v, ctx, status) if isinstance(v, str) else v
             for k, v in step.with_.items()
         }
-        _say(f"  uses {step.uses}: {action.description}", self.out)
+        say(f"  uses {step.uses}: {action.description}", self.out)
         if self.runner.dry_run:
             return True
         if action.kind == "checkout":
@@ -604,7 +566,7 @@ class _Rehearsal:
             wanted = plan.input_text(inputs, "python-version")
             have = f"{sys.version_info.major}.{sys.version_info.minor}"
             if wanted and not have.startswith(wanted.rstrip(".x")):
-                _say(f"::warning::the workflow asks for Python {wanted}; using {have}", self.out)
+                say(f"::warning::the workflow asks for Python {wanted}; using {have}", self.out)
         return True
 
     def checkout(self, inputs: Mapping[str, Any], paths: plan.RunnerPaths) -> bool:
@@ -629,7 +591,7 @@ class _Rehearsal:
         # as uncommitted ones.
         for argv in plan.checkout_git_argvs(str(self.root), self.trigger.sha):
             self.runner.run(argv, capture=True, cwd=str(target), timeout=120)
-        _say(f"  checked out {copied} files of {self.root} at {self.trigger.sha[:12]} into "
+        say(f"  checked out {copied} files of {self.root} at {self.trigger.sha[:12]} into "
              f"{target}", self.out)  # fmt: skip
         return True
 
@@ -638,7 +600,7 @@ class _Rehearsal:
         user = plan.input_text(inputs, "username")
         password = plan.input_text(inputs, "password")
         if not user or not password:
-            _say("::error::Username and password required", self.out)
+            say("::error::Username and password required", self.out)
             return False
         local = self.settings.local
         hosts = {p.split("/", 1)[0] for p in self.publishing}
@@ -649,9 +611,9 @@ class _Rehearsal:
                 env={"DOCKER_CONFIG": env["DOCKER_CONFIG"]},
                 input_text=local.auth_registry_password + "\n",
             )
-            _say(f"  logged in to {local.auth_registry} instead of {registry}", self.out)
+            say(f"  logged in to {local.auth_registry} instead of {registry}", self.out)
         else:
-            _say(f"  login to {registry} not needed: the rehearsal publishes to "
+            say(f"  login to {registry} not needed: the rehearsal publishes to "
                  f"{', '.join(self.publishing) or 'no registry'}", self.out)  # fmt: skip
         return True
 
@@ -666,15 +628,15 @@ class _Rehearsal:
             mode = plan.input_text(inputs, "if-no-files-found", "warn") or "warn"
             message = f"No files were found with the provided path for artifact {name!r}"
             if mode == "error":
-                _say(f"::error::{message}", self.out)
+                say(f"::error::{message}", self.out)
                 return False
             if mode == "warn":
-                _say(f"::warning::{message}. No artifacts will be uploaded.", self.out)
+                say(f"::warning::{message}. No artifacts will be uploaded.", self.out)
             return True
         target = self.artifacts / name
         if target.exists():
             if not plan.input_bool(inputs, "overwrite", False):
-                _say(f"::error::an artifact named {name!r} already exists in this run: give it "
+                say(f"::error::an artifact named {name!r} already exists in this run: give it "
                      "a unique name or set overwrite: true", self.out)  # fmt: skip
                 return False
             shutil.rmtree(target)
@@ -682,7 +644,7 @@ class _Rehearsal:
             dest = target / path.relative_to(root)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
-        _say(f"  artifact {name}: {len(files)} file(s) from {root}", self.out)
+        say(f"  artifact {name}: {len(files)} file(s) from {root}", self.out)
         return True
 
     def download(self, inputs: Mapping[str, Any], paths: plan.RunnerPaths) -> bool:
@@ -691,7 +653,7 @@ class _Rehearsal:
         if name:
             chosen = [(self.artifacts / name, dest)]
             if not chosen[0][0].is_dir():
-                _say(f"::error::Unable to download artifact(s): Artifact not found for name: "
+                say(f"::error::Unable to download artifact(s): Artifact not found for name: "
                      f"{name}", self.out)  # fmt: skip
                 return False
         else:
@@ -701,146 +663,5 @@ class _Rehearsal:
             chosen = [(a, dest if merge else dest / a.name) for a in found if a.is_dir()]
         for source, target in chosen:
             shutil.copytree(source, target, dirs_exist_ok=True)
-            _say(f"  artifact {source.name} -> {target}", self.out)
+            say(f"  artifact {source.name} -> {target}", self.out)
         return True
-
-
-# --- entry point ------------------------------------------------------------------------
-
-
-def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the runtime file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"the runtime file {path} must be a mapping")
-    return data
-
-
-def _signing_key(
-    settings: Settings,
-    runner: Runner,
-    run_dir: Path,
-    runtime: dict[str, Any],
-    host_env: dict[str, str],
-) -> None:
-    """A rehearsal has no OIDC token, so the merge job cannot sign keyless as on GitHub: unless
-    a signing.key is configured, it signs with a throwaway key pair made here (real signatures
-    a test can verify with its .pub), and says so."""
-    configured = {**(settings.raw.get("signing") or {}), **(runtime.get("signing") or {})}
-    if configured.get("key"):
-        return
-    folder = run_dir / "signing"
-    folder.mkdir()
-    password = secrets.token_hex(16)
-    runner.with_secrets(password).run(
-        plan.generate_key_pair_argv(), cwd=str(folder), env={"COSIGN_PASSWORD": password}
-    )
-    runtime["signing"] = {**(runtime.get("signing") or {}), "key": str(folder / "cosign.key")}
-    host_env["COSIGN_PASSWORD"] = password
-    _say(
-        f"::notice::no OIDC token in a rehearsal: `--sign` signs with the throwaway key "
-        f"{folder / 'cosign.key'} instead of keyless (verify with cosign.pub beside it)",
-        runner.out,
-    )
-
-
-def rehearse(
-    settings: Settings,
-    runner: Runner,
-    options: Options,
-    root: Path,
-    env: Mapping[str, str] | None = None,
-) -> Outcome:
-    """Rehearse ``options.workflow`` for ``options.event``; returns what each job did. Raises
-    a BuildSystemError only for what stops a rehearsal from starting."""
-    host_env = dict(os.environ if env is None else env)
-    config = plan.load_config(settings.raw)
-    event = options.event or config.event
-    workflow_path = plan.find_workflow(options.workflow or config.workflow,
-                                       root / config.workflows_dir)  # fmt: skip
-    workflow = load_workflow(workflow_path)
-    # Before anything runs: a `needs:` cycle, a reusable workflow that is not here, an action
-    # without a local equivalent (in the called workflows too).
-    plan.check_actions(workflow, root)
-    metadata = settings.raw.get("metadata") or {}
-    sha = _git(runner, root, "rev-parse", "HEAD")
-    if not sha:
-        raise PreconditionError(f"{root} has no commit: the rehearsal simulates GITHUB_SHA=HEAD")
-    trigger = plan.make_trigger(
-        event,
-        options.ref,
-        sha=sha,
-        config=config,
-        default_branch=str(metadata.get("default_branch") or "main"),
-        commit_date=_git(runner, root, "log", "-1", "--format=%cI", "HEAD"),
-    )
-    notice = plan.trigger_notice(workflow, trigger)
-    if notice:
-        _say(f"::warning::{notice}; rehearsing it anyway", runner.out)
-    base = _load_yaml(root / config.runtime_file) if config.runtime_file else {}
-    registries = options.registries or config.registries
-    runtime = plan.runtime_config(base, registries)
-    publishing = tuple(plan.publishing_prefixes(runtime, settings.raw))
-    for prefix in publishing:
-        check_reachable(Registry(name="rehearsal", prefix=prefix))
-    work_dir = Path(options.work_dir or config.work_dir)
-    work_dir = work_dir if work_dir.is_absolute() else root / work_dir
-    run_dir = work_dir / f"{workflow_path.stem}-{event}"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
-    _signing_key(settings, runner, run_dir, runtime, host_env)
-    runtime_path = run_dir / "runtime.yaml"
-    runtime_path.write_text(yaml.safe_dump(runtime, sort_keys=False), encoding="utf-8")
-    token = "ghs_" + secrets.token_hex(18)
-    with FakeGitHub(token) as api:
-        (run_dir / "event.json").write_text(
-            json.dumps(plan.event_payload(trigger, DEFAULT_SERVER_URL), indent=2), encoding="utf-8"
-        )
-        _say(
-            f"==> rehearsing {workflow_path.name} for {trigger.event_name} of {trigger.ref} "
-            f"at {sha[:12]}; publishing to {', '.join(publishing) or 'nowhere'}; "
-            f"GitHub API at {api.url}; files in {run_dir}",
-            runner.out,
-        )
-        rehearsal = _Rehearsal(
-            settings=settings, runner=runner, workflow=workflow, trigger=trigger, config=config,
-            root=root, run_dir=run_dir, runtime_path=runtime_path, publishing=publishing,
-            host_env=host_env, api=api, token=token,
-        )  # fmt: skip
-        jobs = rehearsal.run()
-        state = api.state.to_json()
-    (run_dir / "github-api.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
-    return Outcome(
-        workflow=workflow_path.name,
-        trigger=trigger,
-        run_dir=run_dir,
-        jobs=tuple(jobs),
-        comments=tuple(state["comments"]),
-        publishing=publishing,
-    )
-
-
-def report(outcome: Outcome) -> str:
-    """The closing table: each job run's result and duration, and what the API received."""
-    lines = [
-        f"rehearsal of {outcome.workflow} ({outcome.trigger.event_name} {outcome.trigger.ref}):"
-    ]
-    width = max((len(j.name) for j in outcome.jobs), default=4)
-    for job in outcome.jobs:
-        took = f"{job.duration_s:6.1f} s" if job.result not in {"skipped", "cancelled"} else ""
-        lines.append(f"  {job.name:<{width}}  {job.result:<9} {took}")
-    lines.append(f"  pull request comments on the local GitHub API: {len(outcome.comments)}")
-    lines.append(f"  files: {outcome.run_dir}")
-    return "\n".join(lines)
-
-
-def raise_for_failure(outcome: Outcome) -> None:
-    if outcome.failed:
-        names = ", ".join(f"{j.name} ({j.result})" for j in outcome.failed)
-        raise RehearsalError(
-            f"rehearsal of {outcome.workflow} failed in {names}: see the step output above "
-            f"and {outcome.run_dir}"
-        )

@@ -15,17 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fullstack_build.actions.expressions import Status, condition_holds, has_status_function
+from fullstack_build.actions.model import Job, Step, Workflow, load_workflow, local_workflow
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.settings import validate_prefix
-from fullstack_build.workflows import (
-    Job,
-    Status,
-    Step,
-    Workflow,
-    condition_holds,
-    load_workflow,
-    local_workflow,
-)
 
 # What `--event` accepts; `tag` is a push of a tag ref.
 EVENTS = ("push", "pull_request", "tag", "workflow_dispatch")
@@ -380,7 +373,6 @@ def plan_jobs(workflow: Workflow, root: Path, path: tuple[str, ...] = ()) -> lis
     return planned
 
 
-_STATUS_CALL = re.compile(r"\b(success|failure|cancelled|always)\s*\(", re.IGNORECASE)
 # Contexts GitHub offers in jobs.<id>.if (no matrix, env, steps or runner yet).
 _JOB_IF_CONTEXTS = ("github", "needs", "vars", "inputs")
 
@@ -389,7 +381,7 @@ def job_condition_holds(job: Job, upstream: Sequence[str], contexts: Mapping[str
     """Whether a job runs, given the results of the jobs it needs (directly or not). Without
     a status function its ``if:`` means ``success() && (...)``: a failed or skipped job
     upstream skips it; ``always()``, ``failure()`` and ``!cancelled()`` look at ``upstream``."""
-    explicit = bool(job.if_ and _STATUS_CALL.search(job.if_))
+    explicit = has_status_function(job.if_)
     if not explicit and any(r != "success" for r in upstream):
         return False
     status = Status(failed="failure" in upstream, cancelled="cancelled" in upstream)
@@ -397,45 +389,29 @@ def job_condition_holds(job: Job, upstream: Sequence[str], contexts: Mapping[str
     return condition_holds(job.if_, available, status)
 
 
-def _raw_job(workflow: Workflow, job_id: str) -> Mapping[str, Any]:
-    jobs = workflow.raw.get("jobs") or {}
-    raw = jobs.get(job_id) if isinstance(jobs, Mapping) else None
-    return raw if isinstance(raw, Mapping) else {}
-
-
-def raw_step(workflow: Workflow, job_id: str, step: Step) -> Mapping[str, Any]:
-    """The step's mapping as written (id, shell, working-directory, timeout-minutes)."""
-    steps = _raw_job(workflow, job_id).get("steps") or ()
-    raw = steps[step.index] if step.index < len(steps) else {}
-    return raw if isinstance(raw, Mapping) else {}
-
-
-def _default_shell(raw: Mapping[str, Any]) -> str | None:
-    defaults = raw.get("defaults") or {}
-    run = defaults.get("run") if isinstance(defaults, Mapping) else None
-    shell = run.get("shell") if isinstance(run, Mapping) else None
-    return str(shell) if shell else None
-
-
 def step_shell(workflow: Workflow, job_id: str, step: Step) -> str | None:
     """``shell:`` of the step, else the job's, else the workflow's ``defaults.run.shell``."""
-    shell = raw_step(workflow, job_id, step).get("shell")
-    if shell:
-        return str(shell)
-    return _default_shell(_raw_job(workflow, job_id)) or _default_shell(workflow.raw)
+    job = workflow.jobs[job_id]
+    return step.shell or job.defaults.shell or workflow.defaults.shell
 
 
-def job_outputs(workflow: Workflow, job_id: str) -> dict[str, str]:
-    raw = _raw_job(workflow, job_id).get("outputs") or {}
-    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+def step_folder(workflow: Workflow, job_id: str, step: Step) -> str | None:
+    """``working-directory:`` of a ``run:`` step, else the job's, else the workflow's
+    ``defaults.run.working-directory`` (as written; None: the workspace itself)."""
+    job = workflow.jobs[job_id]
+    return (
+        step.working_directory
+        or job.defaults.working_directory
+        or workflow.defaults.working_directory
+    )
 
 
 def timeout_s(workflow: Workflow, job_id: str, step: Step | None = None) -> float:
     """``timeout-minutes`` of the step, else of the job, else GitHub's 360, in seconds."""
-    for raw in ((raw_step(workflow, job_id, step) if step else {}), _raw_job(workflow, job_id)):
-        value = raw.get("timeout-minutes")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value) * 60
+    job = workflow.jobs[job_id]
+    for minutes in (step.timeout_minutes if step else None, job.timeout_minutes):
+        if minutes is not None:
+            return minutes * 60
     return 360 * 60.0
 
 
@@ -506,7 +482,7 @@ def local_action(step: Step) -> LocalAction:
         known = ", ".join(sorted(ACTIONS))
         raise UsageError(
             f"step {step.label!r} uses {action}, which has no local equivalent: map it in "
-            f"fullstack_build/rehearsal/plan.py ACTIONS (known: {known})"
+            f"fullstack_build/actions/plan.py ACTIONS (known: {known})"
         )
     kind, description = ACTIONS[action]
     return LocalAction(kind, action, description)
@@ -767,11 +743,12 @@ def runtime_config(base: Mapping[str, Any], registries: Sequence[str]) -> dict[s
     return config
 
 
-def publishing_prefixes(config: Mapping[str, Any], invoke_yaml: Mapping[str, Any]) -> list[str]:
-    """The registry prefixes the rehearsal's tasks will publish to (a runtime file's
-    entries layered on invoke.yaml's; placeholders left out as the tasks skip them)."""
+def publishing_prefixes(config: Mapping[str, Any], configured: Mapping[str, Any]) -> list[str]:
+    """The registry prefixes the rehearsal's tasks will publish to: the runtime file's
+    ``registries:`` entries layered on the ``configured`` ones (invoke.yaml's); placeholders
+    left out as the tasks skip them."""
     merged: dict[str, Any] = {}
-    for source in (invoke_yaml.get("registries") or {}, config.get("registries") or {}):
+    for source in (configured, config.get("registries") or {}):
         for name, entry in source.items():
             merged[name] = {**merged.get(name, {}), **(entry or {})}
     return [
