@@ -22,6 +22,7 @@ from fullstack_build.errors import ConfigError
 ROOT = Path(__file__).resolve().parent
 Value = str | None  # a flag not given is None: the configuration decides
 Values = list[str] | None  # a repeatable flag
+
 # Invoke imports this file after parsing its own flags and before it loads the runtime file and
 # the INVOKE_* variables, where bad input would end in its traceback: check them first.
 try:
@@ -151,8 +152,7 @@ def tags(c: Context, image: Value = None, rule: Values = None, flavor: Values = 
 
 
 @command()
-def changed(c: Context, base: Value = None, head: Value = None,
-            json_: bool = False) -> None:  # fmt: skip
+def changed(c: Context, base: Value = None, head: Value = None, json_: bool = False) -> None:
     """Print the images whose trigger paths (images.*.paths) a change touches, one per line.
 
     Files come from `git diff --name-only BASE...HEAD`; a null BASE (a new branch) means all."""
