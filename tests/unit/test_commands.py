@@ -72,8 +72,10 @@ def test_tags_of_a_version_tag_with_rules_and_flavor() -> None:
                           rules=["type=semver,pattern={{version}}", "type=sha"],
                           flavor=["latest=false"])  # fmt: skip
     assert result.metadata.tag_names == ("1.2.3", "sha-860c190")
-    assert result.metadata.tags == ("127.0.0.1:5000/team/fullstack-web-runtime:1.2.3",
-                                    "127.0.0.1:5000/team/fullstack-web-runtime:sha-860c190")
+    assert result.metadata.tags == (
+        "127.0.0.1:5000/team/fullstack-web-runtime:1.2.3",
+        "127.0.0.1:5000/team/fullstack-web-runtime:sha-860c190",
+    )
     assert result.notices == ()
 
 
@@ -157,8 +159,9 @@ def test_bump_versions_reads_each_dockerfile_once_in_image_order() -> None:
 @pytest.mark.parametrize(
     ("latest", "written", "said"),
     [
-        pytest.param("11.22.0", True, "1 pin(s) bumped; rebuild and smoke-test the image",
-                     id="written"),
+        pytest.param(
+            "11.22.0", True, "1 pin(s) bumped; rebuild and smoke-test the image", id="written"
+        ),
         pytest.param("11.22.0", False, "1 pin(s) behind (dry run: nothing written)", id="dry"),
         pytest.param("11.21.2", False, "every pin is current", id="current"),
     ],
@@ -221,8 +224,10 @@ def test_invoke_test_ends_with_one_error_line_and_the_command_exit_code(tmp_path
 def test_bench_reads_its_image_runs_and_runtime_file() -> None:
     section = {"images": ["app:amd64", "runtime:arm64"], "touch": {"runtime": "sandbox/.bashrc"},
                "runtime_file": "bench.yaml"}  # fmt: skip
-    assert bench.image_runs(section) == [bench.ImageRun("app", "amd64", ""),
-                                         bench.ImageRun("runtime", "arm64", "sandbox/.bashrc")]
+    assert bench.image_runs(section) == [
+        bench.ImageRun("app", "amd64", ""),
+        bench.ImageRun("runtime", "arm64", "sandbox/.bashrc"),
+    ]
     assert bench.invoke_argv(section, "py") == ["py", "-m", "invoke", "-f", "bench.yaml"]
     assert bench.invoke_argv({}, "py")[-1] == "local.yaml"
     assert bench.image_runs({}) == []
