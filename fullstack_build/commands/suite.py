@@ -1,0 +1,40 @@
+"""``invoke test``: everything CI proves, run step by step (fullstack_build/suite.py plans
+it); the task fails, after every step ran, when any step failed."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fullstack_build import log, suite
+from fullstack_build.errors import CommandError
+from fullstack_build.runner import Runner
+
+Result = tuple[suite.Step, bool, float]  # the step, whether it passed, its seconds
+
+
+class SuiteFailed(CommandError):
+    """One or more steps of `invoke test` failed (each said why above)."""
+
+
+def plan(config: Mapping[str, Any]) -> list[suite.Step]:
+    """The steps of the `test:` section of the merged configuration."""
+    return suite.plan(suite.load_suite_config(config))
+
+
+def run(config: Mapping[str, Any], runner: Runner) -> list[Result]:
+    return suite.run(plan(config), runner)
+
+
+def show(results: Sequence[Result]) -> None:
+    log.info(suite.summary(results))
+
+
+def raise_for_failures(results: Sequence[Result]) -> None:
+    failed = [step for step, ok, _ in results if not ok]
+    if failed:
+        raise SuiteFailed(
+            f"test failed: {', '.join(s.name for s in failed)} (details above); fix it, and "
+            f"re-run that step alone with `{shlex.join(failed[0].argv)}`"
+        )
