@@ -168,7 +168,15 @@ def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
                 **FIXTURE,
                 "build_args": {"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
             },
-            default.name: {"build_args": dict(default.build_args)},
+            # Whole, since this file replaces the run's own: an image that file added
+            # (not in invoke.yaml) would otherwise lack its repository and context.
+            default.name: {
+                "repository": default.repository,
+                "context": default.context,
+                "dockerfile": default.dockerfile,
+                "build_args": dict(default.build_args),
+                "build_contexts": dict(default.build_contexts),
+            },
         },
         # One build folder for every run (its OCI layouts persist, as on a developer's
         # machine); one digest folder per namespace.

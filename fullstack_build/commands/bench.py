@@ -51,7 +51,8 @@ def lines(
         repeat = int(section.get("repeat") or 5)
         for figure in bench_core.run(settings, repeat, startup_only=startup):
             yield figure.line()
-        yield bench_core.registry_cache_rebuild(settings)
+        if not startup:  # --startup is figure (a) alone
+            yield bench_core.registry_cache_rebuild(settings)
         note = bench_core.bytecode_note(env)
         if note:
             yield note
