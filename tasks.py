@@ -14,9 +14,10 @@ from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from fullstack_build import config_check, log
+from fullstack_build import log
 from fullstack_build.boundary import adapt_invoke, exits_cleanly, plain, runner, settings, task
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.options import files as config_check
 
 # Invoke imports this file after parsing its own flags and before it loads the runtime file and
 # the INVOKE_* variables, where bad input would end in its traceback: check them first.

@@ -22,8 +22,8 @@ from typing import Any
 
 from fullstack_build import log, programs
 from fullstack_build.errors import CommandError, ConfigError, UsageError
+from fullstack_build.options.settings import Settings
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
 from fullstack_build.workflows import workflow_files
 
 CHECKS = ("ruff", "mypy", "zizmor", "actionlint", "workflow-schema", "hadolint")
@@ -245,7 +245,7 @@ def plan(
     locate: Callable[[str], str | None] = find_tool,
 ) -> list[Check]:
     """The checks ``invoke lint`` runs for this configuration and project root."""
-    config = lint_config(settings.raw)
+    config = settings.lint
     names = select_checks(config.checks, only)
     wf_dir = root / config.workflows_dir  # an absolute workflows_dir stays absolute
     workflows = [

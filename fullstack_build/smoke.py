@@ -31,10 +31,10 @@ from fullstack_build.errors import (
     UsageError,
 )
 from fullstack_build.local import qemu
+from fullstack_build.options.settings import Settings
 from fullstack_build.pipeline import local_tag
 from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 COMPOSE_FILE = "docker-compose.yml"
@@ -123,7 +123,7 @@ def plan_smoke(
 ) -> SmokePlan:
     """Resolve flags and configuration into a SmokePlan. Raises UsageError/ConfigError."""
     spec = settings.image(image)
-    smoke = load_smoke_settings(settings.raw)
+    smoke = settings.smoke
     platform = select_platform(arch, settings.platforms) if arch else host
     reference = (ref or "").strip()
     if ref is not None and not reference:
