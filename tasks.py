@@ -770,3 +770,22 @@ def lock(c: Context, upgrade: bool = False) -> None:
 
 
 ns.add_task(lock)
+
+
+# --- config ------------------------------------------------------------------------------
+
+
+@task(help={"schema": "Print the JSON Schema of invoke.yaml and runtime files instead"})
+@exits_cleanly
+def config(c: Context, schema: bool = False) -> None:
+    """Print every setting as the tasks see it (invoke.yaml < runtime file < INVOKE_*).
+
+    Every key and value is checked first: a misspelt key is refused with the closest one.
+    --schema prints the JSON Schema that invoke.schema.json holds (for editors and CI).
+    """
+    from fullstack_build.options import show
+
+    sys.stdout.write(show.config_text(None if schema else settings(c), schema=schema))
+
+
+ns.add_task(config)

@@ -175,7 +175,7 @@ class Options(Section, frozen=True):
     cache_from: str | UnsetType = UNSET
     cache_to: str | UnsetType = UNSET
     # mode=min, mode=max, or false (YAML reads a bare false as a boolean; empty: none)
-    provenance: str | bool | None | UnsetType = UNSET
+    provenance: str | bool | UnsetType | None = UNSET
     sbom: bool | UnsetType = UNSET
     oci_artifact_attestations: bool | UnsetType = UNSET
     signing: Signing | UnsetType = UNSET
