@@ -337,6 +337,15 @@ def _builder_name(value: Any, key: str = "local.builder") -> str:
     return name
 
 
+def _given(section: Mapping[str, Any], key: str, where: str = "") -> str:
+    """A text setting that invoke.yaml gives a value (the one place defaults live)."""
+    path = f"{where}.{key}" if where else key
+    if key not in section:
+        raise ConfigError(f"setting {path} is missing: invoke.yaml gives every setting its value")
+    value = section[key]
+    return "" if value is None else str(value)
+
+
 def _int(config: Mapping[str, Any], key: str, where: str) -> int:
     try:
         return int(config[key])
@@ -499,17 +508,17 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
     local_raw = config.get("local") or {}
     local = LocalStack(
         state_dir=Path(
-            str(local_raw.get("state_dir") or "~/.local/state/fullstack-build")
+            _given(local_raw, "state_dir", "local")
         ).expanduser(),
-        engine_suite=str(local_raw.get("engine_suite") or "trixie"),
+        engine_suite=_given(local_raw, "engine_suite", "local"),
         multi_node_builder=_builder_name(
             local_raw.get("multi_node_builder"), "local.multi_node_builder"
         ),
         registry_port=_int(local_raw, "registry_port", "local"),
         auth_registry_port=_int(local_raw, "auth_registry_port", "local"),
-        auth_registry_user=str(local_raw.get("auth_registry_user") or "ci"),
+        auth_registry_user=_given(local_raw, "auth_registry_user", "local"),
         auth_registry_password=str(local_raw.get("auth_registry_password") or ""),
-        base_suite=str(local_raw.get("base_suite") or "trixie"),
+        base_suite=_given(local_raw, "base_suite", "local"),
         builder=_builder_name(local_raw.get("builder")),
     )
     default_image = str(config.get("default_image") or "")
@@ -524,9 +533,9 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         registries=registries,
         skipped_registries=skipped,
         builder=str(config.get("builder") or ""),
-        digest_dir=Path(str(config.get("digest_dir") or "build/digests")),
-        build_dir=Path(str(config.get("build_dir") or "build")),
-        local_tag=str(config.get("local_tag") or "{repository}:local-{arch}"),
+        digest_dir=Path(_given(config, "digest_dir")),
+        build_dir=Path(_given(config, "build_dir")),
+        local_tag=_given(config, "local_tag"),
         extra_ca_file=str(config.get("extra_ca_file") or env.get("SSL_CERT_FILE", "")),
         cache_from=str(config.get("cache_from") or ""),
         cache_to=str(config.get("cache_to") or ""),
