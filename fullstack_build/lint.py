@@ -22,7 +22,7 @@ from typing import Any
 
 from fullstack_build import log, programs
 from fullstack_build.errors import CommandError, ConfigError, UsageError
-from fullstack_build.options.settings import Settings
+from fullstack_build.options.settings import Settings, given
 from fullstack_build.runner import Runner
 from fullstack_build.workflows import workflow_files
 
@@ -67,7 +67,7 @@ def lint_config(raw: Mapping[str, Any]) -> LintConfig:
     section = raw.get("lint") or {}
     if not isinstance(section, Mapping):
         raise ConfigError("lint must be a mapping with checks, workflows_dir, extra_dockerfiles")
-    checks = section.get("checks") or list(CHECKS)
+    checks = given(section, "checks", "lint") or list(CHECKS)  # none listed: every check
     if isinstance(checks, str):
         checks = [c for c in checks.replace(",", " ").split() if c]
     unknown = [c for c in checks if c not in CHECKS]
@@ -75,12 +75,12 @@ def lint_config(raw: Mapping[str, Any]) -> LintConfig:
         raise ConfigError(
             f"lint.checks has unknown check {unknown[0]!r}: use some of {', '.join(CHECKS)}"
         )
-    extra = section.get("extra_dockerfiles") or ()
+    extra = given(section, "extra_dockerfiles", "lint") or ()
     if isinstance(extra, str):
         extra = (extra,)
     return LintConfig(
         checks=tuple(str(c) for c in checks),
-        workflows_dir=Path(str(section.get("workflows_dir") or ".github/workflows")),
+        workflows_dir=Path(str(given(section, "workflows_dir", "lint"))),
         extra_dockerfiles=tuple(str(p) for p in extra),
     )
 

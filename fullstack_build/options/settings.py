@@ -133,11 +133,13 @@ class Settings:
 
     @property
     def raw(self) -> dict[str, Any]:
-        """The declared keys as plain data. Compatibility for rehearse.py only, until it reads
-        ``signing``, ``metadata``, ``rehearse`` and ``publishing`` instead; nothing else may."""
-        return self._section_data()
+        """Every declared key as plain data: kept only for rehearse.py until it asks for
+        ``signing``, ``metadata`` and ``sections("rehearse")`` / ``sections("registries")``."""
+        return self.sections()
 
-    def _section_data(self, *names: str) -> dict[str, Any]:
+    def sections(self, *names: str) -> dict[str, Any]:
+        """The named sections (all without names) as plain data, ``{name: section}``: what a
+        section's resolver beside its code reads (ci.load_ci_settings, ...), nothing else."""
         data: dict[str, Any] = msgspec.to_builtins(self.declared)
         return {k: v for k, v in data.items() if k in names} if names else data
 
@@ -145,43 +147,37 @@ class Settings:
     def ci(self) -> CiSettings:
         from fullstack_build.ci import load_ci_settings  # noqa: PLC0415 (see TYPE_CHECKING)
 
-        return load_ci_settings(self._section_data("ci"))
+        return load_ci_settings(self.sections("ci"))
 
     @cached_property
     def smoke(self) -> SmokeSettings:
         from fullstack_build.smoke import load_smoke_settings  # noqa: PLC0415
 
-        return load_smoke_settings(self._section_data("smoke"))
+        return load_smoke_settings(self.sections("smoke"))
 
     @cached_property
     def lint(self) -> LintConfig:
         from fullstack_build.lint import lint_config  # noqa: PLC0415
 
-        return lint_config(self._section_data("lint"))
+        return lint_config(self.sections("lint"))
 
     @cached_property
     def metadata(self) -> MetadataConfig:
         from fullstack_build.metadata.rules import load_config  # noqa: PLC0415
 
-        return load_config(self._section_data("metadata"))
+        return load_config(self.sections("metadata"))
 
     @cached_property
     def prune(self) -> PruneSettings:
-        return prune_settings(self._section_data("prune"))
+        return prune_settings(self.sections("prune"))
 
     def github(self, env: Mapping[str, str] | None = None) -> GitHubSettings:
         """The `github:` section; an empty api_url falls back to $GITHUB_API_URL of ``env``
         (default: the environment the settings were resolved with)."""
         from fullstack_build.github.api import GitHubSettings  # noqa: PLC0415
 
-        section = self._section_data("github").get("github")
+        section = self.sections("github").get("github")
         return GitHubSettings.from_config(section, self.env if env is None else env)
-
-    @property
-    def registry_declarations(self) -> Mapping[str, declarations.Registry]:
-        """registries: as declared (prefix templates, `enabled`), before placeholders."""
-        registries = self.declared.registries
-        return {} if registries is msgspec.UNSET else registries
 
     def image(self, name: str | None) -> ImageSpec:
         key = name or self.default_image
@@ -337,12 +333,17 @@ def _builder_name(value: Any, key: str = "local.builder") -> str:
     return name
 
 
-def _given(section: Mapping[str, Any], key: str, where: str = "") -> str:
-    """A text setting that invoke.yaml gives a value (the one place defaults live)."""
-    path = f"{where}.{key}" if where else key
+def given(section: Mapping[str, Any], key: str, where: str = "") -> Any:
+    """The value of a setting, which invoke.yaml always gives (the one place defaults live):
+    a configuration without it is refused by name rather than completed in code."""
     if key not in section:
+        path = f"{where}.{key}" if where else key
         raise ConfigError(f"setting {path} is missing: invoke.yaml gives every setting its value")
-    value = section[key]
+    return section[key]
+
+
+def _given(section: Mapping[str, Any], key: str, where: str = "") -> str:
+    value = given(section, key, where)
     return "" if value is None else str(value)
 
 
@@ -573,15 +574,15 @@ def prune_settings(config: Mapping[str, Any]) -> PruneSettings:
     raw = config.get("prune") or {}
     if not isinstance(raw, Mapping):
         raise ConfigError("prune must be a mapping with keep, min_age, ledger_dir, github_packages")
-    keep = raw.get("keep", 2)
+    keep = given(raw, "keep", "prune")
     if isinstance(keep, bool) or not isinstance(keep, (int, str)) or not str(keep).isdigit():
         raise ConfigError(f"prune.keep must be a whole number of at least 0, got {keep!r}")
-    names = raw.get("github_packages") or ()
+    names = given(raw, "github_packages", "prune") or ()
     if isinstance(names, str):
         names = split_list(names)
     return PruneSettings(
         keep=int(keep),
-        min_age=str(raw.get("min_age") or "0s"),
-        ledger_dir=Path(str(raw.get("ledger_dir") or "build/prune")),
+        min_age=_given(raw, "min_age", "prune"),
+        ledger_dir=Path(_given(raw, "ledger_dir", "prune")),
         github_packages=tuple(str(n) for n in names),
     )
