@@ -556,8 +556,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
 def _declared(config: Mapping[str, Any]) -> declarations.Options:
     """Each value's type, checked after the resolution above so that its own messages (which
     say more, e.g. the allowed words) come first."""
-    validate.check(config)
-    return validate.declared(config)
+    return validate.check(config)
 
 
 @dataclass(frozen=True)

@@ -100,8 +100,7 @@ def test_every_image_and_registry_of_invoke_yaml_sets_every_key() -> None:
 
 
 def test_invoke_yaml_alone_passes_and_reads_typed() -> None:
-    validate.check(INVOKE_YAML)
-    typed = validate.declared(INVOKE_YAML)
+    typed = validate.check(INVOKE_YAML)
     assert isinstance(typed.images, dict)
     assert typed.images["app"].repository == "fullstack-agent"
     assert isinstance(typed.retry, declarations.Retry)
@@ -114,7 +113,7 @@ def test_invokes_own_settings_are_left_to_invoke() -> None:
 
 
 def test_sections_are_frozen() -> None:
-    typed = validate.declared(INVOKE_YAML)
+    typed = validate.check(INVOKE_YAML)
     with pytest.raises(AttributeError):
         typed.builder = "other"  # type: ignore[misc]
 
