@@ -404,9 +404,9 @@ def _provenance(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _flag(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
     """A true/false setting; ``where`` "settings" names a top-level key alone."""
-    value = raw.get(key, default)
+    value = given(raw, key, "" if where == "settings" else where)
     if not isinstance(value, bool):
         name = key if where == "settings" else f"{where}.{key}"
         raise ConfigError(f"{name} must be true or false, got {value!r}")
@@ -418,11 +418,13 @@ def _signing(raw: Any) -> SigningSettings:
         return SigningSettings()
     if not isinstance(raw, Mapping):
         raise ConfigError("signing must be a mapping with key, tlog and allow_http_registry")
-    key = str(raw.get("key") or "")
+    tlog = _flag(raw, "tlog", "signing")
+    allow_http_registry = _flag(raw, "allow_http_registry", "signing")
+    key = str(raw.get("key") or "")  # absent or empty alike: no key file
     return SigningSettings(
         key=str(Path(key).expanduser()) if key else "",
-        tlog=_flag(raw, "tlog", "signing", True),
-        allow_http_registry=_flag(raw, "allow_http_registry", "signing", False),
+        tlog=tlog,
+        allow_http_registry=allow_http_registry,
     )
 
 
@@ -545,8 +547,8 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         retry=_retry_policy(config.get("retry")),
         progress=_progress(config.get("progress"), "progress"),
         signing=_signing(config.get("signing")),
-        sbom=_flag(config, "sbom", "settings", False),
-        oci_artifact_attestations=_flag(config, "oci_artifact_attestations", "settings", False),
+        sbom=_flag(config, "sbom", "settings"),
+        oci_artifact_attestations=_flag(config, "oci_artifact_attestations", "settings"),
         history=history_config.parse(config.get("history")),
         declared=_declared(config),
         env=env,

@@ -30,7 +30,8 @@ from fullstack_build.settings import Settings, load_settings
 
 # invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).
 STACK = {k: v for k, v in yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text())
-         .items() if k in ("local", "digest_dir", "build_dir", "local_tag")}  # fmt: skip
+         .items() if k in ("local", "digest_dir", "build_dir", "local_tag", "sbom",
+                           "oci_artifact_attestations")}  # fmt: skip
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "metadata"
 NOW = datetime(2020, 1, 10, 0, 30, tzinfo=UTC)
