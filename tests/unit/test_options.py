@@ -314,3 +314,13 @@ def test_the_schema_refuses_a_typo() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"images": {"app": {"buid_args": {}}}}, schema)
     jsonschema.validate({"run": {"echo": True}, "images": {"new": {"repository": "x"}}}, schema)
+
+
+def test_invoke_config_prints_what_the_tasks_see() -> None:
+    shown = yaml.safe_load(config_text(load_settings(INVOKE_YAML, env={}), schema=False))
+    assert shown == INVOKE_YAML
+    result = invoke("-f", "local.yaml", "config")
+    assert result.returncode == 0, result.stderr
+    local = yaml.safe_load(result.stdout)
+    assert local["images"]["app"]["build_args"]["BASE_IMAGE"].startswith("127.0.0.1:5000/")
+    assert local["sbom"] is False
