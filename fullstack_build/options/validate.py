@@ -162,7 +162,7 @@ def check_environment(env: Mapping[str, str], known_names: Collection[str]) -> N
         name = variable[len(ENV_PREFIX):]
         if name in known_names:
             continue
-        close = suggestion(name, known_names)
+        close = suggestion(name.upper(), known_names)  # Invoke's names are upper case
         hint = f"did you mean ${ENV_PREFIX}{close}?" if close else "no setting has this name"
         raise ConfigError(f"unknown setting ${variable} ({hint})")
 

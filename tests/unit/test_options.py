@@ -236,6 +236,9 @@ def test_local_yaml_passes() -> None:
         pytest.param("INVOKE_RETRY_ATEMPTS",
                      "unknown setting $INVOKE_RETRY_ATEMPTS (did you mean "
                      "$INVOKE_RETRY_ATTEMPTS?)", id="nested"),
+        pytest.param("INVOKE_builder",
+                     "unknown setting $INVOKE_builder (did you mean $INVOKE_BUILDER?)",
+                     id="lower-case"),
         pytest.param("INVOKE_IMAGES_APP_BUID_ARGS_X",
                      "unknown setting $INVOKE_IMAGES_APP_BUID_ARGS_X", id="under-an-image"),
     ],
