@@ -7,6 +7,7 @@ imports its core when it runs: every task pays for what this file imports."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from invoke.collection import Collection
@@ -14,10 +15,11 @@ from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from fullstack_build import config_check, log
-from fullstack_build.boundary import adapt_invoke, plain, runner, settings
+from fullstack_build import log
+from fullstack_build.boundary import adapt_invoke, runner, settings
 from fullstack_build.commands.flags import command
 from fullstack_build.errors import ConfigError
+from fullstack_build.options import files as config_check
 
 ROOT = Path(__file__).resolve().parent
 Value = str | None  # a flag not given is None: the configuration decides
@@ -268,7 +270,7 @@ def test(c: Context) -> None:
     and smoke-tested (the `test:` section of invoke.yaml). Needs `invoke local.up` first."""
     from fullstack_build.commands import suite as core
 
-    results = core.run(plain(c.config), runner(c))
+    results = core.run(settings(c).sections("test"), runner(c))
     core.show(results)
     core.raise_for_failures(results)
 
@@ -278,7 +280,8 @@ def bench(c: Context, images: bool = False, pipeline: bool = True, startup: bool
     """Print the speed and size figures (ratios against raw buildx); never asserted."""
     from fullstack_build.commands import bench as core
 
-    figures = core.lines(settings(c), plain(c.config), os.environ, images=images,
+    conf = settings(c)
+    figures = core.lines(conf, conf.sections("bench"), os.environ, images=images,
                          pipeline=pipeline, startup=startup)  # fmt: skip
     for line in figures:
         print(line)
@@ -311,8 +314,19 @@ def lock(c: Context, upgrade: bool = False) -> None:
         log.info(note)
 
 
+@command()
+def config(c: Context, schema: bool = False) -> None:
+    """Print every setting as the tasks see it (invoke.yaml < runtime file < INVOKE_*).
+
+    Every key and value is checked first: a misspelt key is refused with the closest one.
+    --schema prints the JSON Schema that invoke.schema.json holds (for editors and CI)."""
+    from fullstack_build.options import show
+
+    sys.stdout.write(show.config_text(None if schema else settings(c), schema=schema))
+
+
 ns = Collection(
     Collection("local", up, down), build_arch, push_digest, merge_manifest, ship, sign, history,
     tags, changed, matrix, pr_comment, prune, smoke_test, bump_versions, rehearse, test, bench,
-    lint, lock,
+    lint, lock, config,
 )  # fmt: skip

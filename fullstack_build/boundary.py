@@ -20,10 +20,11 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from fullstack_build import config_check, interrupt, ledger, log, terminal
+from fullstack_build import interrupt, ledger, log, terminal
 from fullstack_build.errors import BuildSystemError, ConfigError, Interrupted
+from fullstack_build.options import files as config_files
+from fullstack_build.options.settings import Settings, cast_env, load_settings
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, cast_env, load_settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -150,9 +151,9 @@ class _Environment(invoke_env.Environment):
 def _load_yaml(self: Any, path: str) -> Any:
     """Invoke's YAML file loader, on PyYAML's libyaml parser when it has one: the same YAML
     1.1, read in a tenth of the time of the pure-Python copy Invoke carries (every task pays
-    for reading invoke.yaml); a file config_check has just parsed is not parsed twice."""
+    for reading invoke.yaml); a file config_files.check has just parsed is not parsed twice."""
     with open(path, encoding="utf-8") as fd:
-        return config_check.parse_yaml(fd.read())
+        return config_files.parse_yaml(fd.read())
 
 
 def adapt_invoke() -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.github import actions
+from fullstack_build.options.settings import Settings
 from fullstack_build.platforms import Platform, parse_platform
-from fullstack_build.settings import Settings
 
 _KEYS = ("runners", "qemu_platforms", "qemu_runner", "paths")
 
@@ -143,7 +143,7 @@ def matrix(
     """``invoke matrix``: the image's build matrix; on GitHub Actions also the step outputs
     ``matrix`` (compact JSON for ``fromJSON``) and ``platforms``."""
     spec = settings.image(image)
-    entries = plan_matrix(spec.name, settings.platforms, load_ci_settings(settings.raw))
+    entries = plan_matrix(spec.name, settings.platforms, settings.ci)
     actions.write_outputs(
         {
             "matrix": json.dumps(matrix_json(entries), separators=(",", ":")),

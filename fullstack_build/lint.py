@@ -23,10 +23,11 @@ from typing import Any
 from fullstack_build import log, programs
 from fullstack_build.actions.model import workflow_files
 from fullstack_build.errors import CommandError, ConfigError, UsageError
+from fullstack_build.options.settings import Settings, given
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
 
 CHECKS = ("ruff", "mypy", "zizmor", "actionlint", "workflow-schema", "hadolint")
+
 
 class LintFailed(CommandError):
     """One or more checks found problems (or could not run)."""
@@ -67,7 +68,7 @@ def lint_config(raw: Mapping[str, Any]) -> LintConfig:
     section = raw.get("lint") or {}
     if not isinstance(section, Mapping):
         raise ConfigError("lint must be a mapping with checks, workflows_dir, extra_dockerfiles")
-    checks = section.get("checks") or list(CHECKS)
+    checks = given(section, "checks", "lint") or list(CHECKS)  # none listed: every check
     if isinstance(checks, str):
         checks = [c for c in checks.replace(",", " ").split() if c]
     unknown = [c for c in checks if c not in CHECKS]
@@ -75,12 +76,12 @@ def lint_config(raw: Mapping[str, Any]) -> LintConfig:
         raise ConfigError(
             f"lint.checks has unknown check {unknown[0]!r}: use some of {', '.join(CHECKS)}"
         )
-    extra = section.get("extra_dockerfiles") or ()
+    extra = given(section, "extra_dockerfiles", "lint") or ()
     if isinstance(extra, str):
         extra = (extra,)
     return LintConfig(
         checks=tuple(str(c) for c in checks),
-        workflows_dir=Path(str(section.get("workflows_dir") or ".github/workflows")),
+        workflows_dir=Path(str(given(section, "workflows_dir", "lint"))),
         extra_dockerfiles=tuple(str(p) for p in extra),
     )
 
@@ -245,7 +246,7 @@ def plan(
     locate: Callable[[str], str | None] = find_tool,
 ) -> list[Check]:
     """The checks ``invoke lint`` runs for this configuration and project root."""
-    config = lint_config(settings.raw)
+    config = settings.lint
     names = select_checks(config.checks, only)
     wf_dir = root / config.workflows_dir  # an absolute workflows_dir stays absolute
     workflows = [

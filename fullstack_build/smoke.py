@@ -30,10 +30,10 @@ from fullstack_build.errors import (
     SmokeTestError,
     UsageError,
 )
+from fullstack_build.options.settings import Settings, given
 from fullstack_build.pipeline import local_tag
 from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
 
 COMPOSE_FILE = "docker-compose.yml"
 _PROJECT_UNSAFE = re.compile(r"[^a-z0-9_-]+")
@@ -50,8 +50,8 @@ class SmokeSettings:
     timeout: int
 
 
-def _seconds(raw: Mapping[str, Any], key: str, default: int) -> int:
-    value = raw.get(key, default)
+def _seconds(raw: Mapping[str, Any], key: str) -> int:
+    value = given(raw, key, "smoke")
     try:
         seconds = int(value)
     except (TypeError, ValueError):
@@ -65,12 +65,15 @@ def load_smoke_settings(config: Mapping[str, Any]) -> SmokeSettings:
     raw = config.get("smoke") or {}
     if not isinstance(raw, Mapping):
         raise ConfigError("smoke must be a mapping (see the smoke: section of invoke.yaml)")
+    wait_timeout, pull_timeout, timeout = (
+        _seconds(raw, key) for key in ("wait_timeout", "pull_timeout", "timeout")
+    )
     return SmokeSettings(
-        tests_dir=Path(str(raw.get("tests_dir") or "tests/smoke")),
-        junit=str(raw.get("junit") or "{build_dir}/smoke/{image}-{arch}.xml"),
-        wait_timeout=_seconds(raw, "wait_timeout", 180),
-        pull_timeout=_seconds(raw, "pull_timeout", 300),
-        timeout=_seconds(raw, "timeout", 1800),
+        tests_dir=Path(str(given(raw, "tests_dir", "smoke"))),
+        junit=str(given(raw, "junit", "smoke")),
+        wait_timeout=wait_timeout,
+        pull_timeout=pull_timeout,
+        timeout=timeout,
     )
 
 
@@ -121,7 +124,7 @@ def plan_smoke(
 ) -> SmokePlan:
     """Resolve flags and configuration into a SmokePlan. Raises UsageError/ConfigError."""
     spec = settings.image(image)
-    smoke = load_smoke_settings(settings.raw)
+    smoke = settings.smoke
     platform = select_platform(arch, settings.platforms) if arch else host
     reference = (ref or "").strip()
     if ref is not None and not reference:

@@ -79,23 +79,22 @@ class Configured:
 
     rehearsal: plan.RehearsalConfig  # the `rehearse:` section
     default_branch: str  # metadata.default_branch: the event payload's repository branch
-    signing: Mapping[str, Any]  # `signing:`: a configured key is used, no throwaway one made
+    signing_key: str  # signing.key: a configured key is used, no throwaway one made
     registries: Mapping[str, Any]  # `registries:`, which the rehearsal's runtime file overrides
 
 
 def configured(settings: Settings) -> Configured:
     """Every read of the configuration the rehearsal makes, in one place."""
-    metadata = settings.raw.get("metadata") or {}
     return Configured(
-        rehearsal=plan.load_config(settings.raw),
-        default_branch=str(metadata.get("default_branch") or "main"),
-        signing=settings.raw.get("signing") or {},
-        registries=settings.raw.get("registries") or {},
+        rehearsal=plan.load_config(settings.sections("rehearse")),
+        default_branch=settings.metadata.default_branch,
+        signing_key=settings.signing.key,
+        registries=settings.sections("registries").get("registries") or {},
     )
 
 
 def _signing_key(
-    configured_signing: Mapping[str, Any],
+    configured_key: str,
     runner: Runner,
     run_dir: Path,
     runtime: dict[str, Any],
@@ -104,8 +103,7 @@ def _signing_key(
     """A rehearsal has no OIDC token, so the merge job cannot sign keyless as on GitHub: unless
     a signing.key is configured, it signs with a throwaway key pair made here (real signatures
     a test can verify with its .pub), and says so."""
-    signing = {**configured_signing, **(runtime.get("signing") or {})}
-    if signing.get("key"):
+    if configured_key or (runtime.get("signing") or {}).get("key"):
         return
     folder = run_dir / "signing"
     folder.mkdir()
@@ -167,7 +165,7 @@ def rehearse(
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
-    _signing_key(reads.signing, runner, run_dir, runtime, host_env)
+    _signing_key(reads.signing_key, runner, run_dir, runtime, host_env)
     runtime_path = run_dir / "runtime.yaml"
     runtime_path.write_text(yaml.safe_dump(runtime, sort_keys=False), encoding="utf-8")
     token = "ghs_" + secrets.token_hex(18)

@@ -149,6 +149,7 @@ TASK_FLAGS: Mapping[str, Mapping[str, str]] = {
         only="Run only this check (repeatable): ruff, mypy, zizmor, actionlint, "
         "workflow-schema, hadolint. Default: lint.checks in invoke.yaml (all of them).",
     ),
+    "config": helps(schema="Print the JSON Schema of invoke.yaml and runtime files instead"),
     "lock": helps(upgrade="Move every package to the newest version the declarations allow"),
 }
 

@@ -35,8 +35,8 @@ from fullstack_build.github.api import (
     GitHubSettings,
     MaybeAppliedError,
 )
+from fullstack_build.options.settings import ImageSpec, Settings
 from fullstack_build.runner import mask
-from fullstack_build.settings import ImageSpec, Settings
 
 MAX_BODY_CHARS = 65_536
 STATUSES = ("success", "failure")
@@ -470,7 +470,7 @@ def read_logs(paths: str | Iterable[str] | None) -> str | list[tuple[str, str]]:
 
 def comment_on_pr(
     *,
-    config: Mapping[str, Any],
+    github: GitHubSettings,
     image: str,
     repository: str,
     status: str,
@@ -489,7 +489,7 @@ def comment_on_pr(
 ) -> tuple[CommentOutcome, str]:
     """``invoke pr-comment``: gather the facts, render the body, post it. Returns the outcome
     and the body. ``dry_run`` renders without calling GitHub."""
-    settings = GitHubSettings.from_config(config.get("github"), env)
+    settings = github
     # A build that died early wrote no report; the comment is still due, with what is known.
     present = [r for r in reports if Path(r).is_file()]
     for missing in sorted(set(map(str, reports)) - set(map(str, present))):
@@ -554,7 +554,7 @@ def pr_comment_task(
         raise UsageError("pass --pushed or --no-pushed, not both")
     logs = expand_patterns([log_path] if isinstance(log_path, str) else log_path or ())
     outcome, body = comment_on_pr(
-        config=settings.raw,
+        github=settings.github(env),
         image=spec.name,
         repository=spec.repository,
         status=status,

@@ -59,8 +59,17 @@ def check_url(url: str) -> str:
     )
 
 
-def _number(raw: Mapping[str, Any], key: str, default: float, *, whole: bool = False) -> float:
-    value = raw.get(key, default)
+def _given(raw: Mapping[str, Any], key: str) -> Any:
+    """invoke.yaml gives every key of the section its value (the one place defaults live)."""
+    if key not in raw:
+        raise ConfigError(
+            f"setting history.{key} is missing: invoke.yaml gives every setting its value"
+        )
+    return raw[key]
+
+
+def _number(raw: Mapping[str, Any], key: str, *, whole: bool = False) -> float:
+    value = _given(raw, key)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError(f"history.{key} must be a number, got {value!r}")
     try:
@@ -74,19 +83,21 @@ def _number(raw: Mapping[str, Any], key: str, default: float, *, whole: bool = F
 
 
 def parse(raw: Any) -> HistorySettings:
-    """The ``history:`` section; absent means the defaults above (a library caller)."""
+    """The ``history:`` section; absent (a library caller without invoke.yaml): no history
+    settings at all, the dataclass's own values."""
     if raw is None:
         return HistorySettings()
     if not isinstance(raw, Mapping):
         raise ConfigError("history must be a mapping with url, window, regression_threshold, ...")
-    fail = raw.get("fail_on_regression", False)
+    url = check_url(str(_given(raw, "url") or "").strip())
+    fail = _given(raw, "fail_on_regression")
     if not isinstance(fail, bool):
         raise ConfigError(f"history.fail_on_regression must be true or false, got {fail!r}")
     return HistorySettings(
-        url=check_url(str(raw.get("url") or "").strip()),
-        window=int(_number(raw, "window", 10, whole=True)),
-        regression_threshold=_number(raw, "regression_threshold", 0.25),
-        regression_min_seconds=_number(raw, "regression_min_seconds", 1.0),
+        url=url,
+        window=int(_number(raw, "window", whole=True)),
+        regression_threshold=_number(raw, "regression_threshold"),
+        regression_min_seconds=_number(raw, "regression_min_seconds"),
         fail_on_regression=fail,
-        last=int(_number(raw, "last", 10, whole=True)),
+        last=int(_number(raw, "last", whole=True)),
     )

@@ -30,8 +30,8 @@ from fullstack_build.metadata.rules import (
     parse_rules,
 )
 from fullstack_build.metadata.tags import Engine, docker_tag, sanitize_tag
+from fullstack_build.options.settings import ImageSpec, Settings
 from fullstack_build.runner import Runner
-from fullstack_build.settings import ImageSpec, Settings
 
 __all__ = [
     "DEFAULT_RULES",
@@ -98,7 +98,7 @@ def compute_from_context(
     ``SOURCE_DATE_EPOCH`` in ``env`` fixes the clock: ``{{date}}``, the created label, and
     ``{{commit_date}}`` (the variable is by convention the commit's time). Without a
     registry, the tags are the bare tag names, as metadata-action gives without ``images``."""
-    config = load_config(settings.raw)
+    config = settings.metadata
     fixed = source_date(env or {})
     if fixed is not None:
         ctx = replace(ctx, commit_date=fixed)
@@ -157,7 +157,7 @@ def compute(
 ) -> Metadata:
     """Tags, labels and annotations for ``image``: the context comes from the workflow
     (``GITHUB_ACTIONS=true`` in ``env``) or from git through ``runner``."""
-    config = load_config(settings.raw)
+    config = settings.metadata
     ctx = load_context(env, runner, config.default_branch)
     if ctx.commit_date is None and ctx.sha:
         # An event without the commit's date (a pull request): ask the checkout.
@@ -226,10 +226,7 @@ def image_paths(settings: Settings) -> dict[str, tuple[str, ...]]:
     """Each image's trigger paths: the build system's (``ci.paths``), then the image's own;
     an image without ``paths`` is triggered by its build context folder and its Dockerfile.
     The same order as the workflows' ``paths:`` filters, where the last match wins."""
-    # Here, not at the top: every task computes metadata, only these few read ci: settings.
-    from fullstack_build.ci import load_ci_settings  # noqa: PLC0415
-
-    shared = load_ci_settings(settings.raw).paths
+    shared = settings.ci.paths
     return {
         name: (*shared, *(spec.paths or (f"{spec.context.rstrip('/')}/**", spec.dockerfile)))
         for name, spec in settings.images.items()

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from fullstack_build import log
 from fullstack_build.errors import BuildSystemError, ConfigError, RegistryError, UsageError
-from fullstack_build.github.api import GitHubSettings
+from fullstack_build.options.settings import ImageSpec, PruneSettings, Registry, Settings
 from fullstack_build.prune import plan
 from fullstack_build.prune.backends import (
     Backend,
@@ -21,7 +21,6 @@ from fullstack_build.prune.backends import (
     record_digests,
 )
 from fullstack_build.prune.oci import RegistryClient, credentials_for
-from fullstack_build.settings import ImageSpec, PruneSettings, Registry, Settings, prune_settings
 
 
 def parse_keep(value: str | int | None, default: int) -> int:
@@ -49,7 +48,7 @@ def make_backend(
         policy=conf.retry, notify=notify,
     )  # fmt: skip
     if registry.name in prune.github_packages:
-        github = GitHubSettings.from_config(conf.raw.get("github"), env)
+        github = conf.github(env)
         return GitHubPackagesBackend(
             client, github.client(env.get("GITHUB_TOKEN", ""), notify=notify)
         )
@@ -99,7 +98,7 @@ def prune_task(
     out: TextIO = sys.stdout,
     now: datetime | None = None,
 ) -> None:
-    settings = prune_settings(conf.raw)
+    settings = conf.prune
     keep_n = parse_keep(keep, settings.keep)
     if min_age is None:
         age = plan.parse_duration(settings.min_age, "prune.min_age")

@@ -20,8 +20,9 @@ from fullstack_build import pins
 from fullstack_build.commands import bench, bump_versions, changed, flags, suite, tags
 from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.settings import Settings
 from fullstack_build.suite import Step
+from unit.conftest import make_settings as project_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "metadata"
@@ -41,10 +42,9 @@ def make_settings(**extra: Any) -> Settings:
         },
         "platforms": ["linux/amd64", "linux/arm64"],
         "registries": {"one": {"prefix": "127.0.0.1:5000/team"}},
-        "local": {"registry_port": 5000, "auth_registry_port": 5001},
         **extra,
     }  # fmt: skip
-    return load_settings(config, env={})
+    return project_settings(**config)
 
 
 def read_outputs(path: Path) -> dict[str, str]:

@@ -24,7 +24,7 @@ from werkzeug import Request, Response
 
 from fullstack_build.errors import GitHubError, UsageError
 from fullstack_build.github.actions import ArchReport, BuildReport
-from fullstack_build.github.api import GitHubClient, GitHubHTTPError, RetryPolicy
+from fullstack_build.github.api import GitHubClient, GitHubHTTPError, GitHubSettings, RetryPolicy
 from fullstack_build.github.comment import (
     MAX_BODY_CHARS,
     CommentFacts,
@@ -513,8 +513,9 @@ def test_comment_on_pr_end_to_end(github: FakeGitHub, tmp_path: Path) -> None:
            "GITHUB_EVENT_PATH": str(FIXTURES / "event_pull_request.json"),
            "GITHUB_OUTPUT": str(outputs), "GITHUB_SERVER_URL": "https://github.com",
            "GITHUB_RUN_ID": "42"}
-    outcome, body = comment_on_pr(config={}, image="app", repository="fullstack-agent",
-                                  status="failure", env=env, log_path=str(log),
+    outcome, body = comment_on_pr(github=GitHubSettings.from_config(None, env), image="app",
+                                  repository="fullstack-agent", status="failure", env=env,
+                                  log_path=str(log),
                                   reports=[str(report)], sleep=Sleeps())
     assert outcome.action == "created"
     assert "| linux/amd64 | 1m 01s | 5.00 MB |" in body

@@ -21,6 +21,7 @@ from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+INVOKE_YAML: dict[str, object] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
 WORKFLOWS = (".github/workflows/a.yml", ".github/workflows/b.yml")
 
 
@@ -81,7 +82,8 @@ def test_argv(argv: list[str], expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("section", "checks", "workflows_dir", "extra"),
     [
-        pytest.param(None, lint.CHECKS, ".github/workflows", (), id="defaults"),
+        pytest.param({}, lint.CHECKS, ".github/workflows", (), id="invoke-yaml"),
+        pytest.param({"checks": []}, lint.CHECKS, ".github/workflows", (), id="none-is-all"),
         pytest.param({"checks": "zizmor, hadolint"}, ("zizmor", "hadolint"),
                      ".github/workflows", (), id="string-list"),
         pytest.param({"workflows_dir": "ci/wf", "extra_dockerfiles": "t/Dockerfile"},
@@ -89,15 +91,22 @@ def test_argv(argv: list[str], expected: list[str]) -> None:
     ],
 )  # fmt: skip
 def test_lint_config(
-    section: dict[str, object] | None,
+    section: dict[str, object],
     checks: tuple[str, ...],
     workflows_dir: str,
     extra: tuple[str, ...],
 ) -> None:
-    config = lint.lint_config({"lint": section} if section is not None else {})
+    base = INVOKE_YAML["lint"]
+    assert isinstance(base, dict)
+    config = lint.lint_config({"lint": {**base, **section}})
     assert config.checks == checks
     assert config.workflows_dir == Path(workflows_dir)
     assert config.extra_dockerfiles == extra
+
+
+def test_a_missing_lint_setting_is_refused_not_completed_in_code() -> None:
+    with pytest.raises(ConfigError, match=r"^setting lint\.checks is missing"):
+        lint.lint_config({})
 
 
 def test_lint_config_rejects_unknown_checks() -> None:
@@ -106,7 +115,7 @@ def test_lint_config_rejects_unknown_checks() -> None:
 
 
 def test_invoke_yaml_declares_every_check() -> None:
-    assert lint.lint_config(repo_settings().raw).checks == lint.CHECKS
+    assert repo_settings().lint.checks == lint.CHECKS
 
 
 @pytest.mark.parametrize(

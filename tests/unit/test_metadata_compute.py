@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.metadata import (
@@ -27,6 +28,11 @@ from fullstack_build.metadata.labels import iso_utc, label_key
 from fullstack_build.runner import Runner
 from fullstack_build.settings import Settings, load_settings
 
+# invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).
+STACK = {k: v for k, v in yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text())
+         .items() if k in ("local", "digest_dir", "build_dir", "local_tag", "sbom",
+                           "oci_artifact_attestations")}  # fmt: skip
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "metadata"
 NOW = datetime(2020, 1, 10, 0, 30, tzinfo=UTC)
 D = "860c1904a1ce19322e91ac35af1ab07466440c37"
@@ -37,6 +43,7 @@ OCI = "org.opencontainers.image."
 def make_settings(metadata: dict[str, Any] | None = None,
                   registries: dict[str, Any] | None = None) -> Settings:
     config: dict[str, Any] = {
+        **STACK,
         "default_image": "runtime",
         "images": {
             "runtime": {"repository": "fullstack-web-runtime", "context": "sandbox",
@@ -50,7 +57,6 @@ def make_settings(metadata: dict[str, Any] | None = None,
             "two": {"prefix": "ghcr.io/{github_owner}"},
         },
         "github_owner": "Octo",
-        "local": {"registry_port": 5000, "auth_registry_port": 5001},
     }
     if metadata is not None:
         config["metadata"] = metadata

@@ -75,7 +75,8 @@ def test_the_wheel_declares_the_runtime_and_the_smoke_extra(installed: Installed
     requires = [Requirement(v) for v in re.findall(r"^Requires-Dist: (.+)$", metadata, re.M)]
     plain = {canonicalize_name(r.name) for r in requires if r.marker is None}
     smoke = {canonicalize_name(r.name) for r in requires if r.marker is not None}
-    assert plain == {"invoke", "pyyaml", "requests", "packaging", "tenacity", "regex", "psycopg"}
+    assert plain == {"invoke", "pyyaml", "requests", "packaging", "tenacity", "regex", "psycopg",
+                     "msgspec"}  # fmt: skip
     assert smoke == {"pytest", "pytest-docker", "docker"}
     assert "Provides-Extra: smoke" in metadata
 

@@ -145,7 +145,8 @@ def test_image_and_all_images_exclude_each_other() -> None:
 
 
 def test_settings_section() -> None:
-    conf = prune_settings({"prune": {"keep": 3, "min_age": "90m", "github_packages": "ghcr"}})
+    conf = prune_settings({"prune": {"keep": 3, "min_age": "90m", "github_packages": "ghcr",
+                                     "ledger_dir": "build/prune"}})  # fmt: skip
     assert (conf.keep, conf.min_age, conf.github_packages) == (3, "90m", ("ghcr",))
     with pytest.raises(ConfigError, match=r"prune\.keep must be a whole number"):
         prune_settings({"prune": {"keep": "many"}})

@@ -521,12 +521,13 @@ def test_api_stand_in_takes_one_sticky_comment_and_pages(tmp_path: Path) -> None
             "GITHUB_REPOSITORY": "o/r",
             "GITHUB_EVENT_PATH": str(event),
         }
+        github = load_settings(INVOKE_YAML, env={}).github(env)
         first, _ = comment_on_pr(
-            config=INVOKE_YAML, image="app", repository="fullstack-agent", status="failure",
+            github=github, image="app", repository="fullstack-agent", status="failure",
             env=env,
         )  # fmt: skip
         second, _ = comment_on_pr(
-            config=INVOKE_YAML, image="app", repository="fullstack-agent", status="success",
+            github=github, image="app", repository="fullstack-agent", status="success",
             env=env,
         )  # fmt: skip
         assert (first.action, second.action) == ("created", "updated")

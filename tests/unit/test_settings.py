@@ -241,7 +241,7 @@ def _images_with(**app: Any) -> dict[str, Any]:
             {"registries": ["ghcr.io/acme"]}, "registries must be a mapping", id="registries-list"
         ),
         pytest.param(
-            {"local": {"registry_port": "five", "auth_registry_port": 5001}},
+            {"local": {**config()["local"], "registry_port": "five"}},
             "local.registry_port must be a whole number",
             id="port-not-a-number",
         ),

@@ -133,7 +133,8 @@ def test_junit_flag_beats_config(junit: str, expected: Path) -> None:
 
 
 def test_junit_and_timeouts_from_config() -> None:
-    smoke = {"junit": "out/{image}/{arch}.xml", "wait_timeout": 30, "timeout": 99}
+    smoke = {**config()["smoke"], "junit": "out/{image}/{arch}.xml", "wait_timeout": 30,
+             "timeout": 99}  # fmt: skip
     p = plan(make_settings(smoke=smoke), arch="arm64")
     assert p.junit == ROOT / "out/app/arm64.xml"
     assert (p.wait_timeout, p.pull_timeout, p.timeout) == (30, 300, 99)
@@ -149,9 +150,12 @@ def test_bad_timeouts_are_refused(value: Any) -> None:
         load_smoke_settings({"smoke": {"wait_timeout": value}})
 
 
-def test_missing_smoke_section_uses_defaults() -> None:
-    smoke = load_smoke_settings({})
+def test_a_missing_smoke_setting_is_refused_not_completed_in_code() -> None:
+    """Defaults live in invoke.yaml alone."""
+    smoke = load_smoke_settings(config())
     assert (smoke.tests_dir, smoke.wait_timeout) == (Path("tests/smoke"), 180)
+    with pytest.raises(ConfigError, match=r"^setting smoke\.wait_timeout is missing"):
+        load_smoke_settings({})
 
 
 def test_suite_without_its_own_compose_file_uses_the_shared_one(tmp_path: Path) -> None:

@@ -99,8 +99,8 @@ def image_of(workflow: Workflow) -> str:
 
 def matrix_output(settings: Settings, image: str, env: Mapping[str, str] | None = None) -> str:
     """What the `matrix` job's step output holds: `invoke matrix`'s JSON."""
-    raw = make_settings(settings.raw, env=env)
-    entries = ci.plan_matrix(image, raw.platforms, ci.load_ci_settings(raw.raw))
+    raw = make_settings(settings.sections(), env=env)
+    entries = ci.plan_matrix(image, raw.platforms, raw.ci)
     return json.dumps(ci.matrix_json(entries))
 
 
@@ -205,7 +205,7 @@ def test_the_reusable_workflow_is_only_called(reusable: Workflow) -> None:
 
 def test_path_filters_equal_the_configuration(caller: Workflow, settings: Settings) -> None:
     own = f".github/workflows/{caller.path.name}"
-    shared = ci.load_ci_settings(settings.raw).paths
+    shared = settings.ci.paths
     expected = (*shared, *settings.images[image_of(caller)].paths, own)
     assert caller.paths("push") == expected
     assert caller.paths("pull_request") == expected
@@ -653,8 +653,8 @@ def test_no_expression_inside_run_scripts(reusable: Workflow) -> None:
 
 def test_cache_is_scoped_per_image_and_platform(reusable: Workflow, settings: Settings) -> None:
     # INVOKE_CACHE_* only override keys that invoke.yaml declares.
-    assert "cache_from" in settings.raw
-    assert "cache_to" in settings.raw
+    assert "cache_from" in settings.sections()
+    assert "cache_to" in settings.sections()
     for job_id in ("build", "pr-build"):
         steps = list(reusable.jobs[job_id].steps)
         (build,) = [s for s in steps if s.run and re.search(r"invoke (push-digest|build-arch)",

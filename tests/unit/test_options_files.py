@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from invoke.config import Config
 
-from fullstack_build.config_check import (
+from fullstack_build.errors import ConfigError
+from fullstack_build.options.files import (
     check,
     environment_problem,
     load_file,
@@ -17,7 +18,6 @@ from fullstack_build.config_check import (
     runtime_path,
     shape_conflict,
 )
-from fullstack_build.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "invoke.yaml"
@@ -150,7 +150,7 @@ def test_runtime_conflict_names_the_file(tmp_path: Path) -> None:
 def test_a_runtime_image_is_settable_from_the_environment(tmp_path: Path) -> None:
     """Keys a runtime file adds count: INVOKE_IMAGES_EXTRA_* names them."""
     path = tmp_path / "runtime.yaml"
-    path.write_text("images:\n  extra: {repository: x, context: x, dockerfile: x/D, port: 1}\n")
+    path.write_text("images:\n  extra: {repository: x, context: x, dockerfile: x/D}\n")
     check(PROJECT, (str(path), "-f"), {"INVOKE_IMAGES_EXTRA_CONTEXT": "y"})
 
 

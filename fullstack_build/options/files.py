@@ -1,5 +1,9 @@
 """The configuration files and INVOKE_* variables, checked before Invoke loads them.
 
+Each file's keys and values are checked against the declarations (options/declarations.py):
+a misspelt key or a value of the wrong type is one line naming its path, and so is an
+``INVOKE_*`` variable that names no setting (Invoke would ignore it without a word).
+
 Invoke loads the runtime file (``-f FILE`` or ``$INVOKE_RUNTIME_CONFIG``) and casts the
 ``INVOKE_*`` variables itself, before any task runs, and answers bad input there with a
 traceback: a YAML syntax error, a file that is a scalar, a list where invoke.yaml has a
@@ -20,6 +24,7 @@ from typing import Any
 import yaml
 
 from fullstack_build.errors import ConfigError
+from fullstack_build.options import validate
 
 ENV_PREFIX = "INVOKE_"
 RUNTIME_ENV = "INVOKE_RUNTIME_CONFIG"
@@ -184,6 +189,7 @@ def check(
     conflict = shape_conflict(base, project)
     if conflict:
         raise ConfigError(f"{project_file}: {conflict}")
+    _check_declared(project, f"{project_file}: ")
     config = merged(base, project)
     if runtime is not None:
         path_text, source = runtime
@@ -198,7 +204,16 @@ def check(
         conflict = shape_conflict(config, data)
         if conflict:
             raise ConfigError(f"runtime file {path_text}: {conflict}")
+        _check_declared(data, f"runtime file {path_text}: ")
         config = merged(config, data)
     problem = environment_problem(config)
     if problem:
         raise ConfigError(problem)
+    validate.check_environment(env, _leaves(config, ()))
+
+
+def _check_declared(data: Mapping[str, Any], where: str) -> None:
+    try:
+        validate.check(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None
