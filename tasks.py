@@ -15,10 +15,10 @@ from invoke.config import Config
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from fullstack_build import log
 from fullstack_build.boundary import adapt_invoke, runner, settings
 from fullstack_build.commands.flags import command
 from fullstack_build.errors import ConfigError
+from fullstack_build.execution import log
 from fullstack_build.options import files as config_check
 
 ROOT = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def build_arch(c: Context, image: Value = None, arch: Value = None, builder: Val
                tag: Value = None, no_cache: bool = False, progress: Value = None,
                fail_on_regression: bool = False) -> None:  # fmt: skip
     """Build one image for one platform and load it into the local engine under a local tag."""
-    from fullstack_build import flows
+    from fullstack_build.publish import flows
 
     conf = settings(c).override(progress=progress)
     target = flows.resolve(conf, image, builder=builder)
@@ -77,7 +77,7 @@ def push_digest(c: Context, image: Value = None, arch: Value = None, builder: Va
                 registry: Values = None, digest_dir: Value = None, progress: Value = None,
                 fail_on_regression: bool = False) -> None:  # fmt: skip
     """Build one platform, push it by digest (no tag) to every registry, write its record."""
-    from fullstack_build import flows
+    from fullstack_build.publish import flows
 
     conf = settings(c).override(progress=progress)
     target = flows.resolve(conf, image, builder=builder, registries=registry, digest_dir=digest_dir)
@@ -94,7 +94,7 @@ def merge_manifest(c: Context, image: Value = None, builder: Value = None, regis
 
     Every record is checked against what every registry serves, the index is pushed by digest
     to every registry, and only then do the tags move."""
-    from fullstack_build import flows
+    from fullstack_build.publish import flows
 
     conf = settings(c)
     target = flows.resolve(conf, image, builder=builder, registries=registry, digest_dir=digest_dir)
@@ -108,7 +108,7 @@ def ship(c: Context, image: Value = None, builder: Value = None, registry: Value
          digest_dir: Value = None, tag: Values = None, progress: Value = None, sign: bool = False,
          fail_on_regression: bool = False, parallel: bool = False) -> None:  # fmt: skip
     """The whole flow: push-digest for every configured platform, then merge-manifest."""
-    from fullstack_build import flows
+    from fullstack_build.publish import flows
 
     conf = settings(c).override(progress=progress)
     target = flows.resolve(conf, image, builder=builder, registries=registry, digest_dir=digest_dir)
@@ -120,7 +120,7 @@ def ship(c: Context, image: Value = None, builder: Value = None, registry: Value
 def sign(c: Context, image: Value = None, builder: Value = None, registry: Values = None,
          tag: Value = None, ref: Value = None) -> None:  # fmt: skip
     """Sign a published index with cosign, by its digest (what merge-manifest --sign does)."""
-    from fullstack_build import flows, signing
+    from fullstack_build.publish import flows, signing
 
     conf = settings(c)
     target = flows.resolve(conf, image, builder=builder, registries=registry)
@@ -178,7 +178,7 @@ def matrix(c: Context, image: Value = None, json_: bool = False) -> None:
 
     From `platforms` and the `ci:` runner map in invoke.yaml; a platform without a native runner
     builds under QEMU on ci.qemu_runner. On Actions also sets the step output `matrix`."""
-    from fullstack_build import ci
+    from fullstack_build.commands import ci
 
     print(ci.render(ci.matrix(settings(c), image, dict(os.environ)), as_json=json_))
 
@@ -223,7 +223,7 @@ def smoke_test(c: Context, image: Value = None, arch: Value = None, ref: Value =
 
     Starts the image with pytest-docker, writes a JUnit report, removes the containers after,
     and exits non-zero on any failure."""
-    from fullstack_build.smoke import run_smoke
+    from fullstack_build.commands.smoke import run_smoke
 
     run_smoke(settings(c), runner(c), image=image, arch=arch, ref=ref, junit=junit)
 
@@ -294,7 +294,7 @@ def lint(c: Context, only: Values = None) -> None:
     ruff and mypy on the code; zizmor, actionlint (with shellcheck) and the JSON schema on the
     workflows; hadolint on every image's Dockerfile. Runs every check, prints a table, and
     fails if any check failed."""
-    from fullstack_build import lint as lint_core
+    from fullstack_build.commands import lint as lint_core
 
     outcomes = lint_core.run_checks(lint_core.plan(settings(c), ROOT, only), runner(c), ROOT)
     log.info(lint_core.summary(outcomes))
@@ -308,7 +308,7 @@ def lock(c: Context, upgrade: bool = False) -> None:
     requirements.txt, requirements-smoke.txt and requirements-dev.txt, from pyproject.toml and
     requirements-dev.in: one resolution for every platform and Python >= 3.11. Versions
     already locked stay unless --upgrade is given."""
-    from fullstack_build import lock as lock_core
+    from fullstack_build.commands import lock as lock_core
 
     for note in lock_core.run(runner(c), ROOT, upgrade=upgrade):
         log.info(note)

@@ -20,11 +20,12 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from fullstack_build import interrupt, ledger, log, terminal
 from fullstack_build.errors import BuildSystemError, ConfigError, Interrupted
+from fullstack_build.execution import interrupt, log, terminal
+from fullstack_build.execution.runner import Runner
 from fullstack_build.options import files as config_files
 from fullstack_build.options.settings import Settings, cast_env, load_settings
-from fullstack_build.runner import Runner
+from fullstack_build.publish import ledger
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import buildx
 from fullstack_build.errors import CommandError, PreconditionError
+from fullstack_build.execution.runner import Runner
 from fullstack_build.platforms import Platform, host_platform
-from fullstack_build.runner import Runner
+from fullstack_build.publish import buildx
 
 # --- foreign platforms: QEMU through binfmt_misc ---------------------------------------------
 

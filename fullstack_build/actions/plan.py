@@ -18,7 +18,7 @@ from typing import Any
 from fullstack_build.actions.expressions import Status, condition_holds, has_status_function
 from fullstack_build.actions.model import Job, Step, Workflow, load_workflow, local_workflow
 from fullstack_build.errors import ConfigError, UsageError
-from fullstack_build.settings import validate_prefix
+from fullstack_build.options.settings import validate_prefix
 
 # What `--event` accepts; `tag` is a push of a tag ref.
 EVENTS = ("push", "pull_request", "tag", "workflow_dispatch")

@@ -23,10 +23,10 @@ from fullstack_build.actions.github_api import FakeGitHub
 from fullstack_build.actions.model import load_workflow
 from fullstack_build.actions.run import JobResult, Rehearsal, say
 from fullstack_build.errors import CommandError, ConfigError, PreconditionError
+from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata.context import DEFAULT_SERVER_URL
-from fullstack_build.registry import check_reachable
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Registry, Settings
+from fullstack_build.options.settings import Registry, Settings
+from fullstack_build.publish.registry import check_reachable
 
 
 class RehearsalError(CommandError):

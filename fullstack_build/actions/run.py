@@ -38,10 +38,10 @@ from fullstack_build.actions.expressions import (
 from fullstack_build.actions.github_api import FakeGitHub
 from fullstack_build.actions.model import Job, Step, Workflow, call_inputs
 from fullstack_build.errors import BuildSystemError, ConfigError, PreconditionError
+from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata.context import DEFAULT_SERVER_URL
-from fullstack_build.registry import login_argv
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
+from fullstack_build.options.settings import Settings
+from fullstack_build.publish.registry import login_argv
 
 
 @dataclass

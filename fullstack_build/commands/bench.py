@@ -1,6 +1,6 @@
 """``invoke bench``: the speed and size figures, each line printed as soon as it is measured
-(a run takes minutes). The measuring is fullstack_build/bench.py's; this reads the `bench:`
-section and says what to measure."""
+(a run takes minutes). The measuring is bench_figures.py's; this reads the `bench:` section and
+says what to measure."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fullstack_build import bench as bench_core
-from fullstack_build.settings import Settings
+from fullstack_build.commands import bench_figures as bench_core
+from fullstack_build.options.settings import Settings
 
 
 @dataclass(frozen=True)

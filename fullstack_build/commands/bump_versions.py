@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import log, pins
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
+from fullstack_build.commands import pins
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fullstack_build import log
 from fullstack_build import metadata as metadata_core
 from fullstack_build.errors import UsageError
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
 from fullstack_build.github import actions
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
+from fullstack_build.options.settings import Settings
 
 
 @dataclass(frozen=True)

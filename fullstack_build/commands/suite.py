@@ -1,5 +1,5 @@
-"""``invoke test``: everything CI proves, run step by step (fullstack_build/suite.py plans
-it); the task fails, after every step ran, when any step failed."""
+"""``invoke test``: everything CI proves, run step by step (suite_plan.py plans it); the task
+fails, after every step ran, when any step failed."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fullstack_build import log, suite
+from fullstack_build.commands import suite_plan as suite
 from fullstack_build.errors import CommandError
-from fullstack_build.runner import Runner
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
 
 Result = tuple[suite.Step, bool, float]  # the step, whether it passed, its seconds
 

@@ -6,11 +6,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from fullstack_build import log
 from fullstack_build import metadata as metadata_core
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
 from fullstack_build.github import actions
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
+from fullstack_build.options.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 import requests
 
 from fullstack_build.errors import ConfigError, GitHubError
-from fullstack_build.retry import retry_after_seconds
-from fullstack_build.runner import mask
+from fullstack_build.execution.retry import retry_after_seconds
+from fullstack_build.execution.runner import mask
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"

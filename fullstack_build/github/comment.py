@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build import log
 from fullstack_build.errors import GitHubError, UsageError
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import mask
 from fullstack_build.github.actions import (
     ArchReport,
     BuildReport,
@@ -36,7 +37,6 @@ from fullstack_build.github.api import (
     MaybeAppliedError,
 )
 from fullstack_build.options.settings import ImageSpec, Settings
-from fullstack_build.runner import mask
 
 MAX_BODY_CHARS = 65_536
 STATUSES = ("success", "failure")

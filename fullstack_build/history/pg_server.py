@@ -14,8 +14,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import programs
-from fullstack_build.runner import Runner
+from fullstack_build.execution import programs
+from fullstack_build.execution.runner import Runner
 
 SERVER_USER = "nobody"
 START_TIMEOUT_S = 60

@@ -12,15 +12,15 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from fullstack_build import log
-from fullstack_build.buildkit_progress import NO_STEPS, StepTimes
 from fullstack_build.errors import BuildSystemError, RegressionError
+from fullstack_build.execution import log
 from fullstack_build.github import actions
 from fullstack_build.history import store as history_store
 from fullstack_build.history import trend
 from fullstack_build.history.config import HistorySettings
 from fullstack_build.history.store import BuildRecord
-from fullstack_build.settings import Settings
+from fullstack_build.options.settings import Settings
+from fullstack_build.publish.buildkit_progress import NO_STEPS, StepTimes
 
 
 def builder_from_metadata(metadata_file: Path | None, fallback: str) -> str:
@@ -28,7 +28,7 @@ def builder_from_metadata(metadata_file: Path | None, fallback: str) -> str:
     metadata file: the real name where the task said "" (buildx's current builder)."""
     if metadata_file is None:
         return fallback
-    from fullstack_build import pipeline  # noqa: PLC0415 (pipeline imports this module's users)
+    from fullstack_build.publish import pipeline  # noqa: PLC0415 (pipeline imports this module's users)
 
     try:
         ref = str(pipeline.read_metadata(metadata_file).get("buildx.build.ref") or "")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fullstack_build.errors import UsageError
 from fullstack_build.history import store as history_store
 from fullstack_build.history import trend
+from fullstack_build.options.settings import Settings
 from fullstack_build.platforms import select_platform
-from fullstack_build.settings import Settings
 
 KINDS = ("build", "push", "merge")
 

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from fullstack_build.buildkit_progress import Step
 from fullstack_build.errors import ConfigError, PreconditionError
 from fullstack_build.history.config import HistorySettings
+from fullstack_build.publish.buildkit_progress import Step
 
 SCHEMA_VERSION = 1
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build import programs
+from fullstack_build.execution import programs
+from fullstack_build.execution.runner import Runner
 from fullstack_build.platforms import Platform, host_platform
-from fullstack_build.runner import Runner
 
 # Adds sid at a low pin priority, derived from the image's own stable sources line, so that
 # packages missing from the stable suite (ttyd) install while everything else stays stable.

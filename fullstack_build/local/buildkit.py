@@ -18,12 +18,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import programs
 from fullstack_build.errors import RegistryError
+from fullstack_build.execution import programs
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import bases, engine
+from fullstack_build.options.settings import LocalStack
 from fullstack_build.platforms import host_platform
-from fullstack_build.runner import Runner
-from fullstack_build.settings import LocalStack
 
 IMAGE_PATH = "base/buildkit:debian"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fullstack_build.errors import PreconditionError
-from fullstack_build.runner import Runner
+from fullstack_build.execution.runner import Runner
 
 HOST_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"

@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import log, probes, programs
+from fullstack_build import probes
 from fullstack_build.errors import PreconditionError
+from fullstack_build.execution import log, programs
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import debian, processes
-from fullstack_build.runner import Runner
 
 # The engine's Debian packages (of `local.engine_suite`), from the program table; the client
 # package only when no docker client is on PATH.

@@ -4,7 +4,7 @@ What a run needs depends on what it is about to make (an engine only when none a
 only when emulation is missing, ...), so a machine that already has Docker Desktop is not asked
 for dockerd's helpers. A program counts as present when it is on PATH, wherever it came from;
 only the missing ones have their packages installed, and each must then be on PATH, which checks
-the table in `fullstack_build/programs.py` on every fresh machine.
+the table in `fullstack_build/execution/programs.py` on every fresh machine.
 """
 
 from __future__ import annotations
@@ -14,9 +14,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fullstack_build.errors import PreconditionError
+from fullstack_build.execution.programs import (
+    HOST_DATA_PACKAGES,
+    PROGRAMS,
+    Need,
+    Program,
+    Source,
+    find,
+)
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import debian
-from fullstack_build.programs import HOST_DATA_PACKAGES, PROGRAMS, Need, Program, Source, find
-from fullstack_build.runner import Runner
 
 # Every host package `local.up` may install: the programs' packages, then the data ones.
 HOST_PACKAGES = tuple(
@@ -105,6 +112,6 @@ def ensure(
     if still:
         raise PreconditionError(
             f"`apt-get install {packages}` left {describe(still)} off PATH: the package no longer "
-            "ships it; correct fullstack_build/programs.py"
+            "ships it; correct fullstack_build/execution/programs.py"
         )
     return [f"host: installed {packages}"]

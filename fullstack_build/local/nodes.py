@@ -19,12 +19,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fullstack_build import programs
 from fullstack_build.errors import RegistryError
+from fullstack_build.execution import programs
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import buildkit, engine
+from fullstack_build.options.settings import Settings
 from fullstack_build.platforms import Platform
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
 
 DRIVER = "docker-container"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fullstack_build.runner import Background, Runner, process_alive
+from fullstack_build.execution.runner import Background, Runner, process_alive
 
 # local.up says what it does in its own lines (engine.py, registries.py): the daemon itself
 # starts without an echo, as it always has, unless the caller passes its runner.

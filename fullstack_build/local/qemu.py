@@ -11,11 +11,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from fullstack_build import log, probes
+from fullstack_build import probes
 from fullstack_build.errors import PreconditionError
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
 from fullstack_build.platforms import Platform
 from fullstack_build.probes import BINFMT
-from fullstack_build.runner import Runner
 
 BINFMT_CONF_DIRS = (Path("/usr/lib/binfmt.d"), Path("/etc/binfmt.d"))
 

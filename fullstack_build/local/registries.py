@@ -14,10 +14,10 @@ from pathlib import Path
 
 import requests
 
-from fullstack_build import programs
 from fullstack_build.errors import PreconditionError
+from fullstack_build.execution import programs
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import processes
-from fullstack_build.runner import Runner
 
 
 @dataclass(frozen=True)

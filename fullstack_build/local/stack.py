@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from fullstack_build import log, probes
+from fullstack_build import probes
+from fullstack_build.execution import log
+from fullstack_build.execution.programs import Need
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import bases, buildkit, engine, host, nodes, qemu, registries, tools
-from fullstack_build.programs import Need
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
+from fullstack_build.options.settings import Settings
 
 
 @dataclass(frozen=True)

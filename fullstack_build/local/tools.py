@@ -9,12 +9,12 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from fullstack_build import programs
 from fullstack_build.errors import PreconditionError
+from fullstack_build.execution import programs
+from fullstack_build.execution.programs import PROGRAMS, Need, Program, Source
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import debian
 from fullstack_build.local.host import Which
-from fullstack_build.programs import PROGRAMS, Need, Program, Source
-from fullstack_build.runner import Runner
 
 # On PATH for every shell and for processes that run with another HOME (tests, rehearsals).
 LINK_DIR = Path("/usr/local/bin")
@@ -59,7 +59,7 @@ def ensure_tools(
         if not binary.exists():
             raise PreconditionError(
                 f"Debian {suite}'s {program.package} package does not ship usr/bin/"
-                f"{program.name}: correct fullstack_build/programs.py"
+                f"{program.name}: correct fullstack_build/execution/programs.py"
             )
         LINK_DIR.mkdir(parents=True, exist_ok=True)
         link.unlink(missing_ok=True)  # a dangling link from an earlier state folder

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from fullstack_build import log
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata import labels as _labels
 from fullstack_build.metadata.context import (
     Context,
@@ -31,7 +32,6 @@ from fullstack_build.metadata.rules import (
 )
 from fullstack_build.metadata.tags import Engine, docker_tag, sanitize_tag
 from fullstack_build.options.settings import ImageSpec, Settings
-from fullstack_build.runner import Runner
 
 __all__ = [
     "DEFAULT_RULES",

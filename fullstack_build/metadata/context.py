@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fullstack_build.errors import ConfigError
-from fullstack_build.runner import Runner
+from fullstack_build.execution.runner import Runner
 
 DEFAULT_SERVER_URL = "https://github.com"
 

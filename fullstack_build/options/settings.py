@@ -24,20 +24,20 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from fullstack_build import terminal
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.execution import terminal
+from fullstack_build.execution.masking import MASK
+from fullstack_build.execution.retry import NO_RETRY, RetryPolicy
 from fullstack_build.history import config as history_config
-from fullstack_build.masking import MASK
 from fullstack_build.options import declarations, validate
 from fullstack_build.platforms import Platform, parse_platform
-from fullstack_build.retry import NO_RETRY, RetryPolicy
 
 if TYPE_CHECKING:  # each section's module imports Settings: resolved on first use
-    from fullstack_build.ci import CiSettings
+    from fullstack_build.commands.ci import CiSettings
+    from fullstack_build.commands.lint import LintConfig
+    from fullstack_build.commands.smoke import SmokeSettings
     from fullstack_build.github.api import GitHubSettings
-    from fullstack_build.lint import LintConfig
     from fullstack_build.metadata.rules import MetadataConfig
-    from fullstack_build.smoke import SmokeSettings
 
 
 @dataclass(frozen=True)
@@ -139,19 +139,19 @@ class Settings:
 
     @cached_property
     def ci(self) -> CiSettings:
-        from fullstack_build.ci import load_ci_settings  # noqa: PLC0415 (see TYPE_CHECKING)
+        from fullstack_build.commands.ci import load_ci_settings  # noqa: PLC0415 (see TYPE_CHECKING)
 
         return load_ci_settings(self.sections("ci"))
 
     @cached_property
     def smoke(self) -> SmokeSettings:
-        from fullstack_build.smoke import load_smoke_settings  # noqa: PLC0415
+        from fullstack_build.commands.smoke import load_smoke_settings  # noqa: PLC0415
 
         return load_smoke_settings(self.sections("smoke"))
 
     @cached_property
     def lint(self) -> LintConfig:
-        from fullstack_build.lint import lint_config  # noqa: PLC0415
+        from fullstack_build.commands.lint import lint_config  # noqa: PLC0415
 
         return lint_config(self.sections("lint"))
 

@@ -30,7 +30,7 @@ from fullstack_build.errors import GitHubError, RegistryError
 from fullstack_build.github.api import GitHubClient
 from fullstack_build.prune import plan
 from fullstack_build.prune.oci import RegistryClient, Served
-from fullstack_build.registry import INDEX_MEDIA_TYPES, config_platform, is_attestation
+from fullstack_build.publish.registry import INDEX_MEDIA_TYPES, config_platform, is_attestation
 
 _SIGNATURE_LAYERS = ("application/vnd.dev.cosign", "application/vnd.dsse.envelope")
 _EPOCH_FLOOR = datetime(1980, 1, 1, tzinfo=UTC)  # cosign writes the zero time: unknown

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from fullstack_build import log
 from fullstack_build.errors import BuildSystemError, ConfigError, RegistryError, UsageError
+from fullstack_build.execution import log
 from fullstack_build.options.settings import ImageSpec, PruneSettings, Registry, Settings
 from fullstack_build.prune import plan
 from fullstack_build.prune.backends import (

@@ -16,15 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fullstack_build import retry
 from fullstack_build.errors import RegistryError
-from fullstack_build.registry import (
+from fullstack_build.execution import retry
+from fullstack_build.options.settings import Registry
+from fullstack_build.publish.registry import (
     api_base,
     credentials_from_env,
     docker_config_path,
     http_exchange,
 )
-from fullstack_build.settings import Registry
 
 if TYPE_CHECKING:
     import requests

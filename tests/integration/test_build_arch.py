@@ -75,7 +75,7 @@ def test_quiet_progress_prints_only_our_own_lines(session: Session) -> None:
 def test_the_engine_socket_gives_the_size_docker_image_history_gives(
     session: Session, built: dict[str, TaskRun]
 ) -> None:
-    from fullstack_build import engine_api, pipeline  # noqa: PLC0415
+    from fullstack_build.publish import engine_api, pipeline  # noqa: PLC0415
 
     tag = session.local_tag("linux/amd64")
     listed = session.docker("image", "history", "--human=false", "--format", "{{.Size}}", tag)

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from fullstack_build import pins
+from fullstack_build.commands import pins
 from integration.support import ROOT
 
 DOCKERFILE = ROOT / "sandbox" / "Dockerfile"

@@ -19,10 +19,10 @@ import pytest
 import requests
 import yaml
 
-from fullstack_build.build_cache import cache_use
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import buildkit
-from fullstack_build.runner import Runner
-from fullstack_build.settings import load_settings
+from fullstack_build.options.settings import load_settings
+from fullstack_build.publish.build_cache import cache_use
 from integration.conftest import START_STACK, Session, Stack, close_session, open_session
 from integration.support import (
     PLATFORMS,

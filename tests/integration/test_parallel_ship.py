@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fullstack_build.settings import load_settings
+from fullstack_build.options.settings import load_settings
 from integration.conftest import START_STACK, Session, Stack, close_session, open_session
 from integration.support import (
     INDEX_LINE,

@@ -14,10 +14,12 @@ import pytest
 import yaml
 from packaging.markers import Marker
 
-from fullstack_build import lint, probes, programs
+from fullstack_build import probes
+from fullstack_build.commands import lint
+from fullstack_build.execution import programs
+from fullstack_build.execution.programs import PROGRAMS, Need, Program, Source
 from fullstack_build.local import engine, processes
-from fullstack_build.programs import PROGRAMS, Need, Program, Source
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.options.settings import Settings, load_settings
 from integration.conftest import Stack
 from integration.support import ROOT
 

@@ -26,8 +26,8 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from fullstack_build.digests import DigestRecord, write_record
-from fullstack_build.signing import SigningIdentity, sign_argv
+from fullstack_build.publish.digests import DigestRecord, write_record
+from fullstack_build.publish.signing import SigningIdentity, sign_argv
 from integration.conftest import Session
 from integration.faultproxy import MANIFEST, FaultProxy
 from integration.support import PLATFORMS, Invoker, RegistryAPI

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from fullstack_build.commands.smoke import SmokePlan, run_smoke, summarize_junit
 from fullstack_build.errors import SmokeTestError, UsageError
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, load_settings
-from fullstack_build.smoke import SmokePlan, run_smoke, summarize_junit
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import Settings, load_settings
 
 pytestmark = pytest.mark.engine
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.options.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE_YAML = ROOT / "invoke.yaml"

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build import attestations, buildx, pipeline, probes
+from fullstack_build import probes
 from fullstack_build.errors import ConfigError, PreconditionError
+from fullstack_build.execution.runner import Result, Runner
+from fullstack_build.options.settings import Settings
 from fullstack_build.platforms import Platform
-from fullstack_build.runner import Result, Runner
-from fullstack_build.settings import Settings
+from fullstack_build.publish import attestations, buildx, pipeline
 from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fullstack_build.bench import (
+from fullstack_build.commands.bench_figures import (
     Figure,
     _timed,
     build_command,
@@ -26,9 +26,9 @@ from fullstack_build.bench import (
     runtime_file,
 )
 from fullstack_build.errors import CommandError, ConfigError
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import ImageSpec
 from fullstack_build.platforms import Platform
-from fullstack_build.runner import Runner
-from fullstack_build.settings import ImageSpec
 from unit.conftest import make_settings
 
 

@@ -10,8 +10,8 @@ import yaml
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.local import nodes
+from fullstack_build.options.settings import load_settings
 from fullstack_build.platforms import Platform
-from fullstack_build.settings import load_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "buildx" / "inspect-two-nodes.txt"
 IMAGE = (

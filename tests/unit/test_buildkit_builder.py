@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build.build_cache import cache_use, failure_hint
 from fullstack_build.errors import ConfigError
 from fullstack_build.local import bases, buildkit, engine
-from fullstack_build.settings import load_settings
+from fullstack_build.options.settings import load_settings
+from fullstack_build.publish.build_cache import cache_use, failure_hint
 
 REGISTRY = "127.0.0.1:5000"
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build import buildkit_progress, buildx, terminal
-from fullstack_build.buildkit_progress import BuildProgress, Step
+from fullstack_build.execution import terminal
+from fullstack_build.publish import buildkit_progress, buildx
+from fullstack_build.publish.buildkit_progress import BuildProgress, Step
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buildkit"
 

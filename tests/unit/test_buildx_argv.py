@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build import buildx
-from fullstack_build.buildx import BuildRequest
+from fullstack_build.publish import buildx
+from fullstack_build.publish.buildx import BuildRequest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buildx"
 REG1 = "127.0.0.1:5000/team/fullstack-agent"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build.ci import load_ci_settings, matrix, plan_matrix, render
+from fullstack_build.commands.ci import load_ci_settings, matrix, plan_matrix, render
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.metadata import image_paths
+from fullstack_build.options.settings import load_settings
 from fullstack_build.platforms import parse_platform
-from fullstack_build.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE_YAML: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())

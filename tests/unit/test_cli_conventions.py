@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build.settings import cast_env, split_list
+from fullstack_build.options.settings import cast_env, split_list
 
 ROOT = Path(__file__).resolve().parents[2]
 

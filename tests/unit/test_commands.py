@@ -16,12 +16,11 @@ from invoke.collection import Collection
 from invoke.config import Config
 from invoke.loader import FilesystemLoader
 
-from fullstack_build import pins
-from fullstack_build.commands import bench, bump_versions, changed, flags, suite, tags
+from fullstack_build.commands import bench, bump_versions, changed, flags, pins, suite, tags
+from fullstack_build.commands.suite_plan import Step
 from fullstack_build.errors import CommandError, ConfigError, UsageError
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
-from fullstack_build.suite import Step
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import Settings
 from unit.conftest import make_settings as project_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fullstack_build import flows
-from fullstack_build.destinations import (
+from fullstack_build.errors import BuildSystemError, ConfigError, PreconditionError, UsageError
+from fullstack_build.options.settings import load_settings
+from fullstack_build.publish import flows
+from fullstack_build.publish.destinations import (
     build_folders,
     check_destinations,
     digest_folder,
     github_files,
     problem,
 )
-from fullstack_build.errors import BuildSystemError, ConfigError, PreconditionError, UsageError
-from fullstack_build.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

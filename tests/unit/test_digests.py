@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build import digests
-from fullstack_build.digests import DigestRecord
 from fullstack_build.errors import DigestRecordError
 from fullstack_build.platforms import Platform
+from fullstack_build.publish import digests
+from fullstack_build.publish.digests import DigestRecord
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "digests"
 AMD64 = Platform("linux", "amd64")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build.engine_api import DEFAULT_SOCKET, local_socket
+from fullstack_build.publish.engine_api import DEFAULT_SOCKET, local_socket
 
 
 @pytest.mark.parametrize(

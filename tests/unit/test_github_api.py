@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from fullstack_build.errors import ConfigError, GitHubError
+from fullstack_build.execution.retry import retry_after_seconds
 from fullstack_build.github.api import (
     DEFAULT_API_URL,
     GitHubClient,
@@ -26,7 +27,6 @@ from fullstack_build.github.api import (
     RateLimitedError,
     RetryPolicy,
 )
-from fullstack_build.retry import retry_after_seconds
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github"
 TOKEN = "ghs_SECRETtoken0123456789"

@@ -16,15 +16,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fullstack_build.buildkit_progress import Step
 from fullstack_build.errors import ConfigError, RegressionError
+from fullstack_build.execution.runner import Runner
 from fullstack_build.github import actions, comment
 from fullstack_build.history import config as history_config
 from fullstack_build.history import pg_server, recorder, show, trend
 from fullstack_build.history.config import HistorySettings
 from fullstack_build.history.store import SCHEMA_VERSION, BuildRecord, HistoryError, open_store
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
+from fullstack_build.options.settings import Settings
+from fullstack_build.publish.buildkit_progress import Step
 from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

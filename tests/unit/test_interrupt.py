@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from invoke.exceptions import Exit
 
-from fullstack_build import interrupt, ledger
 from fullstack_build.boundary import exits_cleanly
+from fullstack_build.execution import interrupt
+from fullstack_build.publish import ledger
 
 
 @pytest.fixture(autouse=True)

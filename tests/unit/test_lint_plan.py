@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fullstack_build import lint
+from fullstack_build.commands import lint
 from fullstack_build.errors import CommandError, ConfigError, UsageError
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE_YAML: dict[str, object] = yaml.safe_load((ROOT / "invoke.yaml").read_text())

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from fullstack_build import log
 from fullstack_build.errors import UsageError
-from fullstack_build.masking import mask_message, mask_userinfo, secret_values
-from fullstack_build.settings import validate_prefix
+from fullstack_build.execution import log
+from fullstack_build.execution.masking import mask_message, mask_userinfo, secret_values
+from fullstack_build.options.settings import validate_prefix
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from fullstack_build import digests, ledger, pipeline
 from fullstack_build.errors import CommandError, DigestRecordError, RegistryError, SigningError
+from fullstack_build.execution.runner import Result, Runner
+from fullstack_build.options.settings import Settings
 from fullstack_build.platforms import Platform
-from fullstack_build.runner import Result, Runner
-from fullstack_build.settings import Settings
+from fullstack_build.publish import digests, ledger, pipeline
 from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

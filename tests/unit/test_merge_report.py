@@ -7,11 +7,11 @@ from pathlib import Path
 
 import yaml
 
-from fullstack_build import flows
-from fullstack_build.digests import PATH_OCI_LAYOUT, DigestRecord
 from fullstack_build.github.actions import ArchReport, BuildReport
+from fullstack_build.options.settings import Settings
 from fullstack_build.platforms import Platform
-from fullstack_build.settings import Settings
+from fullstack_build.publish import flows
+from fullstack_build.publish.digests import PATH_OCI_LAYOUT, DigestRecord
 from unit.conftest import make_settings
 
 # invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata import METADATA_ACTION_DEFAULT_RULES, compute
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings
+from fullstack_build.options.settings import Settings
 from unit.conftest import make_settings
 
 # invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).

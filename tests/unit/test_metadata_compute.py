@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from fullstack_build.errors import CommandError, ConfigError, UsageError
+from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata import (
     Metadata,
     annotation_args,
@@ -25,8 +26,7 @@ from fullstack_build.metadata import (
     label_args,
 )
 from fullstack_build.metadata.labels import iso_utc, label_key
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.options.settings import Settings, load_settings
 
 # invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).
 STACK = {k: v for k, v in yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text())

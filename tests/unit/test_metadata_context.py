@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from fullstack_build.errors import ConfigError
+from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata.context import (
     from_git,
     from_github,
     load_context,
     remote_to_url,
 )
-from fullstack_build.runner import Runner
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "metadata"
 M = "266574110acf203503badf966df2ea24b5d732d7"

@@ -1,4 +1,4 @@
-"""Every external command goes through fullstack_build/runner.py: no other module of the
+"""Every external command goes through fullstack_build/execution/runner.py: no other module of the
 package (nor tasks.py) imports subprocess or starts a process some other way, so every command
 is echoed, masked, dry-run aware and fails with the project's errors."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNNER = ROOT / "fullstack_build" / "runner.py"
+RUNNER = ROOT / "fullstack_build" / "execution" / "runner.py"
 SCANNED = [*sorted((ROOT / "fullstack_build").rglob("*.py")), ROOT / "tasks.py"]
 
 # Modules whose import means a process is started beside the runner.
@@ -80,6 +80,6 @@ def test_the_scan_sees_the_runner_itself() -> None:
 def test_no_module_but_the_runner_starts_a_process(path: Path) -> None:
     found = bypasses(path.read_text(), str(path.relative_to(ROOT)))
     assert not found, (
-        "run every external command through fullstack_build/runner.py's Runner (run, "
+        "run every external command through fullstack_build/execution/runner.py's Runner (run, "
         "run_queries, pipe_out, start): " + ", ".join(found)
     )

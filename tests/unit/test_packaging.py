@@ -15,7 +15,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from fullstack_build import lock
+from fullstack_build.commands import lock
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "fullstack_build"
@@ -84,7 +84,11 @@ def test_the_wheel_declares_the_runtime_and_the_smoke_extra(installed: Installed
 def test_the_installed_core_imports_from_the_venv(installed: Installed, tmp_path: Path) -> None:
     # The program table needs nothing but the standard library: it imports without the deps.
     check = subprocess.run(
-        [str(installed.python), "-c", "import fullstack_build.programs as p; print(p.__file__)"],
+        [
+            str(installed.python),
+            "-c",
+            "import fullstack_build.execution.programs as p; print(p.__file__)",
+        ],
         capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path,
     )  # fmt: skip
     assert check.stdout.startswith(str(installed.site))

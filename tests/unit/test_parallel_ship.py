@@ -19,11 +19,12 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from fullstack_build import buildx, digests, flows, interrupt, ledger, parallel, terminal
 from fullstack_build.errors import CommandError, Stopped
+from fullstack_build.execution import interrupt, parallel, terminal
+from fullstack_build.execution.runner import Result, Runner
+from fullstack_build.options.settings import load_settings
 from fullstack_build.platforms import parse_platform
-from fullstack_build.runner import Result, Runner
-from fullstack_build.settings import load_settings
+from fullstack_build.publish import buildx, digests, flows, ledger
 from unit.test_merge_order import FakeRegistries, _digest, _per_arch_index
 
 ROOT = Path(__file__).resolve().parents[2]

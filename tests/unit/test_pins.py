@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build import bench, pins
+from fullstack_build.commands import bench_figures as bench
+from fullstack_build.commands import pins
 from fullstack_build.errors import CommandError, UsageError
-from fullstack_build.runner import Runner
+from fullstack_build.execution.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 

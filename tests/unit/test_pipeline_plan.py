@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build import buildx, digests, pipeline, probes
+from fullstack_build import probes
 from fullstack_build.errors import ConfigError, RegistryError, UsageError
+from fullstack_build.options.settings import Settings, load_settings
 from fullstack_build.platforms import Platform
-from fullstack_build.push.by_digest import ByDigest
-from fullstack_build.push.oci_copy import OciCopy
-from fullstack_build.settings import Settings, load_settings
+from fullstack_build.publish import buildx, digests, pipeline
+from fullstack_build.publish.push.by_digest import ByDigest
+from fullstack_build.publish.push.oci_copy import OciCopy
 from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

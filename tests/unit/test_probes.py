@@ -12,8 +12,8 @@ import pytest
 
 from fullstack_build import probes
 from fullstack_build.errors import CommandError, PreconditionError
+from fullstack_build.execution.runner import Result, Runner
 from fullstack_build.platforms import Platform
-from fullstack_build.runner import Result, Runner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 AMD64 = Platform("linux", "amd64")

@@ -1,6 +1,7 @@
 """Every external program the tasks and the local stack can run is declared, with what provides
-it, in fullstack_build/programs.py; the declarations are checked against the code (a scan of
-every argv[0]), the lock files, the installed wheels and, where installed, Debian's packages."""
+it, in fullstack_build/execution/programs.py; the declarations are checked against the code (a
+scan of every argv[0]), the lock files, the installed wheels and, where installed, Debian's
+packages."""
 
 from __future__ import annotations
 
@@ -20,13 +21,13 @@ import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
-from fullstack_build import programs
 from fullstack_build.actions import plan as rehearsal_plan
 from fullstack_build.actions.model import load_workflow, workflow_files
 from fullstack_build.errors import PreconditionError
+from fullstack_build.execution import programs
+from fullstack_build.execution.programs import PROGRAMS, Need, Source
+from fullstack_build.execution.runner import Runner
 from fullstack_build.local import host
-from fullstack_build.programs import PROGRAMS, Need, Source
-from fullstack_build.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the tasks and the local stack run: the package, the task file, and the smoke suites
@@ -229,7 +230,7 @@ def test_the_scan_of_the_project_sees_the_known_programs() -> None:
 def test_every_program_the_code_can_run_is_declared() -> None:
     undeclared = sorted(str(u) for u in USES if u.program not in PROGRAMS)
     assert not undeclared, (
-        "declare these in fullstack_build/programs.py with what provides them "
+        "declare these in fullstack_build/execution/programs.py with what provides them "
         "(and make local.up or the lock files install them): " + ", ".join(undeclared)
     )
 

@@ -18,11 +18,11 @@ from werkzeug import Response
 
 from fullstack_build.errors import ConfigError, RegistryError, UsageError
 from fullstack_build.github.api import GitHubClient
+from fullstack_build.options.settings import load_settings, prune_settings
 from fullstack_build.prune import plan
 from fullstack_build.prune.backends import GitHubPackagesBackend, parse_time
 from fullstack_build.prune.flow import parse_keep, prune_task
 from fullstack_build.prune.oci import RegistryClient
-from fullstack_build.settings import load_settings, prune_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

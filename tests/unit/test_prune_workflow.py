@@ -13,7 +13,7 @@ from invoke.parser import Parser
 from invoke.program import Program
 
 from fullstack_build.actions.model import load_workflow
-from fullstack_build.settings import load_settings
+from fullstack_build.options.settings import load_settings
 from unit.run_scripts import invoke_calls
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build.push import oci_layout
+from fullstack_build.publish.push import oci_layout
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build import digests, push
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import load_settings
 from fullstack_build.platforms import Platform
-from fullstack_build.push.by_digest import ByDigest
-from fullstack_build.push.oci_copy import OciCopy
-from fullstack_build.runner import Runner
-from fullstack_build.settings import load_settings
+from fullstack_build.publish import digests, push
+from fullstack_build.publish.push.by_digest import ByDigest
+from fullstack_build.publish.push.oci_copy import OciCopy
 
 ROOT = Path(__file__).resolve().parents[2]
 AMD64 = Platform("linux", "amd64")

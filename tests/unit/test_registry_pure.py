@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fullstack_build import registry
-from fullstack_build.settings import Registry
+from fullstack_build.options.settings import Registry
+from fullstack_build.publish import registry
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "buildx"
 GHCR = Registry("ghcr", "ghcr.io/acme", "GITHUB_ACTOR", "GITHUB_TOKEN")

@@ -17,16 +17,16 @@ import pytest
 import requests
 import yaml
 
-from fullstack_build import ci
 from fullstack_build.actions import plan
 from fullstack_build.actions.expressions import evaluate
 from fullstack_build.actions.github_api import FakeGitHub
 from fullstack_build.actions.model import Step, Workflow, load_workflow
 from fullstack_build.actions.rehearse import Options, raise_for_failure, rehearse, report
+from fullstack_build.commands import ci
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.execution.runner import Runner
 from fullstack_build.github.comment import comment_on_pr, marker
-from fullstack_build.runner import Runner
-from fullstack_build.settings import load_settings
+from fullstack_build.options.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -18,8 +18,7 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from fullstack_build.errors import CommandError, ConfigError, RegistryCommandError, RegistryError
-from fullstack_build.registry import check_reachable
-from fullstack_build.retry import (
+from fullstack_build.execution.retry import (
     NO_RETRY,
     Fault,
     GaveUp,
@@ -31,8 +30,9 @@ from fullstack_build.retry import (
     decisive_line,
     retry_after_seconds,
 )
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Registry, load_settings
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import Registry, load_settings
+from fullstack_build.publish.registry import check_reachable
 
 ROOT = Path(__file__).parents[2]
 PY = sys.executable

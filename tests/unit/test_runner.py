@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from fullstack_build.errors import CommandError
+from fullstack_build.execution.runner import MASK, Background, Runner, display, mask
 from fullstack_build.local import processes
-from fullstack_build.runner import MASK, Background, Runner, display, mask
 
 PY = sys.executable
 
@@ -347,7 +347,7 @@ def test_a_task_interrupted_leaves_its_background_processes_running(
 ) -> None:
     # Ctrl-C of `local.up` stops the task's children (interrupt.stop_children); the daemons
     # it started stay up, recorded in their pid files for `local.down`.
-    from fullstack_build import interrupt  # noqa: PLC0415
+    from fullstack_build.execution import interrupt  # noqa: PLC0415
 
     handle = Runner(echo=False).start(["sleep", "30"], log=tmp_path / "daemon.log")
     started.append(handle)

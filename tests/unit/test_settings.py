@@ -12,11 +12,11 @@ import pytest
 import yaml
 from invoke.config import Config
 
-from fullstack_build import flows
 from fullstack_build.boundary import plain
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.options.settings import Registry, Settings, load_settings, validate_prefix
 from fullstack_build.platforms import Platform
-from fullstack_build.settings import Registry, Settings, load_settings, validate_prefix
+from fullstack_build.publish import flows
 
 ROOT = Path(__file__).resolve().parents[2]
 AMD64 = Platform("linux", "amd64")

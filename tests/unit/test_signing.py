@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build import signing
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -18,11 +17,12 @@ from fullstack_build.errors import (
     SigningError,
     UsageError,
 )
+from fullstack_build.execution.programs import Need
+from fullstack_build.execution.runner import Result, Runner
 from fullstack_build.local import debian, tools
-from fullstack_build.programs import Need
-from fullstack_build.runner import Result, Runner
-from fullstack_build.settings import SigningSettings, load_settings
-from fullstack_build.signing import SigningIdentity
+from fullstack_build.options.settings import SigningSettings, load_settings
+from fullstack_build.publish import signing
+from fullstack_build.publish.signing import SigningIdentity
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build.errors import ConfigError, PreconditionError, SmokeTestError, UsageError
-from fullstack_build.platforms import Platform, parse_platform
-from fullstack_build.settings import Settings, load_settings
-from fullstack_build.smoke import (
+from fullstack_build.commands.smoke import (
     JunitSummary,
     SmokePlan,
     check_runnable,
@@ -29,6 +26,9 @@ from fullstack_build.smoke import (
     pytest_argv,
     summarize_junit,
 )
+from fullstack_build.errors import ConfigError, PreconditionError, SmokeTestError, UsageError
+from fullstack_build.options.settings import Settings, load_settings
+from fullstack_build.platforms import Platform, parse_platform
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "smoke"

@@ -10,7 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from fullstack_build import suite
+from fullstack_build.commands import suite_plan as suite
 from unit.conftest import ROOT, make_settings
 
 PYTEST = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"][

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fullstack_build import terminal
-from fullstack_build.terminal import LineSplitter, StreamMasker, screen_line
+from fullstack_build.execution import terminal
+from fullstack_build.execution.terminal import LineSplitter, StreamMasker, screen_line
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,6 @@ from invoke.loader import FilesystemLoader
 from invoke.parser import Parser, ParseResult
 from invoke.program import Program
 
-from fullstack_build import ci, lock
 from fullstack_build.actions.expressions import Status, condition_holds, evaluate, substitute
 from fullstack_build.actions.model import (
     Job,
@@ -39,7 +38,8 @@ from fullstack_build.actions.model import (
     load_workflow,
     local_workflow,
 )
-from fullstack_build.settings import Settings
+from fullstack_build.commands import ci, lock
+from fullstack_build.options.settings import Settings
 from unit.conftest import make_settings
 from unit.run_scripts import InvokeCall, invoke_calls, invoke_commands
 

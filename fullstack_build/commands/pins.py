@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fullstack_build.errors import CommandError, UsageError
-from fullstack_build.runner import Runner
+from fullstack_build.execution.runner import Runner
 
 # Labels such as io.github.fullstackagent.version.claude-code=2.1.332 (sandbox/Dockerfile).
 VERSION_LABEL_PREFIX = "io.github.fullstackagent.version."

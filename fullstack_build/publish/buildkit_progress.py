@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from fullstack_build import terminal
+from fullstack_build.execution import terminal
 
 RAWJSON = "rawjson"
 SOURCE_RAWJSON, SOURCE_TTY, SOURCE_NONE = "rawjson", "tty", "none"

@@ -3,7 +3,7 @@
 The plan functions turn settings, flags and metadata into argv lists; the execute functions
 run them through the Runner and check what the engine and the registries report back. How a
 push reaches the registries (by digest, or an OCI layout and skopeo) is the push path the plan
-carries (fullstack_build/push/); what the host can do is asked of fullstack_build/probes.py.
+carries (fullstack_build/publish/push/); what the host can do is asked of fullstack_build/probes.py.
 """
 
 from __future__ import annotations
@@ -16,17 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fullstack_build import (
-    attestations,
-    build_cache,
-    buildkit_progress,
-    buildx,
-    ledger,
-    log,
-    probes,
-    push,
-    terminal,
-)
+from fullstack_build import probes
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -35,16 +25,25 @@ from fullstack_build.errors import (
     RegistryError,
     UsageError,
 )
+from fullstack_build.execution import log, terminal
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import ImageSpec, Registry, Settings
 from fullstack_build.platforms import Platform
 from fullstack_build.probes import Builder
-from fullstack_build.runner import Runner
-from fullstack_build.settings import ImageSpec, Registry, Settings
+from fullstack_build.publish import (
+    attestations,
+    build_cache,
+    buildkit_progress,
+    buildx,
+    ledger,
+    push,
+)
 
 # digests, locking and registry serve push-digest and merge-manifest only (as do the push
 # paths' modules, loaded by push.choose): each of their functions imports what it uses, so
 # that build-arch's start does not pay for them.
 if TYPE_CHECKING:
-    from fullstack_build import digests
+    from fullstack_build.publish import digests
 
 LABEL_BUILD_ARGS = {
     "VERSION": "org.opencontainers.image.version",
@@ -198,7 +197,7 @@ def parse_layer_sizes(text: str) -> int | None:
 def image_size(runner: Runner, tag: str) -> int | None:
     """Uncompressed size of a local image, None when it cannot be read: from the local engine's
     socket when it answers (no process to start), else from `docker image history`."""
-    from fullstack_build import engine_api  # noqa: PLC0415 (only after a local build)
+    from fullstack_build.publish import engine_api  # noqa: PLC0415 (only after a local build)
 
     sizes = engine_api.layer_sizes(tag)
     if sizes is not None:
@@ -308,7 +307,8 @@ def execute_push(
     env: Mapping[str, str],
     revision: str = "",
 ) -> tuple[digests.DigestRecord, BuildResult]:
-    from fullstack_build import digests, locking, registry  # noqa: PLC0415 (see the imports)
+    from fullstack_build.execution import locking  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import digests, registry  # noqa: PLC0415 (see the imports)
 
     probes.require_buildx_for(runner, buildx.build_argv(plan.build))
     if any("oci-artifact=true" in output for output in plan.build.outputs):
@@ -332,7 +332,7 @@ def _push(
     env: Mapping[str, str],
     revision: str,
 ) -> tuple[digests.DigestRecord, BuildResult]:
-    from fullstack_build import digests, registry  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import digests, registry  # noqa: PLC0415 (see the imports)
 
     plan.via.prepare(plan.target, runner)
     Path(plan.build.metadata_file).parent.mkdir(parents=True, exist_ok=True)
@@ -477,7 +477,7 @@ def verify_sources(plan: MergePlan, runner: Runner) -> None:
     reported, as when they ran one by one)."""
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 (merge only)
 
-    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import registry  # noqa: PLC0415 (see the imports)
 
     checks = [
         (step, source, record)
@@ -506,7 +506,7 @@ def verify_sources(plan: MergePlan, runner: Runner) -> None:
 
 def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:
     """Phase 2 in one registry: the index, pushed by digest; returns that digest."""
-    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import registry  # noqa: PLC0415 (see the imports)
 
     printed = runner.run(step.index_argv(dry_run=True), capture=True, mutates=False, retry=True)
     # buildx prints the index bytes and one newline of its own.
@@ -529,7 +529,7 @@ def _push_index(step: MergeStep, runner: Runner, wanted: set[str]) -> str:
 
 def _move_tags(step: MergeStep, runner: Runner, digest: str) -> None:
     """Phase 3 in one registry: every tag to the index digest, each checked afterwards."""
-    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import registry  # noqa: PLC0415 (see the imports)
 
     try:
         runner.run(step.tag_argv(digest), retry=True)
@@ -555,7 +555,7 @@ def execute_merge(
 ) -> MergeResult:
     """``sign``: called with REPO@DIGEST of the index in every registry, between the index push
     and the tags (merge-manifest --sign)."""
-    from fullstack_build import registry  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import registry  # noqa: PLC0415 (see the imports)
 
     started = time.monotonic()
     wanted = {str(p) for p in expected}

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import programs
+from fullstack_build.commands.lint import find_tool
 from fullstack_build.errors import PreconditionError
-from fullstack_build.lint import find_tool
-from fullstack_build.runner import Runner
+from fullstack_build.execution import programs
+from fullstack_build.execution.runner import Runner
 
 RUNTIME = "requirements.txt"
 SMOKE = "requirements-smoke.txt"

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from fullstack_build.errors import CommandError
-from fullstack_build.runner import Runner
+from fullstack_build.execution.runner import Runner
 
 # How long children get to exit after SIGTERM (buildx cancels its build, skopeo its upload)
 # before SIGKILL.

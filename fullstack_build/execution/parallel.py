@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TextIO, TypeVar, cast
 
-from fullstack_build import interrupt, log, terminal
 from fullstack_build.errors import BuildSystemError
-from fullstack_build.runner import Runner
+from fullstack_build.execution import interrupt, log, terminal
+from fullstack_build.execution.runner import Runner
 
 T = TypeVar("T")
 

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from fullstack_build import programs, registry
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -24,8 +23,10 @@ from fullstack_build.errors import (
     SigningError,
     UsageError,
 )
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Registry, SigningSettings
+from fullstack_build.execution import programs
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import Registry, SigningSettings
+from fullstack_build.publish import registry
 
 # The issuer of GitHub Actions' OIDC tokens: what a keyless signature's certificate names.
 GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"

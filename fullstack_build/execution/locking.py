@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fullstack_build import log
 from fullstack_build.errors import PreconditionError
+from fullstack_build.execution import log
 
 
 @contextmanager

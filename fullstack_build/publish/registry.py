@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fullstack_build import buildx, log, retry
 from fullstack_build.errors import CommandError, RegistryError
-from fullstack_build.runner import Runner
-from fullstack_build.settings import Registry
+from fullstack_build.execution import log, retry
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import Registry
+from fullstack_build.publish import buildx
 
 if TYPE_CHECKING:
     import requests

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fullstack_build import buildx, digests
-from fullstack_build.push import PushTarget
-from fullstack_build.runner import Runner
+from fullstack_build.execution.runner import Runner
+from fullstack_build.publish import buildx, digests
+from fullstack_build.publish.push import PushTarget
 
 
 @dataclass(frozen=True)

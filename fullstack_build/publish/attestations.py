@@ -13,7 +13,7 @@ import re
 
 from fullstack_build import probes
 from fullstack_build.errors import PreconditionError
-from fullstack_build.runner import Runner
+from fullstack_build.execution.runner import Runner
 
 OCI_ARTIFACT_MIN_BUILDKIT = (0, 19, 0)
 OCI_ARTIFACT_MIN_ENGINE = (28, 0, 0)

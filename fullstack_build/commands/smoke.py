@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build import log, probes, programs
+from fullstack_build import probes
 from fullstack_build.errors import (
     CommandError,
     ConfigError,
@@ -30,10 +30,11 @@ from fullstack_build.errors import (
     SmokeTestError,
     UsageError,
 )
+from fullstack_build.execution import log, programs
+from fullstack_build.execution.runner import Runner
 from fullstack_build.options.settings import Settings, given
-from fullstack_build.pipeline import local_tag
 from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
-from fullstack_build.runner import Runner
+from fullstack_build.publish.pipeline import local_tag
 
 COMPOSE_FILE = "docker-compose.yml"
 _PROJECT_UNSAFE = re.compile(r"[^a-z0-9_-]+")

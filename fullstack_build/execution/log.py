@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 
-from fullstack_build.masking import mask_message
+from fullstack_build.execution.masking import mask_message
 
 
 def on_github_actions(env: Mapping[str, str] | None = None) -> bool:

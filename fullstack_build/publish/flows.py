@@ -9,25 +9,27 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fullstack_build import buildkit_progress, log, metadata, pipeline, probes, terminal
-from fullstack_build.destinations import (
+from fullstack_build import metadata, probes
+from fullstack_build.errors import BuildSystemError, CommandError, UsageError
+from fullstack_build.execution import log, terminal
+from fullstack_build.execution.runner import Runner
+from fullstack_build.github import actions
+from fullstack_build.metadata.tags import docker_tag
+from fullstack_build.options.settings import ImageSpec, Settings
+from fullstack_build.platforms import Platform, parse_platform, select_platform
+from fullstack_build.publish import buildkit_progress, pipeline
+from fullstack_build.publish.destinations import (
     Destination,
     build_folders,
     check_destinations,
     digest_folder,
     github_files,
 )
-from fullstack_build.errors import BuildSystemError, CommandError, UsageError
-from fullstack_build.github import actions
-from fullstack_build.metadata.tags import docker_tag
-from fullstack_build.platforms import Platform, parse_platform, select_platform
-from fullstack_build.runner import Runner
-from fullstack_build.settings import ImageSpec, Settings
 
 if TYPE_CHECKING:
     # Imported where used (push-digest, merge-manifest): build-arch never needs it.
-    from fullstack_build import digests, signing
     from fullstack_build.history import trend as history_trend  # loaded once a task records
+    from fullstack_build.publish import digests, signing
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ def _push_digest(
     """push-digest, also returning what the merge report says of this platform and whether
     the build history calls it a regression. ``builder``: the builder already probed (``ship``
     asks once for every platform)."""
-    from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import digests  # noqa: PLC0415 (see the imports)
 
     target = replace(target, settings=target.settings.override(progress=runner.progress))
     settings, image = target.settings, target.image
@@ -323,7 +325,7 @@ def merge_manifest(
     """Merge the records into one index. ``pushed``: this run's pushes (``ship``), whose
     durations the report shows; ``started``: when the whole flow began (its total); ``sign``:
     cosign signs the index by digest before the tags move."""
-    from fullstack_build import digests  # noqa: PLC0415 (see the imports)
+    from fullstack_build.publish import digests  # noqa: PLC0415 (see the imports)
 
     settings, image = target.settings, target.image
     for notice in settings.skipped_registries:
@@ -382,7 +384,7 @@ def merge_manifest(
 
 def _signer(settings: Settings, runner: Runner, env: Mapping[str, str]) -> signing.Signer:
     """Who signs, proven usable before anything is published (cosign, the key, its password)."""
-    from fullstack_build import signing  # noqa: PLC0415 (only with --sign)
+    from fullstack_build.publish import signing  # noqa: PLC0415 (only with --sign)
 
     return signing.Signer.ready(settings.signing, runner, env)
 
@@ -456,7 +458,7 @@ def _push_in_parallel(
     env: Mapping[str, str],
     builder: probes.Builder,
 ) -> list[tuple[actions.ArchReport, history_trend.Regression | None]]:
-    from fullstack_build import parallel  # noqa: PLC0415 (only ship --parallel needs it)
+    from fullstack_build.execution import parallel  # noqa: PLC0415 (only ship --parallel needs it)
 
     # Each job's buildx draws no terminal display: a forced `tty` would reach buildx's
     # --progress through the settings, so the jobs' settings say plain too.

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from fullstack_build import log, programs, terminal
-from fullstack_build import retry as retries
 from fullstack_build.errors import CommandError, RegistryCommandError, Stopped
+from fullstack_build.execution import log, programs, terminal
+from fullstack_build.execution import retry as retries
 
 MASK = "***"
 _TAIL_LINES = 20

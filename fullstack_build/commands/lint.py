@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fullstack_build import log, programs
 from fullstack_build.actions.model import workflow_files
 from fullstack_build.errors import CommandError, ConfigError, UsageError
+from fullstack_build.execution import log, programs
+from fullstack_build.execution.runner import Runner
 from fullstack_build.options.settings import Settings, given
-from fullstack_build.runner import Runner
 
 CHECKS = ("ruff", "mypy", "zizmor", "actionlint", "workflow-schema", "hadolint")
 

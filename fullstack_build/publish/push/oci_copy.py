@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fullstack_build import buildx, digests, log, registry
-from fullstack_build.push import PushTarget, oci_layout
-from fullstack_build.runner import Runner
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
+from fullstack_build.publish import buildx, digests, registry
+from fullstack_build.publish.push import PushTarget, oci_layout
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,12 @@ from pathlib import Path
 
 import yaml
 
-from fullstack_build import build_cache, pins, pipeline
+from fullstack_build.commands import pins
 from fullstack_build.errors import CommandError, ConfigError, UsageError
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import ImageSpec, Settings
 from fullstack_build.platforms import Platform, select_platform
-from fullstack_build.runner import Runner
-from fullstack_build.settings import ImageSpec, Settings
+from fullstack_build.publish import build_cache, pipeline
 
 # The runner the bench times commands with: no echo (the figures are the output), argv kept in
 # each Result, secrets masked, failures raised as CommandError.
@@ -316,7 +317,7 @@ class FlowCase:
 
 def builder_driver(builder: str, runner: Runner = LEAN) -> str:
     """The driver of ``builder`` ("" when there is no such builder)."""
-    from fullstack_build import buildx  # noqa: PLC0415
+    from fullstack_build.publish import buildx  # noqa: PLC0415
 
     result = runner.run(
         buildx.builder_inspect_argv(builder), capture=True, check=False, mutates=False
@@ -351,7 +352,7 @@ def raw_multi_argv(
     provenance: str,
 ) -> list[str]:
     """One multi-platform build and push of ``spec``: what a user without this project runs."""
-    from fullstack_build import buildx  # noqa: PLC0415
+    from fullstack_build.publish import buildx  # noqa: PLC0415
 
     request = buildx.BuildRequest(
         context=spec.context,

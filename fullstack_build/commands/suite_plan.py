@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fullstack_build import log
 from fullstack_build.errors import CommandError, ConfigError
-from fullstack_build.runner import Runner
+from fullstack_build.execution import log
+from fullstack_build.execution.runner import Runner
 
 
 @dataclass(frozen=True)

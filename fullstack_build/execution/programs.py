@@ -172,7 +172,7 @@ def program(name: str) -> Program:
     try:
         return PROGRAMS[name]
     except KeyError:
-        raise KeyError(f"{name} is not declared in fullstack_build/programs.py") from None
+        raise KeyError(f"{name} is not declared in fullstack_build/execution/programs.py") from None
 
 
 def find(name: str) -> str | None:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from fullstack_build import buildx
+from fullstack_build.execution.runner import Runner
+from fullstack_build.options.settings import ImageSpec, Registry
 from fullstack_build.platforms import Platform
-from fullstack_build.runner import Runner
-from fullstack_build.settings import ImageSpec, Registry
+from fullstack_build.publish import buildx
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,9 @@ def choose(driver: str) -> PushPath:
     """The path for a builder of ``driver``: by digest where the driver can push that way."""
     # Imported here: build-arch loads this package for the types only.
     if driver in buildx.PUSH_BY_DIGEST_DRIVERS:
-        from fullstack_build.push.by_digest import ByDigest  # noqa: PLC0415
+        from fullstack_build.publish.push.by_digest import ByDigest  # noqa: PLC0415
 
         return ByDigest()
-    from fullstack_build.push.oci_copy import OciCopy  # noqa: PLC0415
+    from fullstack_build.publish.push.oci_copy import OciCopy  # noqa: PLC0415
 
     return OciCopy()
