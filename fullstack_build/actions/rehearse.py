@@ -80,13 +80,14 @@ class Configured:
     rehearsal: plan.RehearsalConfig  # the `rehearse:` section
     default_branch: str  # metadata.default_branch: the event payload's repository branch
     signing_key: str  # signing.key: a configured key is used, no throwaway one made
-    registries: Mapping[str, Any]  # `registries:`, which the rehearsal's runtime file overrides
+    # `registries:` as plain data: the rehearsal writes a runtime file that overrides them.
+    registries: Mapping[str, Any]
 
 
 def configured(settings: Settings) -> Configured:
     """Every read of the configuration the rehearsal makes, in one place."""
     return Configured(
-        rehearsal=plan.load_config(settings.sections("rehearse")),
+        rehearsal=settings.rehearse,
         default_branch=settings.metadata.default_branch,
         signing_key=settings.signing.key,
         registries=settings.sections("registries").get("registries") or {},

@@ -30,12 +30,16 @@ from fullstack_build.execution.masking import MASK
 from fullstack_build.execution.retry import NO_RETRY, RetryPolicy
 from fullstack_build.history import config as history_config
 from fullstack_build.options import declarations, validate
+from fullstack_build.options.values import need
 from fullstack_build.platforms import Platform, parse_platform
 
 if TYPE_CHECKING:  # each section's module imports Settings: resolved on first use
+    from fullstack_build.actions.plan import RehearsalConfig
+    from fullstack_build.commands.bench import BenchConfig
     from fullstack_build.commands.ci import CiSettings
     from fullstack_build.commands.lint import LintConfig
     from fullstack_build.commands.smoke import SmokeSettings
+    from fullstack_build.commands.suite_plan import SuiteConfig
     from fullstack_build.github.api import GitHubSettings
     from fullstack_build.metadata.rules import MetadataConfig
 
@@ -164,6 +168,24 @@ class Settings:
     @cached_property
     def prune(self) -> PruneSettings:
         return prune_settings(self.sections("prune"))
+
+    @cached_property
+    def test(self) -> SuiteConfig:
+        from fullstack_build.commands.suite_plan import load_suite_config  # noqa: PLC0415
+
+        return load_suite_config(need(self.declared.test, "test"))
+
+    @cached_property
+    def bench(self) -> BenchConfig:
+        from fullstack_build.commands.bench import load_bench_config  # noqa: PLC0415
+
+        return load_bench_config(need(self.declared.bench, "bench"))
+
+    @cached_property
+    def rehearse(self) -> RehearsalConfig:
+        from fullstack_build.actions.plan import load_config  # noqa: PLC0415
+
+        return load_config(need(self.declared.rehearse, "rehearse"))
 
     def github(self, env: Mapping[str, str] | None = None) -> GitHubSettings:
         """The `github:` section; an empty api_url falls back to $GITHUB_API_URL of ``env``

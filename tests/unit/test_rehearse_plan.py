@@ -31,7 +31,12 @@ from fullstack_build.options.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 INVOKE_YAML: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-CONFIG = plan.load_config(INVOKE_YAML)
+CONFIG = load_settings(INVOKE_YAML, env={}).rehearse
+
+
+def invoke_yaml_alone() -> dict[str, Any]:
+    """invoke.yaml with a rehearsal that layers no runtime file on it."""
+    return {**INVOKE_YAML, "rehearse": {**INVOKE_YAML["rehearse"], "runtime_file": ""}}
 
 
 def workflow(name: str) -> Workflow:
@@ -646,7 +651,7 @@ def shell_repo(tmp_path: Path) -> Path:
 def test_executor_runs_steps_with_outputs_env_artifacts_and_status_functions(
     shell_repo: Path,
 ) -> None:
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     settings = load_settings(raw, env={})
     out = io.StringIO()
     outcome = rehearse(
@@ -713,7 +718,7 @@ def test_run_steps_start_in_the_nearest_working_directory(shell_repo: Path) -> N
     (shell_repo / ".github" / "workflows" / "folders.yml").write_text(FOLDERS_WORKFLOW)
     (shell_repo / "sub" / "inner").mkdir(parents=True)
     (shell_repo / "sub" / "inner" / "kept.txt").write_text("x")
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     out = io.StringIO()
     outcome = rehearse(
         load_settings(raw, env={}), Runner(out=out), Options(workflow="folders", event="push"),
@@ -833,7 +838,7 @@ def test_executor_runs_a_reusable_workflow_with_inputs_outputs_and_a_computed_ma
     workflows = shell_repo / ".github" / "workflows"
     (workflows / "caller.yml").write_text(CALLER_WORKFLOW)
     (workflows / "called.yml").write_text(CALLED_WORKFLOW)
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     out = io.StringIO()
     outcome = rehearse(
         load_settings(raw, env={}), Runner(out=out), Options(workflow="caller", event="push"),
@@ -868,7 +873,7 @@ def test_a_call_with_bad_inputs_fails_that_job(
     (workflows / "bad.yml").write_text(
         f"on: push\njobs:\n  app:\n    uses: ./.github/workflows/called.yml\n    with: {with_}\n"
     )
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     out = io.StringIO()
     outcome = rehearse(
         load_settings(raw, env={}), Runner(out=out), Options(workflow="bad", event="push"),
