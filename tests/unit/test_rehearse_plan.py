@@ -5,6 +5,7 @@ of plain shell steps (bash and git only)."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from invoke.config import merge_dicts
 
 from fullstack_build.actions import plan
 from fullstack_build.actions.expressions import evaluate
@@ -75,7 +77,7 @@ def test_real_workflows_call_build_image_whose_matrix_comes_from_invoke_matrix(
     # The build jobs' matrix is the `matrix` job's output: what `invoke matrix` computes.
     settings = load_settings(INVOKE_YAML, env={})
     output = json.dumps(ci.matrix_json(ci.plan_matrix(image, settings.platforms,
-                                                      ci.load_ci_settings(INVOKE_YAML))))
+                                                      settings.ci)))
     needs = {"matrix": {"result": "success", "outputs": {"matrix": output}}}
     for job in (p.job for p in planned if p.path[-1] in {"build", "pr-build"}):
         combos = job.matrix_at_run_time(lambda text: evaluate(text, {"needs": needs}))
@@ -480,9 +482,10 @@ def test_runtime_file_keeps_local_yaml_and_replaces_registries_on_request() -> N
     moved = plan.runtime_config(local, ["127.0.0.1:5001/team"])
     assert moved["images"] == local["images"]  # still the local base images
     assert plan.publishing_prefixes(moved, INVOKE_YAML["registries"]) == ["127.0.0.1:5001/team"]
-    settings = load_settings(
-        {**INVOKE_YAML, **{k: v for k, v in moved.items() if k != "images"}}, env={}
-    )
+    # Layered as Invoke layers a runtime file: merged key by key.
+    layered = merge_dicts(copy.deepcopy(INVOKE_YAML), {k: v for k, v in moved.items()
+                                                       if k != "images"})  # fmt: skip
+    settings = load_settings(layered, env={})
     assert [r.prefix for r in settings.registries] == ["127.0.0.1:5001/team"]
 
 
