@@ -134,8 +134,11 @@ class Settings:
     env: Mapping[str, str] = field(repr=False, compare=False)
 
     def sections(self, *names: str) -> dict[str, Any]:
-        """The named sections (all without names) as plain data, ``{name: section}``: what a
-        section's resolver beside its code reads (ci.load_ci_settings, ...), nothing else."""
+        """The named sections (all without names) as plain data, ``{name: section}``, for the
+        two readers that need configuration as data rather than typed settings: ``invoke
+        config`` (options/show.py), which prints it, and the rehearsal, which merges
+        `registries:` into the runtime file it writes (actions/rehearse.py). Every task reads
+        its typed section (``settings.ci``, ``settings.test``, ...) instead."""
         data: dict[str, Any] = msgspec.to_builtins(self.declared)
         return {k: v for k, v in data.items() if k in names} if names else data
 
