@@ -7,8 +7,10 @@ tests pass ``env={}`` instead of patching ``os.environ``. Task flags are applied
 
 Every key is checked against its declaration first (options/declarations.py: an unknown key
 is refused with the closest declared one), then resolved; each task's section (``ci``,
-``smoke``, ``lint``, ``metadata``, ``prune``, ``github``, ...) is a frozen object read from
-the typed tree ``declared``, resolved when a task first asks for it.
+``smoke``, ``lint``, ``metadata``, ``prune``, ``github``, ``test``, ``bench``, ``rehearse``) is
+a frozen object read from the typed tree ``declared``, resolved when a task first asks for it.
+No value is completed in code: a key missing from the merged configuration is refused by name
+(options/values.need), and tests/unit/test_options_defaults.py keeps defaults out.
 """
 
 from __future__ import annotations
