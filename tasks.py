@@ -270,7 +270,7 @@ def test(c: Context) -> None:
     and smoke-tested (the `test:` section of invoke.yaml). Needs `invoke local.up` first."""
     from fullstack_build.commands import suite as core
 
-    results = core.run(settings(c).sections("test"), runner(c))
+    results = core.run(settings(c).test, runner(c))
     core.show(results)
     core.raise_for_failures(results)
 
@@ -280,9 +280,8 @@ def bench(c: Context, images: bool = False, pipeline: bool = True, startup: bool
     """Print the speed and size figures (ratios against raw buildx); never asserted."""
     from fullstack_build.commands import bench as core
 
-    conf = settings(c)
-    figures = core.lines(conf, conf.sections("bench"), os.environ, images=images,
-                         pipeline=pipeline, startup=startup)  # fmt: skip
+    figures = core.lines(settings(c), os.environ, images=images, pipeline=pipeline,
+                         startup=startup)  # fmt: skip
     for line in figures:
         print(line)
 

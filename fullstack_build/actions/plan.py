@@ -18,7 +18,10 @@ from typing import Any
 from fullstack_build.actions.expressions import Status, condition_holds, has_status_function
 from fullstack_build.actions.model import Job, Step, Workflow, load_workflow, local_workflow
 from fullstack_build.errors import ConfigError, UsageError
+from fullstack_build.options import declarations
+from fullstack_build.options.declarations import Scalar
 from fullstack_build.options.settings import validate_prefix
+from fullstack_build.options.values import items, need
 
 # What `--event` accepts; `tag` is a push of a tag ref.
 EVENTS = ("push", "pull_request", "tag", "workflow_dispatch")
@@ -34,52 +37,47 @@ _PR_REF = re.compile(r"^refs/pull/([1-9][0-9]*)/(merge|head)$")
 class RehearsalConfig:
     """The ``rehearse:`` section of invoke.yaml."""
 
-    workflow: str = "docker-build-push"
-    event: str = "push"
-    workflows_dir: str = ".github/workflows"
-    runtime_file: str = "local.yaml"
-    registries: tuple[str, ...] = ()
-    work_dir: str = "build/rehearsal"
-    repository: str = "fullstackagent/fullstackagent"
-    actor: str = "rehearsal"
-    refs: Mapping[str, str] = field(default_factory=dict)
-    head_ref: str = "rehearsal"
-    variables: Mapping[str, str] = field(default_factory=dict)
-    secrets: Mapping[str, str] = field(default_factory=dict)
+    workflow: str
+    event: str
+    workflows_dir: str
+    runtime_file: str  # "": invoke.yaml alone
+    registries: tuple[str, ...]  # "rehearse.registry": empty, the runtime file's registries
+    work_dir: str
+    repository: str
+    actor: str
+    refs: Mapping[str, str]  # event -> the ref it runs on without --ref
+    head_ref: str
+    variables: Mapping[str, str]  # "rehearse.vars"
+    secrets: Mapping[str, str]
 
 
-def _strings(value: Any, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} must be a mapping of NAME: VALUE")
+def _strings(value: Mapping[str, Scalar]) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
-def load_config(raw: Mapping[str, Any]) -> RehearsalConfig:
-    """``rehearse:`` of the merged configuration; missing keys take the defaults above."""
-    section = raw.get("rehearse") or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError("rehearse: in invoke.yaml must be a mapping")
-    default = RehearsalConfig()
-    registry = section.get("registry") or ()
-    registries = (registry,) if isinstance(registry, str) else tuple(registry)
-    repository = str(section.get("repository") or default.repository)
+def load_config(section: declarations.Rehearse) -> RehearsalConfig:
+    """The ``rehearse:`` section as declared; Settings.rehearse is the one caller."""
+    repository = need(section.repository, "rehearse.repository")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
         raise ConfigError(f"rehearse.repository {repository!r} must be OWNER/NAME")
+    refs = need(section.refs, "rehearse.refs")
+    missing = [event for event in EVENTS if not refs.get(event)]
+    if missing:
+        raise ConfigError(f"rehearse.refs.{missing[0]} is missing: give each event "
+                          f"({', '.join(EVENTS)}) its ref, e.g. refs/heads/main")  # fmt: skip
     return RehearsalConfig(
-        workflow=str(section.get("workflow") or default.workflow),
-        event=str(section.get("event") or default.event),
-        workflows_dir=str(section.get("workflows_dir") or default.workflows_dir),
-        runtime_file=str(section.get("runtime_file") or ""),
-        registries=tuple(str(r) for r in registries if r),
-        work_dir=str(section.get("work_dir") or default.work_dir),
+        workflow=need(section.workflow, "rehearse.workflow"),
+        event=need(section.event, "rehearse.event"),
+        workflows_dir=need(section.workflows_dir, "rehearse.workflows_dir"),
+        runtime_file=need(section.runtime_file, "rehearse.runtime_file"),
+        registries=items(section.registry, "rehearse.registry"),
+        work_dir=need(section.work_dir, "rehearse.work_dir"),
         repository=repository,
-        actor=str(section.get("actor") or default.actor),
-        refs=_strings(section.get("refs"), "rehearse.refs"),
-        head_ref=str(section.get("head_ref") or default.head_ref),
-        variables=_strings(section.get("vars"), "rehearse.vars"),
-        secrets=_strings(section.get("secrets"), "rehearse.secrets"),
+        actor=need(section.actor, "rehearse.actor"),
+        refs=dict(refs),
+        head_ref=need(section.head_ref, "rehearse.head_ref"),
+        variables=_strings(need(section.vars, "rehearse.vars")),
+        secrets=_strings(need(section.secrets, "rehearse.secrets")),
     )
 
 
@@ -165,13 +163,6 @@ def full_ref(event: str, ref: str) -> str:
     return full
 
 
-_DEFAULT_REFS = {
-    "push": "refs/heads/main",
-    "tag": "refs/tags/v1.0.0",
-    "pull_request": "refs/pull/1/merge",
-    "workflow_dispatch": "refs/heads/main",
-}
-
 
 def make_trigger(
     event: str,
@@ -182,10 +173,10 @@ def make_trigger(
     default_branch: str,
     commit_date: str = "",
 ) -> Trigger:
-    """``--event``/``--ref`` beat ``rehearse.refs``, which beats the built-in refs."""
+    """``--event``/``--ref`` beat ``rehearse.refs`` (which names a ref for every event)."""
     if event not in EVENTS:
         raise UsageError(f"--event {event!r} is unknown: use one of {', '.join(EVENTS)}")
-    wanted = ref or config.refs.get(event) or _DEFAULT_REFS[event]
+    wanted = ref or config.refs[event]
     return Trigger(
         event=event,
         ref=full_ref(event, wanted),

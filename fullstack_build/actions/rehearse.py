@@ -22,9 +22,10 @@ from fullstack_build.actions import plan
 from fullstack_build.actions.github_api import FakeGitHub
 from fullstack_build.actions.model import load_workflow
 from fullstack_build.actions.run import JobResult, Rehearsal, say
-from fullstack_build.errors import CommandError, ConfigError, PreconditionError
+from fullstack_build.errors import CommandError, PreconditionError
 from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata.context import DEFAULT_SERVER_URL
+from fullstack_build.options import files
 from fullstack_build.options.settings import Registry, Settings
 from fullstack_build.publish.registry import check_reachable
 
@@ -63,16 +64,6 @@ def _git(runner: Runner, root: Path, *args: str) -> str:
     return result.stdout.strip() if result.ok else ""
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the runtime file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"the runtime file {path} must be a mapping")
-    return data
-
-
 @dataclass(frozen=True)
 class Configured:
     """What the rehearsal reads from the configuration the task runs with."""
@@ -80,13 +71,14 @@ class Configured:
     rehearsal: plan.RehearsalConfig  # the `rehearse:` section
     default_branch: str  # metadata.default_branch: the event payload's repository branch
     signing_key: str  # signing.key: a configured key is used, no throwaway one made
-    registries: Mapping[str, Any]  # `registries:`, which the rehearsal's runtime file overrides
+    # `registries:` as plain data: the rehearsal writes a runtime file that overrides them.
+    registries: Mapping[str, Any]
 
 
 def configured(settings: Settings) -> Configured:
     """Every read of the configuration the rehearsal makes, in one place."""
     return Configured(
-        rehearsal=plan.load_config(settings.sections("rehearse")),
+        rehearsal=settings.rehearse,
         default_branch=settings.metadata.default_branch,
         signing_key=settings.signing.key,
         registries=settings.sections("registries").get("registries") or {},
@@ -153,7 +145,9 @@ def rehearse(
     notice = plan.trigger_notice(workflow, trigger)
     if notice:
         say(f"::warning::{notice}; rehearsing it anyway", runner.out)
-    base = _load_yaml(root / config.runtime_file) if config.runtime_file else {}
+    # Read as every task reads a runtime file (options/files.py), then rewritten below.
+    runtime_file = root / config.runtime_file
+    base = files.load_file(runtime_file, "rehearse.runtime_file") if config.runtime_file else {}
     registries = options.registries or config.registries
     runtime = plan.runtime_config(base, registries)
     publishing = tuple(plan.publishing_prefixes(runtime, reads.registries))

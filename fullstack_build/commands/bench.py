@@ -7,10 +7,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fullstack_build.commands import bench_figures as bench_core
+from fullstack_build.errors import ConfigError
+from fullstack_build.options import declarations
 from fullstack_build.options.settings import Settings
+from fullstack_build.options.values import items, need
 
 
 @dataclass(frozen=True)
@@ -22,23 +24,41 @@ class ImageRun:
     touch: str
 
 
-def image_runs(section: Mapping[str, Any]) -> list[ImageRun]:
-    touch = section.get("touch") or {}
+@dataclass(frozen=True)
+class BenchConfig:
+    """The ``bench:`` section of invoke.yaml."""
+
+    repeat: int  # runs per pipeline figure
+    runs: tuple[ImageRun, ...]  # the per-image figures (`invoke bench --images`)
+    runtime_file: str  # what the per-image figures build with
+
+    def invoke_argv(self, python: str = sys.executable) -> list[str]:
+        """How the image figures call the tasks: with the bench's runtime file."""
+        return [python, "-m", "invoke", "-f", self.runtime_file]
+
+
+def load_bench_config(section: declarations.Bench) -> BenchConfig:
+    """The ``bench:`` section as declared; Settings.bench is the one caller."""
+    repeat = need(section.repeat, "bench.repeat")
+    if repeat < 1:
+        raise ConfigError(f"bench.repeat must be a whole number of at least 1, got {repeat!r}")
+    touch = need(section.touch, "bench.touch")
     runs = []
-    for pair in section.get("images") or []:
-        image, _, arch = str(pair).partition(":")
-        runs.append(ImageRun(image, arch, str(touch.get(image) or "")))
-    return runs
-
-
-def invoke_argv(section: Mapping[str, Any], python: str = sys.executable) -> list[str]:
-    """How the image figures call the tasks: with the bench's runtime file."""
-    return [python, "-m", "invoke", "-f", str(section.get("runtime_file") or "local.yaml")]
+    for pair in items(section.images, "bench.images"):
+        image, sep, arch = pair.partition(":")
+        if not sep or not image or not arch:
+            raise ConfigError(f"bench.images entry {pair!r} must look like IMAGE:ARCH, e.g. "
+                              "app:amd64")  # fmt: skip
+        runs.append(ImageRun(image, arch, touch.get(image, "")))
+    return BenchConfig(
+        repeat=repeat,
+        runs=tuple(runs),
+        runtime_file=need(section.runtime_file, "bench.runtime_file"),
+    )
 
 
 def lines(
     settings: Settings,
-    config: Mapping[str, Any],
     env: Mapping[str, str],
     *,
     images: bool = False,
@@ -46,10 +66,9 @@ def lines(
     startup: bool = False,
 ) -> Iterator[str]:
     """The figures' lines, in the order they are measured."""
-    section = config.get("bench") or {}
+    config = settings.bench
     if pipeline:
-        repeat = int(section.get("repeat") or 5)
-        for figure in bench_core.run(settings, repeat, startup_only=startup):
+        for figure in bench_core.run(settings, config.repeat, startup_only=startup):
             yield figure.line()
         if not startup:  # --startup is figure (a) alone
             yield bench_core.registry_cache_rebuild(settings)
@@ -57,7 +76,7 @@ def lines(
         if note:
             yield note
     if images:
-        invoke = invoke_argv(section)
-        for run in image_runs(section):
+        invoke = config.invoke_argv()
+        for run in config.runs:
             figures = bench_core.run_image(settings, invoke, run.image, run.arch, run.touch)
             yield from figures.lines()

@@ -15,17 +15,16 @@ them besides the image's own ``paths``, and ``invoke changed`` counts them for e
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.github import actions
+from fullstack_build.options import declarations
 from fullstack_build.options.settings import Settings
+from fullstack_build.options.values import items, need
 from fullstack_build.platforms import Platform, parse_platform
-
-_KEYS = ("runners", "qemu_platforms", "qemu_runner", "paths")
 
 
 @dataclass(frozen=True)
@@ -58,46 +57,32 @@ class MatrixEntry:
         }
 
 
-def _platform_list(value: Any, where: str) -> tuple[Platform, ...]:
-    """A comma-separated string (so an INVOKE_* variable can set it) or a YAML list."""
-    if value is None or value == "":
-        return ()
-    items = re.split(r"[,\s]+", value) if isinstance(value, str) else [str(v) for v in value]
+def _platform_list(value: tuple[str, ...], where: str) -> tuple[Platform, ...]:
     try:
-        return tuple(dict.fromkeys(parse_platform(i) for i in items if i))
+        return tuple(dict.fromkeys(parse_platform(i) for i in value))
     except UsageError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def load_ci_settings(config: Mapping[str, Any]) -> CiSettings:
-    """``ci:`` of the merged configuration. Raises ConfigError naming the key to fix."""
-    section = config.get("ci") or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError("ci must be a mapping (see the ci: section of invoke.yaml)")
-    unknown = [str(k) for k in section if k not in _KEYS]
-    if unknown:
-        raise ConfigError(f"ci.{unknown[0]} is not a setting: use one of {', '.join(_KEYS)}")
-    raw_runners = section.get("runners") or {}
-    if not isinstance(raw_runners, Mapping):
-        raise ConfigError("ci.runners must map a platform to a runner label, e.g. linux/amd64: "
-                          "ubuntu-24.04")  # fmt: skip
+def load_ci_settings(section: declarations.Ci) -> CiSettings:
+    """The declared ``ci:`` section (Settings.ci is the one caller). Raises ConfigError naming
+    the key to fix."""
     runners: dict[Platform, str] = {}
-    for key, label in raw_runners.items():
+    for key, label in need(section.runners, "ci.runners").items():
         try:
-            platform = parse_platform(str(key))
+            platform = parse_platform(key)
         except UsageError as exc:
             raise ConfigError(f"ci.runners: {exc}") from exc
-        if not isinstance(label, str) or not label.strip():
+        if not label.strip():
             raise ConfigError(f"ci.runners.{key} must be a runner label, e.g. ubuntu-24.04")
         runners[platform] = label.strip()
-    paths = section.get("paths") or ()
-    if isinstance(paths, str):
-        paths = [p for p in re.split(r"[,\s]+", paths) if p]
     return CiSettings(
         runners=runners,
-        qemu_platforms=_platform_list(section.get("qemu_platforms"), "ci.qemu_platforms"),
-        qemu_runner=str(section.get("qemu_runner") or "").strip(),
-        paths=tuple(str(p) for p in paths),
+        qemu_platforms=_platform_list(
+            items(section.qemu_platforms, "ci.qemu_platforms"), "ci.qemu_platforms"
+        ),
+        qemu_runner=need(section.qemu_runner, "ci.qemu_runner").strip(),
+        paths=items(section.paths, "ci.paths"),
     )
 
 

@@ -15,16 +15,17 @@ from __future__ import annotations
 import shutil
 import sysconfig
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fullstack_build.actions.model import workflow_files
 from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.execution import log, programs
 from fullstack_build.execution.runner import Runner
-from fullstack_build.options.settings import Settings, given
+from fullstack_build.options import declarations
+from fullstack_build.options.settings import Settings
+from fullstack_build.options.values import items, need
 
 CHECKS = ("ruff", "mypy", "zizmor", "actionlint", "workflow-schema", "hadolint")
 
@@ -63,26 +64,18 @@ class Outcome:
     detail: str
 
 
-def lint_config(raw: Mapping[str, Any]) -> LintConfig:
-    """The ``lint:`` section of invoke.yaml."""
-    section = raw.get("lint") or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError("lint must be a mapping with checks, workflows_dir, extra_dockerfiles")
-    checks = given(section, "checks", "lint") or list(CHECKS)  # none listed: every check
-    if isinstance(checks, str):
-        checks = [c for c in checks.replace(",", " ").split() if c]
+def lint_config(section: declarations.Lint) -> LintConfig:
+    """The declared ``lint:`` section (Settings.lint is the one caller)."""
+    checks = items(section.checks, "lint.checks") or CHECKS  # none listed: every check
     unknown = [c for c in checks if c not in CHECKS]
     if unknown:
         raise ConfigError(
             f"lint.checks has unknown check {unknown[0]!r}: use some of {', '.join(CHECKS)}"
         )
-    extra = given(section, "extra_dockerfiles", "lint") or ()
-    if isinstance(extra, str):
-        extra = (extra,)
     return LintConfig(
-        checks=tuple(str(c) for c in checks),
-        workflows_dir=Path(str(given(section, "workflows_dir", "lint"))),
-        extra_dockerfiles=tuple(str(p) for p in extra),
+        checks=checks,
+        workflows_dir=Path(need(section.workflows_dir, "lint.workflows_dir")),
+        extra_dockerfiles=items(section.extra_dockerfiles, "lint.extra_dockerfiles"),
     )
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import UnsetType
+
 from fullstack_build import probes
 from fullstack_build.errors import (
     CommandError,
@@ -32,7 +34,9 @@ from fullstack_build.errors import (
 )
 from fullstack_build.execution import log, programs
 from fullstack_build.execution.runner import Runner
-from fullstack_build.options.settings import Settings, given
+from fullstack_build.options import declarations
+from fullstack_build.options.settings import Settings
+from fullstack_build.options.values import need
 from fullstack_build.platforms import Platform, host_platform, parse_platform, select_platform
 from fullstack_build.publish.pipeline import local_tag
 
@@ -51,30 +55,21 @@ class SmokeSettings:
     timeout: int
 
 
-def _seconds(raw: Mapping[str, Any], key: str) -> int:
-    value = given(raw, key, "smoke")
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = 0
+def _seconds(value: int | UnsetType, key: str) -> int:
+    seconds = need(value, f"smoke.{key}")
     if seconds <= 0:
-        raise ConfigError(f"smoke.{key} must be a positive number of seconds, got {value!r}")
+        raise ConfigError(f"smoke.{key} must be a positive number of seconds, got {seconds!r}")
     return seconds
 
 
-def load_smoke_settings(config: Mapping[str, Any]) -> SmokeSettings:
-    raw = config.get("smoke") or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError("smoke must be a mapping (see the smoke: section of invoke.yaml)")
-    wait_timeout, pull_timeout, timeout = (
-        _seconds(raw, key) for key in ("wait_timeout", "pull_timeout", "timeout")
-    )
+def load_smoke_settings(section: declarations.Smoke) -> SmokeSettings:
+    """The declared ``smoke:`` section (Settings.smoke is the one caller)."""
     return SmokeSettings(
-        tests_dir=Path(str(given(raw, "tests_dir", "smoke"))),
-        junit=str(given(raw, "junit", "smoke")),
-        wait_timeout=wait_timeout,
-        pull_timeout=pull_timeout,
-        timeout=timeout,
+        tests_dir=Path(need(section.tests_dir, "smoke.tests_dir")),
+        junit=need(section.junit, "smoke.junit"),
+        wait_timeout=_seconds(section.wait_timeout, "wait_timeout"),
+        pull_timeout=_seconds(section.pull_timeout, "pull_timeout"),
+        timeout=_seconds(section.timeout, "timeout"),
     )
 
 

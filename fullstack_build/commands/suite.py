@@ -4,8 +4,7 @@ fails, after every step ran, when any step failed."""
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from fullstack_build.commands import suite_plan as suite
 from fullstack_build.errors import CommandError
@@ -19,13 +18,9 @@ class SuiteFailed(CommandError):
     """One or more steps of `invoke test` failed (each said why above)."""
 
 
-def plan(config: Mapping[str, Any]) -> list[suite.Step]:
-    """The steps of the `test:` section of the merged configuration."""
-    return suite.plan(suite.load_suite_config(config))
-
-
-def run(config: Mapping[str, Any], runner: Runner) -> list[Result]:
-    return suite.run(plan(config), runner)
+def run(config: suite.SuiteConfig, runner: Runner) -> list[Result]:
+    """Every step of the `test:` section (Settings.test), in order."""
+    return suite.run(suite.plan(config), runner)
 
 
 def show(results: Sequence[Result]) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from fullstack_build.errors import CommandError, ConfigError
 from fullstack_build.execution import log
 from fullstack_build.execution.runner import Runner
+from fullstack_build.options import declarations
+from fullstack_build.options.values import items, need
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,17 @@ class Step:
 
 @dataclass(frozen=True)
 class SuiteConfig:
+    """The ``test:`` section of invoke.yaml."""
+
     runtime_file: str
     pytest_args: tuple[str, ...]
     smoke: tuple[tuple[str, str], ...]  # (image, arch)
     lint: bool
 
 
-def _pairs(values: Any, key: str) -> tuple[tuple[str, str], ...]:
+def _pairs(values: Sequence[str], key: str) -> tuple[tuple[str, str], ...]:
     pairs = []
-    for value in values or []:
+    for value in values:
         left, sep, right = str(value).partition(":")
         if not sep or not left or not right:
             raise ConfigError(
@@ -44,13 +47,13 @@ def _pairs(values: Any, key: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def load_suite_config(raw: Mapping[str, Any]) -> SuiteConfig:
-    section = raw.get("test") or {}
+def load_suite_config(section: declarations.Test) -> SuiteConfig:
+    """The ``test:`` section as declared; Settings.test is the one caller."""
     return SuiteConfig(
-        runtime_file=str(section.get("runtime_file") or ""),
-        pytest_args=tuple(str(a) for a in section.get("pytest_args") or ()),
-        smoke=_pairs(section.get("smoke"), "smoke"),
-        lint=bool(section.get("lint", True)),
+        runtime_file=need(section.runtime_file, "test.runtime_file"),
+        pytest_args=items(section.pytest_args, "test.pytest_args"),
+        smoke=_pairs(items(section.smoke, "test.smoke"), "smoke"),
+        lint=need(section.lint, "test.lint"),
     )
 
 

@@ -26,6 +26,8 @@ import requests
 from fullstack_build.errors import ConfigError, GitHubError
 from fullstack_build.execution.retry import retry_after_seconds
 from fullstack_build.execution.runner import mask
+from fullstack_build.options import declarations
+from fullstack_build.options.values import need
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -334,42 +336,36 @@ def _maybe_sent(exc: Exception) -> bool:
 class GitHubSettings:
     """The ``github:`` section of invoke.yaml, resolved against the environment."""
 
-    api_url: str = DEFAULT_API_URL
-    comment_author: str = ""  # empty: the token's user, or fallback_author for GITHUB_TOKEN
-    fallback_author: str = "github-actions[bot]"
-    log_tail_lines: int = 200
-    retry: RetryPolicy = RetryPolicy()
-    timeout_s: float = 30.0
+    api_url: str  # derived: github.api_url, else $GITHUB_API_URL, else DEFAULT_API_URL
+    comment_author: str  # empty: the token's user, or fallback_author for GITHUB_TOKEN
+    fallback_author: str
+    log_tail_lines: int
+    retry: RetryPolicy
+    timeout_s: float
 
     @classmethod
-    def from_config(cls, raw: Any, env: Mapping[str, str]) -> GitHubSettings:
-        section = raw if isinstance(raw, Mapping) else {}
+    def from_config(cls, section: declarations.GitHub, env: Mapping[str, str]) -> GitHubSettings:
+        """The declared section (Settings.github is the one caller)."""
 
-        def number(key: str, default: float) -> float:
-            value = section.get(key)
-            if value is None or value == "":
-                return default
-            try:
-                result = float(value)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"github.{key} must be a number, got {value!r}") from exc
-            if result < 0:
+        def number(key: str) -> float:
+            value: float = need(getattr(section, key), f"github.{key}")
+            if value < 0:
                 raise ConfigError(f"github.{key} must not be negative, got {value!r}")
-            return result
+            return value
 
-        attempts = int(number("max_retries", 4)) + 1
+        api_url = need(section.api_url, "github.api_url")
         return cls(
-            api_url=str(section.get("api_url") or env.get("GITHUB_API_URL") or DEFAULT_API_URL),
-            comment_author=str(section.get("comment_author") or ""),
-            fallback_author=str(section.get("fallback_author") or "github-actions[bot]"),
-            log_tail_lines=int(number("log_tail_lines", 200)),
+            api_url=api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            comment_author=need(section.comment_author, "github.comment_author"),
+            fallback_author=need(section.fallback_author, "github.fallback_author"),
+            log_tail_lines=int(number("log_tail_lines")),
             retry=RetryPolicy(
-                attempts=attempts,
-                backoff_s=number("retry_backoff", 1.0),
-                secondary_wait_s=number("secondary_rate_limit_wait", 60.0),
-                max_total_wait_s=number("max_retry_wait", 120.0),
+                attempts=int(number("max_retries")) + 1,
+                backoff_s=number("retry_backoff"),
+                secondary_wait_s=number("secondary_rate_limit_wait"),
+                max_total_wait_s=number("max_retry_wait"),
             ),
-            timeout_s=number("timeout", 30.0),
+            timeout_s=number("timeout"),
         )
 
     def client(

@@ -4,12 +4,12 @@ opened here: a bad URL is a one-line ConfigError when the settings load)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fullstack_build.errors import ConfigError
+from fullstack_build.options import declarations
+from fullstack_build.options.values import need
 
 SQLITE_FILE = "history.sqlite"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -17,12 +17,14 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 @dataclass(frozen=True)
 class HistorySettings:
-    url: str = ""  # "" (SQLite under build_dir), sqlite:PATH or postgresql://...
-    window: int = 10
-    regression_threshold: float = 0.25
-    regression_min_seconds: float = 1.0
-    fail_on_regression: bool = False
-    last: int = 10
+    """The ``history:`` section of invoke.yaml."""
+
+    url: str  # "" (SQLite under build_dir), sqlite:PATH or postgresql://...
+    window: int
+    regression_threshold: float
+    regression_min_seconds: float
+    fail_on_regression: bool
+    last: int
 
     @property
     def is_postgres(self) -> bool:
@@ -59,45 +61,27 @@ def check_url(url: str) -> str:
     )
 
 
-def _given(raw: Mapping[str, Any], key: str) -> Any:
-    """invoke.yaml gives every key of the section its value (the one place defaults live)."""
-    if key not in raw:
-        raise ConfigError(
-            f"setting history.{key} is missing: invoke.yaml gives every setting its value"
-        )
-    return raw[key]
+def _at_least(value: float, key: str, *, whole: bool = False) -> float:
+    if not value >= 0 or (whole and value < 1):  # `not >=` also refuses NaN
+        wanted = "a whole number of at least 1" if whole else "a number, not negative"
+        raise ConfigError(f"history.{key} must be {wanted}, got {value!r}")
+    return value
 
 
-def _number(raw: Mapping[str, Any], key: str, *, whole: bool = False) -> float:
-    value = _given(raw, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"history.{key} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise ConfigError(f"history.{key} must be a number, got {value!r}") from exc
-    if not number >= 0 or (whole and (number < 1 or number != int(number))):
-        need = "a whole number of at least 1" if whole else "a number, not negative"
-        raise ConfigError(f"history.{key} must be {need}, got {value!r}")
-    return number
-
-
-def parse(raw: Any) -> HistorySettings:
-    """The ``history:`` section; absent (a library caller without invoke.yaml): no history
-    settings at all, the dataclass's own values."""
-    if raw is None:
-        return HistorySettings()
-    if not isinstance(raw, Mapping):
-        raise ConfigError("history must be a mapping with url, window, regression_threshold, ...")
-    url = check_url(str(_given(raw, "url") or "").strip())
-    fail = _given(raw, "fail_on_regression")
-    if not isinstance(fail, bool):
-        raise ConfigError(f"history.fail_on_regression must be true or false, got {fail!r}")
+def parse(section: declarations.History) -> HistorySettings:
+    """The declared ``history:`` section (load_settings is the one caller)."""
+    url = check_url(need(section.url, "history.url").strip())
     return HistorySettings(
         url=url,
-        window=int(_number(raw, "window", whole=True)),
-        regression_threshold=_number(raw, "regression_threshold"),
-        regression_min_seconds=_number(raw, "regression_min_seconds"),
-        fail_on_regression=fail,
-        last=int(_number(raw, "last", whole=True)),
+        window=int(_at_least(need(section.window, "history.window"), "window", whole=True)),
+        regression_threshold=_at_least(
+            need(section.regression_threshold, "history.regression_threshold"),
+            "regression_threshold",
+        ),
+        regression_min_seconds=_at_least(
+            need(section.regression_min_seconds, "history.regression_min_seconds"),
+            "regression_min_seconds",
+        ),
+        fail_on_regression=need(section.fail_on_regression, "history.fail_on_regression"),
+        last=int(_at_least(need(section.last, "history.last"), "last", whole=True)),
     )

@@ -23,7 +23,6 @@ from fullstack_build.metadata.context import (
     source_date,
 )
 from fullstack_build.metadata.rules import (
-    DEFAULT_RULES,
     METADATA_ACTION_DEFAULT_RULES,
     MetadataConfig,
     load_config,
@@ -34,7 +33,6 @@ from fullstack_build.metadata.tags import Engine, docker_tag, sanitize_tag
 from fullstack_build.options.settings import ImageSpec, Settings
 
 __all__ = [
-    "DEFAULT_RULES",
     "METADATA_ACTION_DEFAULT_RULES",
     "Context",
     "Metadata",

@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import regex
 
+from msgspec import UnsetType
+
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.template import check_closed
+from fullstack_build.options import declarations
+from fullstack_build.options.values import need
 
 
 class RuleType(StrEnum):
@@ -73,18 +77,6 @@ METADATA_ACTION_DEFAULT_RULES: tuple[str, ...] = (
     "type=ref,event=pr",
 )
 
-# The release notes' tag strategy; invoke.yaml's metadata.tags repeats it.
-DEFAULT_RULES: tuple[str, ...] = (
-    "type=ref,event=branch",
-    "type=ref,event=tag",
-    "type=ref,event=pr",
-    "type=semver,pattern={{version}}",
-    "type=semver,pattern={{major}}.{{minor}}",
-    "type=semver,pattern={{major}}",
-    "type=sha",
-    "type=raw,value=latest,enable={{is_default_branch}}",
-)
-DEFAULT_FLAVOR: tuple[str, ...] = ("latest=auto",)
 
 
 @dataclass(frozen=True)
@@ -319,33 +311,27 @@ def parse_flavor(texts: Iterable[str]) -> Flavor:
 class MetadataConfig:
     """The ``metadata:`` section of invoke.yaml."""
 
-    tags: tuple[str, ...] = DEFAULT_RULES
-    flavor: tuple[str, ...] = DEFAULT_FLAVOR
-    labels: Mapping[str, str] = field(default_factory=dict)
-    default_branch: str = "main"
+    tags: tuple[str, ...]  # empty: metadata-action's own defaults
+    flavor: tuple[str, ...]
+    labels: Mapping[str, str]
+    default_branch: str
 
 
-def _str_list(value: Any, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(line.strip() for line in value.splitlines() if line.strip())
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{where} must be a list of strings")
-    return tuple(str(v) for v in value)
+def _str_list(value: list[str] | str | UnsetType, where: str) -> tuple[str, ...]:
+    """A rule list; as one string (an INVOKE_* variable), one rule a line, since rules hold
+    commas."""
+    given = need(value, where)
+    if isinstance(given, str):
+        return tuple(line.strip() for line in given.splitlines() if line.strip())
+    return tuple(given)
 
 
-def load_config(raw: Mapping[str, Any]) -> MetadataConfig:
-    """Read ``metadata:`` from the merged configuration; absent keys take the defaults."""
-    section = raw.get("metadata") or {}
-    if not isinstance(section, Mapping):
-        raise ConfigError("metadata must be a mapping with tags, flavor, labels, default_branch")
-    labels = section.get("labels") or {}
-    if not isinstance(labels, Mapping):
-        raise ConfigError("metadata.labels must be a mapping of NAME: VALUE")
+def load_config(section: declarations.Metadata) -> MetadataConfig:
+    """The declared ``metadata:`` section (Settings.metadata is the one caller)."""
+    labels = need(section.labels, "metadata.labels")
     return MetadataConfig(
-        tags=_str_list(section["tags"], "metadata.tags") if "tags" in section
-        and section["tags"] is not None else DEFAULT_RULES,
-        flavor=_str_list(section["flavor"], "metadata.flavor") if section.get("flavor")
-        is not None else DEFAULT_FLAVOR,
+        tags=_str_list(section.tags, "metadata.tags"),
+        flavor=_str_list(section.flavor, "metadata.flavor"),
         labels={str(k): "" if v is None else str(v) for k, v in labels.items()},
-        default_branch=str(section.get("default_branch") or "main"),
+        default_branch=need(section.default_branch, "metadata.default_branch"),
     )

@@ -49,6 +49,8 @@ class Registry(Section, frozen=True):
 
 
 class Ci(Section, frozen=True):
+    """ci: the GitHub Actions build matrix (`invoke matrix`): the runner of each platform."""
+
     runners: dict[str, str] | UnsetType = UNSET
     qemu_platforms: Items | UnsetType = UNSET
     qemu_runner: str | UnsetType = UNSET
@@ -56,18 +58,24 @@ class Ci(Section, frozen=True):
 
 
 class Signing(Section, frozen=True):
+    """signing: cosign signatures of the merged index (`merge-manifest --sign`, `invoke sign`)."""
+
     key: str | UnsetType = UNSET
     tlog: bool | UnsetType = UNSET
     allow_http_registry: bool | UnsetType = UNSET
 
 
 class Retry(Section, frozen=True):
+    """retry: how registry operations retry transient faults (5xx, 429, dropped connections)."""
+
     attempts: int | UnsetType = UNSET
     total_seconds: float | UnsetType = UNSET
     initial_backoff_seconds: float | UnsetType = UNSET
 
 
 class History(Section, frozen=True):
+    """history: the build history database (`invoke history`) and its regression alerts."""
+
     url: str | UnsetType = UNSET
     window: int | UnsetType = UNSET
     regression_threshold: float | UnsetType = UNSET
@@ -77,6 +85,8 @@ class History(Section, frozen=True):
 
 
 class Local(Section, frozen=True):
+    """local: the local stack (`invoke local.up` / `local.down`)."""
+
     state_dir: str | UnsetType = UNSET
     engine_suite: str | UnsetType = UNSET
     multi_node_builder: str | UnsetType = UNSET
@@ -89,6 +99,8 @@ class Local(Section, frozen=True):
 
 
 class GitHub(Section, frozen=True):
+    """github: the GitHub REST API (`invoke pr-comment`); the token is always $GITHUB_TOKEN."""
+
     api_url: str | UnsetType = UNSET
     comment_author: str | UnsetType = UNSET
     fallback_author: str | UnsetType = UNSET
@@ -101,6 +113,8 @@ class GitHub(Section, frozen=True):
 
 
 class Metadata(Section, frozen=True):
+    """metadata: tags, labels and annotations (`invoke tags`), in metadata-action's syntax."""
+
     tags: Items | UnsetType = UNSET
     flavor: Items | UnsetType = UNSET
     labels: dict[str, Scalar] | UnsetType = UNSET
@@ -108,6 +122,8 @@ class Metadata(Section, frozen=True):
 
 
 class Smoke(Section, frozen=True):
+    """smoke: `invoke smoke-test`, an image's pytest suite run against a local tag or a ref."""
+
     tests_dir: str | UnsetType = UNSET
     junit: str | UnsetType = UNSET
     wait_timeout: int | UnsetType = UNSET
@@ -116,12 +132,16 @@ class Smoke(Section, frozen=True):
 
 
 class Lint(Section, frozen=True):
+    """lint: `invoke lint`, static checks of the code, the workflows and the Dockerfiles."""
+
     checks: Items | UnsetType = UNSET
     workflows_dir: str | UnsetType = UNSET
     extra_dockerfiles: Items | UnsetType = UNSET
 
 
 class Prune(Section, frozen=True):
+    """prune: `invoke prune`, deleting the manifests no tag reaches."""
+
     keep: int | UnsetType = UNSET
     min_age: str | UnsetType = UNSET
     ledger_dir: str | UnsetType = UNSET
@@ -129,6 +149,8 @@ class Prune(Section, frozen=True):
 
 
 class Rehearse(Section, frozen=True):
+    """rehearse: `invoke rehearse`, a workflow's steps run on the local stack."""
+
     workflow: str | UnsetType = UNSET
     event: str | UnsetType = UNSET
     workflows_dir: str | UnsetType = UNSET
@@ -144,6 +166,8 @@ class Rehearse(Section, frozen=True):
 
 
 class Test(Section, frozen=True):
+    """test: `invoke test`, what CI runs, as the commands a human types."""
+
     runtime_file: str | UnsetType = UNSET
     lint: bool | UnsetType = UNSET
     pytest_args: Items | UnsetType = UNSET
@@ -151,6 +175,8 @@ class Test(Section, frozen=True):
 
 
 class Bench(Section, frozen=True):
+    """bench: `invoke bench`, speed and size figures, printed, never asserted."""
+
     repeat: int | UnsetType = UNSET
     images: Items | UnsetType = UNSET
     touch: dict[str, str] | UnsetType = UNSET

@@ -7,8 +7,10 @@ tests pass ``env={}`` instead of patching ``os.environ``. Task flags are applied
 
 Every key is checked against its declaration first (options/declarations.py: an unknown key
 is refused with the closest declared one), then resolved; each task's section (``ci``,
-``smoke``, ``lint``, ``metadata``, ``prune``, ``github``, ...) is a frozen object read from
-the typed tree ``declared``, resolved when a task first asks for it.
+``smoke``, ``lint``, ``metadata``, ``prune``, ``github``, ``test``, ``bench``, ``rehearse``) is
+a frozen object read from the typed tree ``declared``, resolved when a task first asks for it.
+No value is completed in code: a key missing from the merged configuration is refused by name
+(options/values.need), and tests/unit/test_options_defaults.py keeps defaults out.
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ import msgspec
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.execution import terminal
 from fullstack_build.execution.masking import MASK
-from fullstack_build.execution.retry import NO_RETRY, RetryPolicy
+from fullstack_build.execution.retry import RetryPolicy
 from fullstack_build.history import config as history_config
 from fullstack_build.options import declarations, validate
+from fullstack_build.options.values import items, need
 from fullstack_build.platforms import Platform, parse_platform
 
 if TYPE_CHECKING:  # each section's module imports Settings: resolved on first use
+    from fullstack_build.actions.plan import RehearsalConfig
+    from fullstack_build.commands.bench import BenchConfig
     from fullstack_build.commands.ci import CiSettings
     from fullstack_build.commands.lint import LintConfig
     from fullstack_build.commands.smoke import SmokeSettings
+    from fullstack_build.commands.suite_plan import SuiteConfig
     from fullstack_build.github.api import GitHubSettings
     from fullstack_build.metadata.rules import MetadataConfig
 
@@ -97,9 +103,9 @@ class LocalStack:
 class SigningSettings:
     """The `signing:` section (see invoke.yaml)."""
 
-    key: str = ""
-    tlog: bool = True
-    allow_http_registry: bool = False
+    key: str  # a cosign key file, "~" expanded; "": none (keyless on GitHub Actions)
+    tlog: bool
+    allow_http_registry: bool
 
 
 @dataclass(frozen=True)
@@ -119,21 +125,22 @@ class Settings:
     provenance: str
     local: LocalStack
     retry: RetryPolicy
-    progress: str = terminal.AUTO  # auto | plain | tty | quiet (see terminal.py)
-    signing: SigningSettings = field(default_factory=SigningSettings)
-    sbom: bool = False  # an SBOM attestation of each pushed platform
-    oci_artifact_attestations: bool = False  # attestations as OCI artifacts (BuildKit 0.19+)
-    history: history_config.HistorySettings = field(default_factory=history_config.HistorySettings)
+    progress: str  # auto | plain | tty | quiet (see terminal.py)
+    signing: SigningSettings
+    sbom: bool  # an SBOM attestation of each pushed platform
+    oci_artifact_attestations: bool  # attestations as OCI artifacts (BuildKit 0.19+)
+    history: history_config.HistorySettings
     # Every declared key as given, typed (options/declarations.py).
-    declared: declarations.Options = field(
-        default_factory=declarations.Options, repr=False, compare=False
-    )
+    declared: declarations.Options = field(repr=False, compare=False)
     # The process environment the settings were resolved with ($GITHUB_API_URL, ...).
-    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    env: Mapping[str, str] = field(repr=False, compare=False)
 
     def sections(self, *names: str) -> dict[str, Any]:
-        """The named sections (all without names) as plain data, ``{name: section}``: what a
-        section's resolver beside its code reads (ci.load_ci_settings, ...), nothing else."""
+        """The named sections (all without names) as plain data, ``{name: section}``, for the
+        two readers that need configuration as data rather than typed settings: ``invoke
+        config`` (options/show.py), which prints it, and the rehearsal, which merges
+        `registries:` into the runtime file it writes (actions/rehearse.py). Every task reads
+        its typed section (``settings.ci``, ``settings.test``, ...) instead."""
         data: dict[str, Any] = msgspec.to_builtins(self.declared)
         return {k: v for k, v in data.items() if k in names} if names else data
 
@@ -141,36 +148,54 @@ class Settings:
     def ci(self) -> CiSettings:
         from fullstack_build.commands.ci import load_ci_settings  # noqa: PLC0415 (see TYPE_CHECKING)
 
-        return load_ci_settings(self.sections("ci"))
+        return load_ci_settings(need(self.declared.ci, "ci"))
 
     @cached_property
     def smoke(self) -> SmokeSettings:
         from fullstack_build.commands.smoke import load_smoke_settings  # noqa: PLC0415
 
-        return load_smoke_settings(self.sections("smoke"))
+        return load_smoke_settings(need(self.declared.smoke, "smoke"))
 
     @cached_property
     def lint(self) -> LintConfig:
         from fullstack_build.commands.lint import lint_config  # noqa: PLC0415
 
-        return lint_config(self.sections("lint"))
+        return lint_config(need(self.declared.lint, "lint"))
 
     @cached_property
     def metadata(self) -> MetadataConfig:
         from fullstack_build.metadata.rules import load_config  # noqa: PLC0415
 
-        return load_config(self.sections("metadata"))
+        return load_config(need(self.declared.metadata, "metadata"))
 
     @cached_property
     def prune(self) -> PruneSettings:
-        return prune_settings(self.sections("prune"))
+        return prune_settings(need(self.declared.prune, "prune"))
+
+    @cached_property
+    def test(self) -> SuiteConfig:
+        from fullstack_build.commands.suite_plan import load_suite_config  # noqa: PLC0415
+
+        return load_suite_config(need(self.declared.test, "test"))
+
+    @cached_property
+    def bench(self) -> BenchConfig:
+        from fullstack_build.commands.bench import load_bench_config  # noqa: PLC0415
+
+        return load_bench_config(need(self.declared.bench, "bench"))
+
+    @cached_property
+    def rehearse(self) -> RehearsalConfig:
+        from fullstack_build.actions.plan import load_config  # noqa: PLC0415
+
+        return load_config(need(self.declared.rehearse, "rehearse"))
 
     def github(self, env: Mapping[str, str] | None = None) -> GitHubSettings:
         """The `github:` section; an empty api_url falls back to $GITHUB_API_URL of ``env``
         (default: the environment the settings were resolved with)."""
         from fullstack_build.github.api import GitHubSettings  # noqa: PLC0415
 
-        section = self.sections("github").get("github")
+        section = need(self.declared.github, "github")
         return GitHubSettings.from_config(section, self.env if env is None else env)
 
     def image(self, name: str | None) -> ImageSpec:
@@ -363,10 +388,7 @@ def _number(config: Mapping[str, Any], key: str, where: str) -> float:
 
 
 def _retry_policy(raw: Any) -> RetryPolicy:
-    """The `retry:` section: how registry operations retry transient faults. invoke.yaml
-    always declares it; a configuration built without it (a library caller) never retries."""
-    if raw is None:
-        return NO_RETRY
+    """The `retry:` section: how registry operations retry transient faults."""
     if not isinstance(raw, Mapping):
         raise ConfigError(
             "retry must be a mapping with attempts, total_seconds and initial_backoff_seconds"
@@ -386,7 +408,7 @@ def _retry_policy(raw: Any) -> RetryPolicy:
 
 def _progress(value: Any, where: str, error: type[ConfigError] = ConfigError) -> str:
     try:
-        return terminal.check_mode(str(value or terminal.AUTO), where)
+        return terminal.check_mode(str(value), where)
     except ValueError as exc:
         raise error(str(exc)) from None
 
@@ -407,18 +429,12 @@ def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
     return value
 
 
-def _signing(raw: Any) -> SigningSettings:
-    if raw is None:
-        return SigningSettings()
-    if not isinstance(raw, Mapping):
-        raise ConfigError("signing must be a mapping with key, tlog and allow_http_registry")
-    tlog = _flag(raw, "tlog", "signing")
-    allow_http_registry = _flag(raw, "allow_http_registry", "signing")
-    key = str(raw.get("key") or "")  # absent or empty alike: no key file
+def _signing(section: declarations.Signing) -> SigningSettings:
+    key = need(section.key, "signing.key")
     return SigningSettings(
         key=str(Path(key).expanduser()) if key else "",
-        tlog=tlog,
-        allow_http_registry=allow_http_registry,
+        tlog=need(section.tlog, "signing.tlog"),
+        allow_http_registry=need(section.allow_http_registry, "signing.allow_http_registry"),
     )
 
 
@@ -509,50 +525,52 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
         ).expanduser(),
         engine_suite=_given(local_raw, "engine_suite", "local"),
         multi_node_builder=_builder_name(
-            local_raw.get("multi_node_builder"), "local.multi_node_builder"
+            given(local_raw, "multi_node_builder", "local"), "local.multi_node_builder"
         ),
         registry_port=_int(local_raw, "registry_port", "local"),
         auth_registry_port=_int(local_raw, "auth_registry_port", "local"),
         auth_registry_user=_given(local_raw, "auth_registry_user", "local"),
-        auth_registry_password=str(local_raw.get("auth_registry_password") or ""),
+        auth_registry_password=_given(local_raw, "auth_registry_password", "local"),
         base_suite=_given(local_raw, "base_suite", "local"),
-        builder=_builder_name(local_raw.get("builder")),
+        builder=_builder_name(given(local_raw, "builder", "local")),
     )
-    default_image = str(config.get("default_image") or "")
+    default_image = _given(config, "default_image")
     if default_image not in images:
         raise ConfigError(
             f"default_image {default_image!r} is not one of the images ({', '.join(images)})"
         )
+    # Each value's type, checked after the resolution above so that its own messages (which
+    # say more, e.g. the allowed words) come first; the sections below read the typed tree.
+    retry = _retry_policy(given(config, "retry"))
+    progress = _progress(given(config, "progress"), "progress")
+    sbom = _flag(config, "sbom", "settings")
+    oci_artifact_attestations = _flag(config, "oci_artifact_attestations", "settings")
+    declared = validate.check(config)
     return Settings(
         default_image=default_image,
         images=images,
         platforms=platforms,
         registries=registries,
         skipped_registries=skipped,
-        builder=str(config.get("builder") or ""),
+        builder=_given(config, "builder"),
         digest_dir=Path(_given(config, "digest_dir")),
         build_dir=Path(_given(config, "build_dir")),
         local_tag=_given(config, "local_tag"),
-        extra_ca_file=str(config.get("extra_ca_file") or env.get("SSL_CERT_FILE", "")),
-        cache_from=str(config.get("cache_from") or ""),
-        cache_to=str(config.get("cache_to") or ""),
-        provenance=_provenance(config.get("provenance")),
+        # derived: empty means $SSL_CERT_FILE (invoke.yaml says so)
+        extra_ca_file=_given(config, "extra_ca_file") or env.get("SSL_CERT_FILE", ""),
+        cache_from=_given(config, "cache_from"),
+        cache_to=_given(config, "cache_to"),
+        provenance=_provenance(given(config, "provenance")),
         local=local,
-        retry=_retry_policy(config.get("retry")),
-        progress=_progress(config.get("progress"), "progress"),
-        signing=_signing(config.get("signing")),
-        sbom=_flag(config, "sbom", "settings"),
-        oci_artifact_attestations=_flag(config, "oci_artifact_attestations", "settings"),
-        history=history_config.parse(config.get("history")),
-        declared=_declared(config),
+        retry=retry,
+        progress=progress,
+        signing=_signing(need(declared.signing, "signing")),
+        sbom=sbom,
+        oci_artifact_attestations=oci_artifact_attestations,
+        history=history_config.parse(need(declared.history, "history")),
+        declared=declared,
         env=env,
     )
-
-
-def _declared(config: Mapping[str, Any]) -> declarations.Options:
-    """Each value's type, checked after the resolution above so that its own messages (which
-    say more, e.g. the allowed words) come first."""
-    return validate.check(config)
 
 
 @dataclass(frozen=True)
@@ -565,19 +583,14 @@ class PruneSettings:
     github_packages: tuple[str, ...]  # registry keys pruned through GitHub's packages API
 
 
-def prune_settings(config: Mapping[str, Any]) -> PruneSettings:
-    raw = config.get("prune") or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError("prune must be a mapping with keep, min_age, ledger_dir, github_packages")
-    keep = given(raw, "keep", "prune")
-    if isinstance(keep, bool) or not isinstance(keep, (int, str)) or not str(keep).isdigit():
+def prune_settings(section: declarations.Prune) -> PruneSettings:
+    """The declared ``prune:`` section (Settings.prune is the one caller)."""
+    keep = need(section.keep, "prune.keep")
+    if keep < 0:
         raise ConfigError(f"prune.keep must be a whole number of at least 0, got {keep!r}")
-    names = given(raw, "github_packages", "prune") or ()
-    if isinstance(names, str):
-        names = split_list(names)
     return PruneSettings(
-        keep=int(keep),
-        min_age=_given(raw, "min_age", "prune"),
-        ledger_dir=Path(_given(raw, "ledger_dir", "prune")),
-        github_packages=tuple(str(n) for n in names),
+        keep=keep,
+        min_age=need(section.min_age, "prune.min_age"),
+        ledger_dir=Path(need(section.ledger_dir, "prune.ledger_dir")),
+        github_packages=items(section.github_packages, "prune.github_packages"),
     )

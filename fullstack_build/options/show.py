@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 import yaml
 
 from fullstack_build.options import validate
@@ -16,5 +15,4 @@ def config_text(settings: Settings | None, *, schema: bool) -> str:
     from invoke.yaml, the runtime file and INVOKE_* variables, as YAML."""
     if schema or settings is None:
         return validate.schema_text()
-    data = msgspec.to_builtins(settings.declared)
-    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return str(yaml.safe_dump(settings.sections(), sort_keys=False, allow_unicode=True))

@@ -51,3 +51,12 @@ def make_settings(
     )
     raw.update(overrides)
     return load_settings(raw, env=dict(env or {}))
+
+
+def make_settings_with(section: str, /, **keys: Any) -> Settings:
+    """invoke.yaml's settings with ``keys`` replaced in one of its sections (``None``: the key
+    removed, to show a missing setting is refused rather than completed in code)."""
+    raw: dict[str, Any] = yaml.safe_load(INVOKE_YAML.read_text(encoding="utf-8"))
+    merged = {**raw[section], **keys}
+    raw[section] = {k: v for k, v in merged.items() if v is not None}
+    return load_settings(raw, env={})

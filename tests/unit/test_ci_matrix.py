@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from fullstack_build.commands.ci import load_ci_settings, matrix, plan_matrix, render
+from fullstack_build.commands.ci import matrix, plan_matrix, render
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.metadata import image_paths
 from fullstack_build.options.settings import load_settings
 from fullstack_build.platforms import parse_platform
+from unit.conftest import make_settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE_YAML: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
@@ -67,24 +68,26 @@ def test_a_platform_without_any_runner_is_a_clear_error() -> None:
 @pytest.mark.parametrize(
     ("ci", "message"),
     [
-        pytest.param({"runner": {}}, r"ci.runner is not a setting", id="unknown-key"),
+        pytest.param({"runner": {}}, r"unknown setting ci\.runner .*ci\.runners",
+                     id="unknown-key"),
         pytest.param({"runners": {"linux/amd46": "x"}}, r"ci.runners: unknown architecture",
                      id="bad-platform"),
         pytest.param({"runners": {"linux/amd64": ""}}, r"ci.runners.linux/amd64 must be",
                      id="empty-label"),
-        pytest.param({"runners": ["ubuntu-24.04"]}, r"ci.runners must map", id="not-a-map"),
+        pytest.param({"runners": ["ubuntu-24.04"]}, r"ci.runners must be a mapping",
+                     id="not-a-map"),
         pytest.param({"qemu_platforms": "linux/arm46"}, r"ci.qemu_platforms: unknown",
                      id="bad-qemu-platform"),
     ],
 )  # fmt: skip
 def test_bad_ci_settings(ci: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_ci_settings({"ci": ci})
+        _ = make_settings_with("ci", **ci).ci
 
 
 def test_runner_keys_and_qemu_platforms_take_any_spelling() -> None:
-    ci = load_ci_settings({"ci": {"runners": {"aarch64": "arm"}, "qemu_platforms": ["arm64"],
-                                  "qemu_runner": "x"}})  # fmt: skip
+    ci = make_settings_with("ci", runners={"aarch64": "arm"}, qemu_platforms=["arm64"],
+                            qemu_runner="x").ci  # fmt: skip
     (entry,) = plan_matrix("app", (parse_platform("linux/arm64"),), ci)
     assert (entry.runner, entry.qemu) == ("x", True)
 

@@ -16,7 +16,16 @@ from invoke.collection import Collection
 from invoke.config import Config
 from invoke.loader import FilesystemLoader
 
-from fullstack_build.commands import bench, bump_versions, changed, flags, pins, suite, tags
+from fullstack_build.commands import (
+    bench,
+    bump_versions,
+    changed,
+    flags,
+    pins,
+    suite,
+    suite_plan,
+    tags,
+)
 from fullstack_build.commands.suite_plan import Step
 from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.execution.runner import Runner
@@ -177,14 +186,21 @@ def test_bump_versions_shows_each_pin_then_what_became_of_the_file(
 
 # --- test ------------------------------------------------------------------------------------
 def test_the_test_plan_follows_the_test_section() -> None:
-    config = {"test": {"runtime_file": "local.yaml", "pytest_args": ["-q", "tests/unit"],
-                       "smoke": ["app:amd64"], "lint": False}}  # fmt: skip
-    steps = suite.plan(config)
+    section = {"runtime_file": "local.yaml", "pytest_args": ["-q", "tests/unit"],
+               "smoke": ["app:amd64"], "lint": False}  # fmt: skip
+    steps = suite_plan.plan(project_settings(test=section).test)
     assert [s.name for s in steps] == ["pytest", "build app amd64", "smoke-test app amd64"]
     assert steps[0].argv[1:] == ("-m", "pytest", "-q", "tests/unit")
     assert steps[1].argv[1:] == ("-m", "invoke", "-f", "local.yaml", "build-arch",
                                  "--image", "app", "--arch", "amd64")  # fmt: skip
-    assert [s.name for s in suite.plan({})] == ["lint", "pytest"]
+    # invoke.yaml's own section: lint first, pytest, then each smoke pair built and tested.
+    names = [s.name for s in suite_plan.plan(project_settings().test)]
+    assert names[:3] == ["lint", "pytest", "build app amd64"]
+
+
+def test_a_test_section_without_a_key_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"^setting test\.lint is missing"):
+        _ = project_settings(test={"runtime_file": "", "pytest_args": [], "smoke": []}).test
 
 
 def test_a_failed_step_fails_the_suite_as_a_command_error_naming_it() -> None:
@@ -221,19 +237,26 @@ def test_invoke_test_ends_with_one_error_line_and_the_command_exit_code(tmp_path
 
 # --- bench -----------------------------------------------------------------------------------
 def test_bench_reads_its_image_runs_and_runtime_file() -> None:
-    section = {"images": ["app:amd64", "runtime:arm64"], "touch": {"runtime": "sandbox/.bashrc"},
-               "runtime_file": "bench.yaml"}  # fmt: skip
-    assert bench.image_runs(section) == [
+    section = {"repeat": 3, "images": ["app:amd64", "runtime:arm64"],
+               "touch": {"runtime": "sandbox/.bashrc"}, "runtime_file": "bench.yaml"}  # fmt: skip
+    config = project_settings(bench=section).bench
+    assert config.runs == (
         bench.ImageRun("app", "amd64", ""),
         bench.ImageRun("runtime", "arm64", "sandbox/.bashrc"),
-    ]
-    assert bench.invoke_argv(section, "py") == ["py", "-m", "invoke", "-f", "bench.yaml"]
-    assert bench.invoke_argv({}, "py")[-1] == "local.yaml"
-    assert bench.image_runs({}) == []
+    )
+    assert config.repeat == 3
+    assert config.invoke_argv("py") == ["py", "-m", "invoke", "-f", "bench.yaml"]
+    assert project_settings().bench.invoke_argv("py")[-1] == "local.yaml"
+
+
+def test_a_bench_pair_without_an_arch_is_refused_by_key() -> None:
+    section = {"repeat": 3, "images": ["app"], "touch": {}, "runtime_file": "local.yaml"}
+    with pytest.raises(ConfigError, match=r"^bench\.images entry 'app' must look like"):
+        _ = project_settings(bench=section).bench
 
 
 def test_bench_measures_nothing_it_was_not_asked_to() -> None:
-    assert list(bench.lines(make_settings(), {}, {}, images=False, pipeline=False)) == []
+    assert list(bench.lines(project_settings(), {}, images=False, pipeline=False)) == []
 
 
 # --- flag help -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from fullstack_build.github.api import (
     RateLimitedError,
     RetryPolicy,
 )
+from unit.conftest import make_settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "github"
 TOKEN = "ghs_SECRETtoken0123456789"
@@ -287,7 +288,7 @@ def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
 def test_settings_from_config(
     config: dict[str, Any], env: dict[str, str], expected: dict[str, Any]
 ) -> None:
-    got = GitHubSettings.from_config(config, env)
+    got = github_settings(config, env)
     actual = {
         "api_url": got.api_url,
         "attempts": got.retry.attempts,
@@ -296,16 +297,30 @@ def test_settings_from_config(
     assert {k: actual[k] for k in expected} == expected
 
 
-def test_settings_reject_bad_numbers() -> None:
-    with pytest.raises(ConfigError, match=r"github\.timeout"):
-        GitHubSettings.from_config({"timeout": "soon"}, {})
+def github_settings(section: dict[str, Any], env: dict[str, str]) -> GitHubSettings:
+    """invoke.yaml's `github:` section with ``section``'s keys replaced."""
+    raw = yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text("utf-8"))
+    return make_settings(github={**raw["github"], **section}).github(env)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"timeout": "soon"}, r"github\.timeout"),
+        ({"max_retry_wait": -1}, r"github\.max_retry_wait"),
+    ],
+)
+def test_settings_reject_bad_numbers(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        github_settings(section, {})
 
 
 def test_invoke_yaml_github_section_loads() -> None:
-    raw = yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text("utf-8"))
-    got = GitHubSettings.from_config(raw["github"], {})
+    got = make_settings().github({})
     assert got.fallback_author == "github-actions[bot]"
     assert got.retry.attempts == 5
+    assert got.timeout_s == 30.0
+    assert got.log_tail_lines == 200
 
 
 def test_a_post_is_never_repeated_after_a_5xx(httpserver: HTTPServer) -> None:

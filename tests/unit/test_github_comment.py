@@ -24,7 +24,7 @@ from werkzeug import Request, Response
 
 from fullstack_build.errors import GitHubError, UsageError
 from fullstack_build.github.actions import ArchReport, BuildReport
-from fullstack_build.github.api import GitHubClient, GitHubHTTPError, GitHubSettings, RetryPolicy
+from fullstack_build.github.api import GitHubClient, GitHubHTTPError, RetryPolicy
 from fullstack_build.github.comment import (
     MAX_BODY_CHARS,
     CommentFacts,
@@ -39,6 +39,7 @@ from fullstack_build.github.comment import (
     resolve_pr_number,
     upsert_comment,
 )
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "github"
@@ -513,7 +514,7 @@ def test_comment_on_pr_end_to_end(github: FakeGitHub, tmp_path: Path) -> None:
            "GITHUB_EVENT_PATH": str(FIXTURES / "event_pull_request.json"),
            "GITHUB_OUTPUT": str(outputs), "GITHUB_SERVER_URL": "https://github.com",
            "GITHUB_RUN_ID": "42"}
-    outcome, body = comment_on_pr(github=GitHubSettings.from_config(None, env), image="app",
+    outcome, body = comment_on_pr(github=make_settings().github(env), image="app",
                                   repository="fullstack-agent", status="failure", env=env,
                                   log_path=str(log),
                                   reports=[str(report)], sleep=Sleeps())

@@ -46,12 +46,12 @@ def postgres() -> Iterator[pg_server.Server]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> HistorySettings:
     if request.param == "sqlite":
-        return HistorySettings()
+        return make_settings().history
     server: pg_server.Server = request.getfixturevalue("postgres")
     name = "h_" + uuid.uuid4().hex[:12]  # a fresh database per test
     with psycopg.connect(server.url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    return HistorySettings(url=server.url.rsplit("/", 1)[0] + f"/{name}")
+    return history_at(server.url.rsplit("/", 1)[0] + f"/{name}")
 
 
 def build(
@@ -83,6 +83,11 @@ def seed(history: HistorySettings, build_dir: Path) -> None:
             db.add(build(wall, f"2026-11-0{day}T10:00:00.000000Z"))
         # A branch build, slow: never part of the baseline.
         db.add(build(30.0, "2026-11-07T10:00:00.000000Z", branch="feature", run_step=20.0))
+
+
+def history_at(url: str) -> HistorySettings:
+    """invoke.yaml's `history:` section with its database at ``url``."""
+    return replace(make_settings().history, url=url)
 
 
 def settings_with(history: HistorySettings, build_dir: Path) -> Settings:
@@ -204,7 +209,7 @@ def test_a_database_that_cannot_be_written_is_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     closed = pg_server.free_port()  # nothing listens there
-    unreachable = HistorySettings(url=f"postgresql://postgres@127.0.0.1:{closed}/postgres")
+    unreachable = history_at(f"postgresql://postgres@127.0.0.1:{closed}/postgres")
     record = build(10.0, "2026-11-01T10:00:00.000000Z")
     assert recorder.record(settings_with(unreachable, tmp_path), record, {}) is None
     err = capsys.readouterr().err
@@ -213,7 +218,7 @@ def test_a_database_that_cannot_be_written_is_a_warning(
     assert len(err.strip().splitlines()) == 1
     # A SQLite path that cannot be a file (a folder stands there).
     (tmp_path / "history.sqlite").mkdir()
-    assert recorder.record(settings_with(HistorySettings(), tmp_path), record, {}) is None
+    assert recorder.record(settings_with(make_settings().history, tmp_path), record, {}) is None
     assert "build history not recorded" in capsys.readouterr().err
 
 
@@ -224,14 +229,14 @@ def test_a_database_that_cannot_be_written_is_a_warning(
 )
 def test_a_bad_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match=r"^history.url .* is not a history"):
-        history_config.parse({"url": url})
+        make_settings(env={"INVOKE_HISTORY_URL": url})
 
 
 def test_a_password_in_the_url_is_never_shown() -> None:
     url = "postgresql://ci:s3cret@127.0.0.1:1/x"
     assert "s3cret" not in history_config.shown(url)
     with pytest.raises(ConfigError) as bad:
-        history_config.parse({"url": "mongodb://ci:s3cret@h/x"})
+        make_settings(env={"INVOKE_HISTORY_URL": "mongodb://ci:s3cret@h/x"})
     assert "s3cret" not in str(bad.value)
 
 
@@ -248,7 +253,7 @@ def test_invoke_history_with_a_bad_url_is_one_error_line_exit_2(tmp_path: Path) 
 
 def test_invoke_history_with_postgresql_down_is_one_error_exit_3(tmp_path: Path) -> None:
     closed = pg_server.free_port()
-    down = HistorySettings(url=f"postgresql://postgres@127.0.0.1:{closed}/postgres")
+    down = history_at(f"postgresql://postgres@127.0.0.1:{closed}/postgres")
     with pytest.raises(HistoryError, match=r"^cannot open the history database postgres") as err:
         show.lines(settings_with(down, tmp_path))
     assert err.value.exit_code == 3

@@ -19,6 +19,7 @@ from fullstack_build.commands import lint
 from fullstack_build.errors import CommandError, ConfigError, UsageError
 from fullstack_build.execution.runner import Runner
 from fullstack_build.options.settings import Settings, load_settings
+from unit.conftest import make_settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE_YAML: dict[str, object] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
@@ -96,9 +97,7 @@ def test_lint_config(
     workflows_dir: str,
     extra: tuple[str, ...],
 ) -> None:
-    base = INVOKE_YAML["lint"]
-    assert isinstance(base, dict)
-    config = lint.lint_config({"lint": {**base, **section}})
+    config = make_settings_with("lint", **section).lint
     assert config.checks == checks
     assert config.workflows_dir == Path(workflows_dir)
     assert config.extra_dockerfiles == extra
@@ -106,12 +105,12 @@ def test_lint_config(
 
 def test_a_missing_lint_setting_is_refused_not_completed_in_code() -> None:
     with pytest.raises(ConfigError, match=r"^setting lint\.checks is missing"):
-        lint.lint_config({})
+        _ = make_settings_with("lint", checks=None).lint
 
 
 def test_lint_config_rejects_unknown_checks() -> None:
     with pytest.raises(ConfigError, match="unknown check 'pylint'"):
-        lint.lint_config({"lint": {"checks": ["ruff", "pylint"]}})
+        _ = make_settings_with("lint", checks=["ruff", "pylint"]).lint
 
 
 def test_invoke_yaml_declares_every_check() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from fullstack_build.github.actions import ArchReport, BuildReport
 from fullstack_build.options.settings import Settings
 from fullstack_build.platforms import Platform
@@ -14,25 +12,19 @@ from fullstack_build.publish import flows
 from fullstack_build.publish.digests import PATH_OCI_LAYOUT, DigestRecord
 from unit.conftest import make_settings
 
-# invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).
-STACK = {k: v for k, v in yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text())
-         .items() if k in ("local", "digest_dir", "build_dir", "local_tag", "sbom",
-                           "oci_artifact_attestations")}  # fmt: skip
-
 DIGEST = "sha256:" + "a" * 64
 OLDER = "sha256:" + "b" * 64
 
 
 def settings(tmp_path: Path) -> Settings:
-    return make_settings({
-        **STACK,
-        "default_image": "app",
-        "images": {"app": {"repository": "fullstack-agent", "context": "app",
-                           "dockerfile": "app/Dockerfile"}},
-        "platforms": "linux/amd64",
-        "registries": {"local": {"prefix": "127.0.0.1:5000/team"}},
-        "build_dir": str(tmp_path),
-    })  # fmt: skip
+    return make_settings(
+        default_image="app",
+        images={"app": {"repository": "fullstack-agent", "context": "app",
+                        "dockerfile": "app/Dockerfile"}},
+        platforms="linux/amd64",
+        registries={"local": {"prefix": "127.0.0.1:5000/team"}},
+        build_dir=str(tmp_path),
+    )  # fmt: skip
 
 
 def record(digest: str = DIGEST) -> DigestRecord:

@@ -7,17 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
 from fullstack_build.execution.runner import Runner
 from fullstack_build.metadata import METADATA_ACTION_DEFAULT_RULES, compute
 from fullstack_build.options.settings import Settings
 from unit.conftest import make_settings
-
-# invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).
-STACK = {k: v for k, v in yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text())
-         .items() if k in ("local", "digest_dir", "build_dir", "local_tag", "sbom",
-                           "oci_artifact_attestations")}  # fmt: skip
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "metadata"
 NOW = datetime(2020, 1, 10, 0, 30, tzinfo=UTC)
@@ -53,15 +47,13 @@ def github_env(context: str, **extra: str) -> dict[str, str]:
 
 
 def settings() -> Settings:
-    config = {
-        **STACK,
-        "default_image": "app",
-        "images": {"app": {"repository": "fullstack-agent", "context": "app",
-                           "dockerfile": "app/Dockerfile", "title": "FullstackAgent"}},
-        "platforms": ["linux/amd64"],
-        "registries": {"local": {"prefix": "127.0.0.1:5000/user"}},
-    }
-    return make_settings(config)
+    return make_settings(
+        default_image="app",
+        images={"app": {"repository": "fullstack-agent", "context": "app",
+                        "dockerfile": "app/Dockerfile", "title": "FullstackAgent"}},
+        platforms=["linux/amd64"],
+        registries={"local": {"prefix": "127.0.0.1:5000/user"}},
+    )  # fmt: skip
 
 
 SEMVER3 = [

@@ -28,10 +28,9 @@ from fullstack_build.metadata import (
 from fullstack_build.metadata.labels import iso_utc, label_key
 from fullstack_build.options.settings import Settings, load_settings
 
-# invoke.yaml's values of the settings these tests leave alone (the local stack, the folders).
-STACK = {k: v for k, v in yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text())
-         .items() if k in ("local", "digest_dir", "build_dir", "local_tag", "sbom",
-                           "oci_artifact_attestations")}  # fmt: skip
+INVOKE_YAML: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parents[2] / "invoke.yaml").read_text()
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "metadata"
 NOW = datetime(2020, 1, 10, 0, 30, tzinfo=UTC)
@@ -42,8 +41,10 @@ OCI = "org.opencontainers.image."
 
 def make_settings(metadata: dict[str, Any] | None = None,
                   registries: dict[str, Any] | None = None) -> Settings:
+    """invoke.yaml with two images and two registries of these tests; ``metadata`` replaces
+    keys of its `metadata:` section."""
     config: dict[str, Any] = {
-        **STACK,
+        **INVOKE_YAML,
         "default_image": "runtime",
         "images": {
             "runtime": {"repository": "fullstack-web-runtime", "context": "sandbox",
@@ -58,8 +59,7 @@ def make_settings(metadata: dict[str, Any] | None = None,
         },
         "github_owner": "Octo",
     }
-    if metadata is not None:
-        config["metadata"] = metadata
+    config["metadata"] = {**INVOKE_YAML["metadata"], **(metadata or {})}
     return load_settings(config, env={})
 
 
@@ -258,9 +258,11 @@ def test_unknown_base_is_a_command_error(tmp_path: Path) -> None:
 
 
 def test_image_without_paths_uses_context_and_dockerfile() -> None:
-    paths = image_paths(make_settings())
-    assert paths["bare"] == ("bare/**", "bare/Dockerfile")
-    assert paths["runtime"] == ("sandbox/**", "!**/*.md")
+    settings = make_settings()
+    paths = image_paths(settings)
+    build_system = settings.ci.paths  # every image rebuilds when the build system changes
+    assert paths["bare"] == (*build_system, "bare/**", "bare/Dockerfile")
+    assert paths["runtime"] == (*build_system, "sandbox/**", "!**/*.md")
 
 
 # --- the tasks, through Invoke's own command line ------------------------------------------------

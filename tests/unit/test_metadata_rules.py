@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.rules import (
-    DEFAULT_FLAVOR,
-    DEFAULT_RULES,
     METADATA_ACTION_DEFAULT_RULES,
     Flavor,
     MetadataConfig,
     RuleType,
-    load_config,
     parse_flavor,
     parse_rule,
     parse_rules,
 )
+from unit.conftest import make_settings
 
 
 @pytest.mark.parametrize(
@@ -144,28 +145,36 @@ def test_invalid_flavor(entry: str, message: str) -> None:
         parse_flavor([entry])
 
 
-def test_load_config_defaults_and_overrides() -> None:
-    assert load_config({}) == MetadataConfig()
-    cfg = load_config({"metadata": {"tags": ["type=sha"], "flavor": ["latest=false"],
-                                    "labels": {"licenses": "MIT"}, "default_branch": "trunk"}})
+def metadata(**section: object) -> MetadataConfig:
+    """invoke.yaml's `metadata:` section with ``section``'s keys replaced."""
+    raw = yaml.safe_load((Path(__file__).parents[2] / "invoke.yaml").read_text("utf-8"))
+    return make_settings(metadata={**raw["metadata"], **section}).metadata
+
+
+def test_load_config_from_invoke_yaml_and_overrides() -> None:
+    assert metadata().flavor == ("latest=auto",)
+    assert metadata().default_branch == "main"
+    cfg = metadata(tags=["type=sha"], flavor=["latest=false"], labels={"licenses": "MIT"},
+                   default_branch="trunk")  # fmt: skip
     assert cfg == MetadataConfig(tags=("type=sha",), flavor=("latest=false",),
-                                 labels={"licenses": "MIT"}, default_branch="trunk")
-    assert load_config({"metadata": {"tags": []}}).tags == ()
-    assert MetadataConfig().tags == DEFAULT_RULES
-    assert MetadataConfig().flavor == DEFAULT_FLAVOR
+                                 labels={"licenses": "MIT"}, default_branch="trunk")  # fmt: skip
+    assert metadata(tags=[]).tags == ()
+    # From an environment variable: one rule a line, since rules hold commas.
+    env = {"INVOKE_METADATA_TAGS": "type=sha\ntype=raw,value=x"}
+    assert make_settings(env=env).metadata.tags == ("type=sha", "type=raw,value=x")
 
 
 @pytest.mark.parametrize(
-    "section",
+    ("section", "message"),
     [
-        pytest.param({"metadata": ["x"]}, id="not-a-mapping"),
-        pytest.param({"metadata": {"tags": 3}}, id="tags-not-a-list"),
-        pytest.param({"metadata": {"labels": ["a"]}}, id="labels-not-a-mapping"),
+        pytest.param(["x"], r"^metadata must be a mapping", id="not-a-mapping"),
+        pytest.param({"tags": 3}, r"^metadata\.tags must be", id="tags-not-a-list"),
+        pytest.param({"labels": ["a"]}, r"^metadata\.labels must be", id="labels-not-a-mapping"),
     ],
 )
-def test_load_config_rejects_bad_shapes(section: dict[str, object]) -> None:
-    with pytest.raises(ConfigError, match="metadata"):
-        load_config(section)
+def test_load_config_rejects_bad_shapes(section: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_settings(metadata=section)
 
 
 def test_a_match_pattern_is_a_regular_expression_not_a_template() -> None:

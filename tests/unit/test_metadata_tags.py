@@ -16,18 +16,25 @@ import yaml
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.context import Context
-from fullstack_build.metadata.rules import (
-    DEFAULT_FLAVOR,
-    DEFAULT_RULES,
-    MATCH_TIMEOUT_S,
-    parse_flavor,
-    parse_rules,
-)
+from fullstack_build.metadata.rules import MATCH_TIMEOUT_S, parse_flavor, parse_rules
 from fullstack_build.metadata.tags import MAX_TAG_LENGTH, Engine, docker_tag, sanitize_tag
 
 NOW = datetime(2020, 1, 10, 0, 30, tzinfo=UTC)
 SHA = "860c1904a1ce19322e91ac35af1ab07466440c37"
 REPO_ROOT = Path(__file__).parents[2]
+
+# The release notes' tag strategy, which invoke.yaml's metadata.tags carries (checked below).
+DEFAULT_RULES: tuple[str, ...] = (
+    "type=ref,event=branch",
+    "type=ref,event=tag",
+    "type=ref,event=pr",
+    "type=semver,pattern={{version}}",
+    "type=semver,pattern={{major}}.{{minor}}",
+    "type=semver,pattern={{major}}",
+    "type=sha",
+    "type=raw,value=latest,enable={{is_default_branch}}",
+)
+DEFAULT_FLAVOR: tuple[str, ...] = ("latest=auto",)
 
 
 def ctx(ref: str, *, event: str = "push", sha: str = SHA, default_branch: str = "main",

@@ -18,11 +18,12 @@ from werkzeug import Response
 
 from fullstack_build.errors import ConfigError, RegistryError, UsageError
 from fullstack_build.github.api import GitHubClient
-from fullstack_build.options.settings import load_settings, prune_settings
+from fullstack_build.options.settings import load_settings
 from fullstack_build.prune import plan
 from fullstack_build.prune.backends import GitHubPackagesBackend, parse_time
 from fullstack_build.prune.flow import parse_keep, prune_task
 from fullstack_build.prune.oci import RegistryClient
+from unit.conftest import make_settings_with
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -145,11 +146,12 @@ def test_image_and_all_images_exclude_each_other() -> None:
 
 
 def test_settings_section() -> None:
-    conf = prune_settings({"prune": {"keep": 3, "min_age": "90m", "github_packages": "ghcr",
-                                     "ledger_dir": "build/prune"}})  # fmt: skip
+    conf = make_settings_with("prune", keep=3, min_age="90m", github_packages="ghcr").prune
     assert (conf.keep, conf.min_age, conf.github_packages) == (3, "90m", ("ghcr",))
     with pytest.raises(ConfigError, match=r"prune\.keep must be a whole number"):
-        prune_settings({"prune": {"keep": "many"}})
+        _ = make_settings_with("prune", keep="many").prune
+    with pytest.raises(ConfigError, match=r"prune\.keep must be a whole number of at least 0"):
+        _ = make_settings_with("prune", keep=-1).prune
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ of plain shell steps (bash and git only)."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from invoke.config import merge_dicts
 
 from fullstack_build.actions import plan
 from fullstack_build.actions.expressions import evaluate
@@ -31,7 +33,12 @@ from fullstack_build.options.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 INVOKE_YAML: dict[str, Any] = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-CONFIG = plan.load_config(INVOKE_YAML)
+CONFIG = load_settings(INVOKE_YAML, env={}).rehearse
+
+
+def invoke_yaml_alone() -> dict[str, Any]:
+    """invoke.yaml with a rehearsal that layers no runtime file on it."""
+    return {**INVOKE_YAML, "rehearse": {**INVOKE_YAML["rehearse"], "runtime_file": ""}}
 
 
 def workflow(name: str) -> Workflow:
@@ -70,7 +77,7 @@ def test_real_workflows_call_build_image_whose_matrix_comes_from_invoke_matrix(
     # The build jobs' matrix is the `matrix` job's output: what `invoke matrix` computes.
     settings = load_settings(INVOKE_YAML, env={})
     output = json.dumps(ci.matrix_json(ci.plan_matrix(image, settings.platforms,
-                                                      ci.load_ci_settings(INVOKE_YAML))))
+                                                      settings.ci)))
     needs = {"matrix": {"result": "success", "outputs": {"matrix": output}}}
     for job in (p.job for p in planned if p.path[-1] in {"build", "pr-build"}):
         combos = job.matrix_at_run_time(lambda text: evaluate(text, {"needs": needs}))
@@ -475,9 +482,10 @@ def test_runtime_file_keeps_local_yaml_and_replaces_registries_on_request() -> N
     moved = plan.runtime_config(local, ["127.0.0.1:5001/team"])
     assert moved["images"] == local["images"]  # still the local base images
     assert plan.publishing_prefixes(moved, INVOKE_YAML["registries"]) == ["127.0.0.1:5001/team"]
-    settings = load_settings(
-        {**INVOKE_YAML, **{k: v for k, v in moved.items() if k != "images"}}, env={}
-    )
+    # Layered as Invoke layers a runtime file: merged key by key.
+    layered = merge_dicts(copy.deepcopy(INVOKE_YAML), {k: v for k, v in moved.items()
+                                                       if k != "images"})  # fmt: skip
+    settings = load_settings(layered, env={})
     assert [r.prefix for r in settings.registries] == ["127.0.0.1:5001/team"]
 
 
@@ -646,7 +654,7 @@ def shell_repo(tmp_path: Path) -> Path:
 def test_executor_runs_steps_with_outputs_env_artifacts_and_status_functions(
     shell_repo: Path,
 ) -> None:
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     settings = load_settings(raw, env={})
     out = io.StringIO()
     outcome = rehearse(
@@ -713,7 +721,7 @@ def test_run_steps_start_in_the_nearest_working_directory(shell_repo: Path) -> N
     (shell_repo / ".github" / "workflows" / "folders.yml").write_text(FOLDERS_WORKFLOW)
     (shell_repo / "sub" / "inner").mkdir(parents=True)
     (shell_repo / "sub" / "inner" / "kept.txt").write_text("x")
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     out = io.StringIO()
     outcome = rehearse(
         load_settings(raw, env={}), Runner(out=out), Options(workflow="folders", event="push"),
@@ -833,7 +841,7 @@ def test_executor_runs_a_reusable_workflow_with_inputs_outputs_and_a_computed_ma
     workflows = shell_repo / ".github" / "workflows"
     (workflows / "caller.yml").write_text(CALLER_WORKFLOW)
     (workflows / "called.yml").write_text(CALLED_WORKFLOW)
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     out = io.StringIO()
     outcome = rehearse(
         load_settings(raw, env={}), Runner(out=out), Options(workflow="caller", event="push"),
@@ -868,7 +876,7 @@ def test_a_call_with_bad_inputs_fails_that_job(
     (workflows / "bad.yml").write_text(
         f"on: push\njobs:\n  app:\n    uses: ./.github/workflows/called.yml\n    with: {with_}\n"
     )
-    raw: Mapping[str, Any] = {**INVOKE_YAML, "rehearse": {"runtime_file": ""}}
+    raw: Mapping[str, Any] = invoke_yaml_alone()
     out = io.StringIO()
     outcome = rehearse(
         load_settings(raw, env={}), Runner(out=out), Options(workflow="bad", event="push"),

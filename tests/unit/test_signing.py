@@ -4,6 +4,7 @@ always by digest; the flags the local http registries need only when configured.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from fullstack_build.local import debian, tools
 from fullstack_build.options.settings import SigningSettings, load_settings
 from fullstack_build.publish import signing
 from fullstack_build.publish.signing import SigningIdentity
+from unit.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,40 +146,47 @@ def test_tools_fetch_with_the_engines_private_apt(
 
 # --- who signs, from the settings and the environment ------------------------------------------
 
+def signing_settings(**changes: Any) -> SigningSettings:
+    """invoke.yaml's `signing:` section with ``changes``."""
+    return replace(make_settings().signing, **changes)
+
+
 OIDC = {"GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1/t",
         "GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": "o/r"}  # fmt: skip
 
 
 def test_keyless_wins_on_actions_with_a_token_even_with_a_key() -> None:
-    identity = signing.identity_for(SigningSettings(key="k.key"), OIDC)
+    identity = signing.identity_for(signing_settings(key="k.key"), OIDC)
     assert identity.keyless
     assert identity.identity_regexp == "^https://github\\.example/o/r/"
 
 
 def test_keyless_refuses_to_skip_the_transparency_log() -> None:
     with pytest.raises(ConfigError, match=r"signing\.tlog is false"):
-        signing.identity_for(SigningSettings(tlog=False), OIDC)
+        signing.identity_for(signing_settings(tlog=False), OIDC)
 
 
 def test_no_key_and_no_token_is_one_line_with_both_fixes() -> None:
     with pytest.raises(PreconditionError) as error:
-        signing.identity_for(SigningSettings(), {})
+        signing.identity_for(signing_settings(), {})
     assert "signing.key" in str(error.value)
     assert "id-token: write" in str(error.value)
 
 
 def test_the_key_file_elsewhere() -> None:
-    identity = signing.identity_for(SigningSettings(key="k.key", tlog=False), {})
+    identity = signing.identity_for(signing_settings(key="k.key", tlog=False), {})
     assert identity == SigningIdentity(key="k.key", tlog=False)
 
 
 def test_signing_settings_from_invoke_yaml_and_local_yaml() -> None:
     raw = yaml.safe_load((ROOT / "invoke.yaml").read_text())
-    assert load_settings(raw, env={}).signing == SigningSettings()
+    assert load_settings(raw, env={}).signing == SigningSettings(
+        key="", tlog=True, allow_http_registry=False
+    )
     local = yaml.safe_load((ROOT / "local.yaml").read_text())
     merged = {**raw, "signing": {**raw["signing"], **local["signing"]}}
     assert load_settings(merged, env={}).signing == SigningSettings(
-        tlog=False, allow_http_registry=True
+        key="", tlog=False, allow_http_registry=True
     )
     env = {"INVOKE_SIGNING_KEY": "/k/cosign.key"}
     assert load_settings(raw, env=env).signing.key == "/k/cosign.key"

@@ -39,7 +39,7 @@ def test_every_image_has_its_own_tests_beside_it_and_they_are_collected() -> Non
 
 def test_invoke_test_runs_pytest_over_the_testpaths() -> None:
     # No path on the command line: pytest then collects the testpaths, every suite in order.
-    config = suite.load_suite_config(make_settings().sections("test"))
+    config = make_settings().test
     (step,) = [s for s in suite.plan(config, python="python3") if s.name == "pytest"]
     assert [a for a in step.argv[3:] if not a.startswith("-")] == []
 
