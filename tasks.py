@@ -64,17 +64,12 @@ def build_arch(c: Context, image: Value = None, arch: Value = None, builder: Val
                tag: Value = None, no_cache: bool = False, progress: Value = None,
                fail_on_regression: bool = False) -> None:  # fmt: skip
     """Build one image for one platform and load it into the local engine under a local tag."""
-    from fullstack_build import metadata
-
-    conf = settings(c).override(progress=progress)
-    the_runner, env = runner(c, conf), dict(os.environ)
-    # git answers while the flow's modules load: a cached build's start waits for neither alone.
-    checkout = metadata.context_soon(env, the_runner, conf.metadata.default_branch)
     from fullstack_build.publish import flows
 
+    conf = settings(c).override(progress=progress)
     target = flows.resolve(conf, image, builder=builder)
-    flows.build_arch(target, arch, the_runner, env, tag, no_cache=no_cache,
-                     fail_on_regression=fail_on_regression, context=checkout)  # fmt: skip
+    flows.build_arch(target, arch, runner(c, conf), dict(os.environ), tag, no_cache=no_cache,
+                     fail_on_regression=fail_on_regression)  # fmt: skip
 
 
 @command(iterable=["registry"])

@@ -5,10 +5,8 @@ GitHub's path filters deciding which images a change needs rebuilt.
 
 from __future__ import annotations
 
-import io
 import re
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -147,38 +145,6 @@ def compute_from_context(
     )
 
 
-def context_soon(
-    env: Mapping[str, str], runner: Runner, default_branch: str
-) -> Callable[[], Context]:
-    """``load_context``, started now in a thread: its git processes run while the task goes on
-    importing what it needs. The returned function waits for the context (or raises what
-    loading it raised). The queries' echo is held back until then, so the log reads exactly
-    as if they had run there."""
-    held = io.StringIO()
-    outcome: list[Context] = []
-    failure: list[BaseException] = []
-
-    def load() -> None:
-        try:
-            outcome.append(load_context(env, replace(runner, out=held), default_branch))
-        except BaseException as exc:  # re-raised by the caller's wait below
-            failure.append(exc)
-
-    thread = threading.Thread(target=load, name="checkout-context", daemon=True)
-    thread.start()
-
-    def wait() -> Context:
-        thread.join()
-        if held.getvalue():
-            runner.out.write(held.getvalue())
-            runner.out.flush()
-        if failure:
-            raise failure[0]
-        return outcome[0]
-
-    return wait
-
-
 def compute(
     settings: Settings,
     image: ImageSpec,
@@ -188,13 +154,11 @@ def compute(
     rules: list[str] | None = None,
     flavor: list[str] | None = None,
     now: datetime | None = None,
-    context: Callable[[], Context] | None = None,
 ) -> Metadata:
     """Tags, labels and annotations for ``image``: the context comes from the workflow
-    (``GITHUB_ACTIONS=true`` in ``env``) or from git through ``runner`` (``context``: as
-    ``context_soon`` started loading it)."""
+    (``GITHUB_ACTIONS=true`` in ``env``) or from git through ``runner``."""
     config = settings.metadata
-    ctx = context() if context is not None else load_context(env, runner, config.default_branch)
+    ctx = load_context(env, runner, config.default_branch)
     if ctx.commit_date is None and ctx.sha:
         # An event without the commit's date (a pull request): ask the checkout.
         ctx = replace(ctx, commit_date=commit_date(runner, ctx.sha))

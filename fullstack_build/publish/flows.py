@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -186,9 +186,7 @@ def build_arch(
     *,
     no_cache: bool = False,
     fail_on_regression: bool = False,
-    context: Callable[[], metadata.Context] | None = None,
 ) -> pipeline.BuildResult:
-    """``context``: the checkout's context as ``metadata.context_soon`` started loading it."""
     # The plan asks buildx for the progress the runner shows (rawjson behind plain and quiet).
     target = replace(target, settings=target.settings.override(progress=runner.progress))
     settings, image = target.settings, target.image
@@ -201,7 +199,7 @@ def build_arch(
         # Only a foreign platform needs to know the driver up front (QEMU or a remote node).
         builder = probes.probe_builder(runner, target.builder)
         pipeline.check_can_build(builder, platform)
-    meta = metadata.compute(settings, image, env, runner, context=context)
+    meta = metadata.compute(settings, image, env, runner)
     plan = pipeline.plan_build(
         settings, image, platform, meta.labels, target.builder, tag, no_cache=no_cache
     )

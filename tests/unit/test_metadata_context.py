@@ -12,7 +12,6 @@ import pytest
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.execution.runner import Runner
-from fullstack_build.metadata import context_soon
 from fullstack_build.metadata.context import (
     from_git,
     from_github,
@@ -182,27 +181,3 @@ def test_load_context_chooses_by_github_actions(repo: Path) -> None:
     assert on_ci.sha == M
     local = load_context({"GITHUB_SHA": M}, QUIET, "main", cwd=str(repo))
     assert local.sha == git(repo, "rev-parse", "HEAD")
-
-
-def test_context_soon_holds_its_echo_until_asked(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Loaded in a thread while the task goes on: the log shows the queries where the context
-    is used, exactly as a load at that point would."""
-    monkeypatch.chdir(repo)
-    echoed = io.StringIO()
-    wait = context_soon({}, Runner(out=echoed), "main")
-    assert echoed.getvalue() == ""  # nothing written before the context is asked for
-    ctx = wait()
-    assert ctx == load_context({}, QUIET, "main")
-    assert [line.split()[:2] for line in echoed.getvalue().splitlines()] == [
-        ["$", "git"], ["$", "git"],
-    ]
-
-
-def test_context_soon_raises_what_loading_raised(tmp_path: Path) -> None:
-    bad = tmp_path / "event.json"
-    bad.write_text("{not json")
-    wait = context_soon(env("push", "refs/heads/x", M, str(bad)), QUIET, "main")
-    with pytest.raises(ConfigError):
-        wait()
