@@ -164,8 +164,9 @@ AFTER_BUILD_MODULES = (
 
 
 def _load_while_building() -> None:
-    """Import what the end of the task needs while the build runs: the task waits on buildx
-    then, without the interpreter lock, so the 10 ms of imports are off its time."""
+    """Import what the end of the task needs while the build runs: the task then only waits
+    for buildx, without the interpreter lock, so the 10-20 ms of imports are off its time.
+    Started before the build process, they would hold the lock while the task starts it."""
 
     def load() -> None:
         try:
@@ -203,10 +204,8 @@ def build_arch(
     plan = pipeline.plan_build(
         settings, image, platform, meta.labels, target.builder, tag, no_cache=no_cache
     )
-    if not runner.dry_run:
-        _load_while_building()
     try:
-        result = pipeline.execute_build(plan, runner)
+        result = pipeline.execute_build(plan, runner, while_building=_load_while_building)
     except CommandError:
         # Diagnose on failure, so a healthy build pays nothing for it: no engine, no buildx or
         # no such builder becomes one actionable line instead of buildx's output.

@@ -250,10 +250,18 @@ class _EarlySize:
 
 @dataclass
 class _ExportWatch(buildkit_progress.BuildProgress):
-    """The build's progress, which also starts the early size question once the image is in
-    the engine."""
+    """The build's progress, which also calls ``on_first_line`` when buildx first speaks (the
+    build process is running, and the task only waits for it from then on) and starts the
+    early size question once the image is in the engine."""
 
     early: _EarlySize | None = None
+    on_first_line: Callable[[], None] | None = None
+
+    def line(self, text: str) -> list[str]:
+        if self.on_first_line is not None:
+            started, self.on_first_line = self.on_first_line, None
+            started()
+        return super().line(text)
 
     def render(self, status: dict[str, Any]) -> list[str]:
         shown = super().render(status)
@@ -284,11 +292,15 @@ def run_build(
         raise
 
 
-def execute_build(plan: BuildPlan, runner: Runner) -> BuildResult:
+def execute_build(
+    plan: BuildPlan, runner: Runner, *, while_building: Callable[[], None] | None = None
+) -> BuildResult:
+    """``while_building``: called once the build process is running (its first output line):
+    work started then overlaps the wait instead of delaying the build's start."""
     Path(plan.request.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     early = _EarlySize(plan.tag)
-    progress = _ExportWatch(early=early)
+    progress = _ExportWatch(early=early, on_first_line=while_building)
     with log.group(f"build {plan.image.name} for {plan.platform}"):
         run_build(runner, plan.argv, watch=progress)
     duration = time.monotonic() - started

@@ -120,3 +120,11 @@ def test_early_size(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_first_output_line_starts_the_work_done_while_building() -> None:
+    calls: list[str] = []
+    watch = pipeline._ExportWatch(on_first_line=lambda: calls.append("started"))
+    assert watch.line("#1 building") == ["#1 building"]  # shown as before
+    watch.line("#1 DONE 0.1s")
+    assert calls == ["started"]  # once, when buildx first speaks
