@@ -64,16 +64,34 @@ def _get(socket_path: str, path: str) -> object:
         connection.close()
 
 
-def layer_sizes(tag: str, env: Mapping[str, str] | None = None) -> list[int] | None:
-    """The unpacked size of each layer of local image ``tag`` (what `docker image history`
-    lists), or None when the engine cannot be asked here or does not know the image."""
+def image_history(tag: str, env: Mapping[str, str] | None = None) -> list[dict[str, object]] | None:
+    """The entries `docker image history` lists for local image ``tag`` (newest first, the
+    first one's ``Id`` the image's), or None when the engine cannot be asked here or does not
+    know the image."""
     socket_path = local_socket(os.environ if env is None else env)
     if socket_path is None or not os.path.exists(socket_path):
         return None
     history = _get(socket_path, f"/images/{quote(tag, safe='')}/history")
-    if not isinstance(history, list):
+    if not isinstance(history, list) or not all(isinstance(e, dict) for e in history):
         return None
-    sizes = [entry.get("Size") for entry in history if isinstance(entry, dict)]
-    if len(sizes) != len(history) or not all(isinstance(s, int) for s in sizes):
+    return history
+
+
+def sizes_of(history: list[dict[str, object]]) -> list[int] | None:
+    """The unpacked size of each layer of an image history, None if one lacks its size."""
+    sizes = [entry.get("Size") for entry in history]
+    if not all(isinstance(s, int) for s in sizes):
         return None
     return [int(s) for s in sizes if isinstance(s, int)]
+
+
+def image_id(history: list[dict[str, object]]) -> str:
+    """The image an image history describes ("" when it does not say)."""
+    return str(history[0].get("Id") or "") if history else ""
+
+
+def layer_sizes(tag: str, env: Mapping[str, str] | None = None) -> list[int] | None:
+    """The unpacked size of each layer of local image ``tag`` (what `docker image history`
+    lists), or None when the engine cannot be asked here or does not know the image."""
+    history = image_history(tag, env)
+    return None if history is None else sizes_of(history)
