@@ -5,6 +5,7 @@ the published JSON Schema is the one the declarations give."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ import yaml
 from invoke.config import Config
 
 from fullstack_build.errors import ConfigError
+from fullstack_build.execution.masking import MASK
 from fullstack_build.options import declarations, validate
 from fullstack_build.options.files import check
 from fullstack_build.options.settings import load_settings
@@ -321,9 +323,15 @@ def test_the_schema_refuses_a_typo() -> None:
 
 def test_invoke_config_prints_what_the_tasks_see() -> None:
     shown = yaml.safe_load(config_text(load_settings(INVOKE_YAML, env={}), schema=False))
-    assert shown == INVOKE_YAML
+    # Every value as invoke.yaml has it, but a password only as the mask.
+    assert INVOKE_YAML["local"]["auth_registry_password"]
+    assert shown["local"]["auth_registry_password"] == MASK
+    expected = copy.deepcopy(INVOKE_YAML)
+    expected["local"]["auth_registry_password"] = MASK
+    assert shown == expected
     result = invoke("-f", "local.yaml", "config")
     assert result.returncode == 0, result.stderr
+    assert str(INVOKE_YAML["local"]["auth_registry_password"]) not in result.stdout
     local = yaml.safe_load(result.stdout)
     assert local["images"]["app"]["build_args"]["BASE_IMAGE"].startswith("127.0.0.1:5000/")
     assert local["sbom"] is False
