@@ -14,7 +14,7 @@ from pathlib import Path
 from fullstack_build import probes
 from fullstack_build.errors import PreconditionError
 from fullstack_build.execution import log, programs
-from fullstack_build.execution.runner import Runner
+from fullstack_build.execution.runner import Background, Runner
 from fullstack_build.local import debian, processes
 
 # The engine's Debian packages (of `local.engine_suite`), from the program table; the client
@@ -54,6 +54,11 @@ class EngineLayout:
     @property
     def dockerd(self) -> Path:
         return self.prefix / "usr" / "sbin" / "dockerd"
+
+    @property
+    def containerd_pid_file(self) -> Path:
+        """Where dockerd records the containerd it starts and manages (under its exec-root)."""
+        return self.root / "exec" / "containerd" / "containerd.pid"
 
     def path_env(self) -> str:
         bins = [self.prefix / "usr" / "bin", self.prefix / "usr" / "sbin"]
@@ -180,7 +185,25 @@ def ensure_engine(runner: Runner, state_dir: Path, suite: str) -> str:
 
 
 def stop_engine(state_dir: Path) -> bool:
-    return processes.stop(state_dir, "dockerd", timeout=60)
+    """Stop dockerd, then make sure the containerd it managed has ended too: dockerd can exit
+    before it, and a containerd still holding its metadata database makes the next engine's
+    containerd time out at start (`local.down` then `local.up`)."""
+    layout = EngineLayout(state_dir)
+    managed = processes.read_pid(layout.containerd_pid_file)
+    stopped = processes.stop(state_dir, "dockerd", timeout=60)
+    if managed is not None and runs_from(managed, layout.root):
+        Background.of_pid(managed).stop(timeout=30)
+    return stopped
+
+
+def runs_from(pid: int, root: Path) -> bool:
+    """Whether process ``pid`` was started with a path under ``root`` on its command line: a
+    stale pid file may name a number the kernel has since given to someone else's process."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(str(root).encode() in arg for arg in argv)
 
 
 def debian_host() -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -358,3 +360,45 @@ def test_node_base_keeps_the_headers_node_gyp_builds_against(
     # What the node base leaves out decides its content, and only its content.
     assert bases.recipe(node, "trixie") != before[0]
     assert bases.recipe(python, "trixie") == before[1]
+
+
+def _sleeper(argv0: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A real process whose command line names ``argv0`` (a path the test chooses)."""
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    return subprocess.Popen([sys.executable, str(script), argv0])
+
+
+def test_the_managed_containerd_is_recognised_by_its_engine_folder(tmp_path: Path) -> None:
+    layout = engine.EngineLayout(tmp_path / "state")
+    ours = _sleeper(str(layout.root / "exec" / "containerd" / "containerd.toml"), tmp_path)
+    theirs = _sleeper("/elsewhere/containerd.toml", tmp_path)
+    try:
+        assert engine.runs_from(ours.pid, layout.root)
+        # A stale pid file naming someone else's process: never signalled.
+        assert not engine.runs_from(theirs.pid, layout.root)
+        assert not engine.runs_from(2**22 + 1, layout.root)  # no such process
+    finally:
+        for proc in (ours, theirs):
+            proc.kill()
+            proc.wait()
+
+
+def test_stopping_the_engine_ends_the_containerd_it_managed(tmp_path: Path) -> None:
+    layout = engine.EngineLayout(tmp_path / "state")
+    pid_file = layout.containerd_pid_file
+    pid_file.parent.mkdir(parents=True)
+    ours = _sleeper(str(layout.root / "exec" / "containerd" / "containerd.toml"), tmp_path)
+    theirs = _sleeper("/elsewhere/containerd.toml", tmp_path)
+    try:
+        pid_file.write_text(f"{ours.pid}\n")
+        engine.stop_engine(layout.state_dir)  # no dockerd recorded: containerd alone
+        assert ours.wait(timeout=10) is not None
+        # The same pid file naming a process that is not this engine's leaves it alone.
+        pid_file.write_text(f"{theirs.pid}\n")
+        engine.stop_engine(layout.state_dir)
+        assert theirs.poll() is None
+    finally:
+        for proc in (ours, theirs):
+            proc.kill()
+            proc.wait()
