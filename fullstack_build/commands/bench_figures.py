@@ -150,40 +150,26 @@ def platform_named(text: str, configured: Sequence[Platform]) -> Platform:
 
 
 def runtime_file(settings: Settings, work: Path, namespace: str) -> Path:
-    """A runtime file: the fixture image (and the default image, built from the same bases
-    as in this run's configuration), published to a throwaway namespace."""
+    """A runtime file: this run's whole configuration (the file replaces the one the run was
+    started with, so the bench builds as the run does: its bases, ports, SBOM setting, images a
+    runtime file added), plus the fixture image, published only to a throwaway namespace."""
     work.mkdir(parents=True, exist_ok=True)
-    default = settings.image(None)
-    config: dict[str, object] = {
-        "registries": {
-            "ghcr": {"enabled": False},
-            "dockerhub": {"enabled": False},
-            "bench": {"prefix": f"{settings.local.registry}/{namespace}"},
-        },
-        "default_image": "bench",
-        # The runtime file replaces the one this run was started with (local.yaml turns the
-        # SBOM off where its scanner image cannot be pulled): the bench builds as it does.
-        "sbom": settings.sbom,
-        "images": {
-            "bench": {
-                **FIXTURE,
-                "build_args": {"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
-            },
-            # Whole, since this file replaces the run's own: an image that file added
-            # (not in invoke.yaml) would otherwise lack its repository and context.
-            default.name: {
-                "repository": default.repository,
-                "context": default.context,
-                "dockerfile": default.dockerfile,
-                "build_args": dict(default.build_args),
-                "build_contexts": dict(default.build_contexts),
-            },
-        },
+    config = settings.sections()
+    registries = {name: {**entry, "enabled": False} for name, entry in config["registries"].items()}
+    registries["bench"] = {"prefix": f"{settings.local.registry}/{namespace}"}
+    fixture = {
+        **FIXTURE,
+        "build_args": {"BASE_IMAGE": f"{settings.local.registry}/base/debian:trixie"},
+    }
+    config.update(
+        registries=registries,
+        default_image="bench",
+        images={**config["images"], "bench": fixture},
         # One build folder for every run (its OCI layouts persist, as on a developer's
         # machine); one digest folder per namespace.
-        "build_dir": str(work.parent / "build"),
-        "digest_dir": str(work / "digests"),
-    }
+        build_dir=str(work.parent / "build"),
+        digest_dir=str(work / "digests"),
+    )
     path = work / "bench.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

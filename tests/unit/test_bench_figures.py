@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import statistics
 import subprocess
@@ -27,9 +26,10 @@ from fullstack_build.commands.bench_figures import (
 )
 from fullstack_build.errors import CommandError, ConfigError
 from fullstack_build.execution.runner import Runner
+from fullstack_build.options.files import merged
 from fullstack_build.options.settings import ImageSpec
 from fullstack_build.platforms import Platform
-from unit.conftest import make_settings
+from unit.conftest import INVOKE_YAML, make_settings
 
 
 def test_a_figure_against_raw_shows_ratio_and_overhead() -> None:
@@ -201,8 +201,28 @@ def test_the_runner_adds_next_to_nothing_to_a_timed_command() -> None:
 def test_the_bench_runtime_file_keeps_this_runs_sbom_setting(tmp_path: Path) -> None:
     # local.yaml turns the SBOM off (its scanner cannot be pulled offline); the bench's own
     # runtime file replaces local.yaml, so it must say so itself.
-    settings = make_settings()
     for sbom in (False, True):
-        the_settings = dataclasses.replace(settings, sbom=sbom)
-        path = runtime_file(the_settings, tmp_path / f"ns-{sbom}", "ns")
+        path = runtime_file(make_settings(sbom=sbom), tmp_path / f"ns-{sbom}", "ns")
         assert yaml.safe_load(path.read_text())["sbom"] is sbom
+
+
+def test_the_bench_runtime_file_is_this_runs_configuration_publishing_only_to_its_namespace(
+    tmp_path: Path,
+) -> None:
+    # A run on other registry ports with an image its runtime file added (what a fresh machine's
+    # runtime file does): the bench's tasks see the same ports and the same image.
+    project = yaml.safe_load(INVOKE_YAML.read_text())
+    run = merged(project, {
+        "local": {"registry_port": 5340},
+        "registries": {"mine": {"prefix": "127.0.0.1:5340/team"}},
+        "default_image": "extra",
+        "images": {"extra": {"repository": "extra", "context": "app",
+                             "dockerfile": "app/Dockerfile"}},
+    })  # fmt: skip
+    config = yaml.safe_load(runtime_file(make_settings(run), tmp_path / "ns", "ns").read_text())
+    # As Invoke loads it: the bench's file over invoke.yaml.
+    loaded = make_settings(merged(project, config))
+    assert loaded.local.registry_port == 5340
+    assert loaded.image("extra").repository == "extra"
+    assert loaded.default_image == "bench"
+    assert [r.prefix for r in loaded.registries] == ["127.0.0.1:5340/ns"]
