@@ -489,7 +489,6 @@ def comment_on_pr(
 ) -> tuple[CommentOutcome, str]:
     """``invoke pr-comment``: gather the facts, render the body, post it. Returns the outcome
     and the body. ``dry_run`` renders without calling GitHub."""
-    settings = github
     # A build that died early wrote no report; the comment is still due, with what is known.
     present = [r for r in reports if Path(r).is_file()]
     for missing in sorted(set(map(str, reports)) - set(map(str, present))):
@@ -508,21 +507,21 @@ def comment_on_pr(
     )
     token = env.get("GITHUB_TOKEN", "")
     body = render_body(
-        facts, read_logs(log_path), log_lines=settings.log_tail_lines, secrets=[token]
+        facts, read_logs(log_path), log_lines=github.log_tail_lines, secrets=[token]
     )
     if dry_run:
         return CommentOutcome(action="printed"), body
     repo = resolve_repository(env)
     number = resolve_pr_number(pr, env)
-    client = settings.client(token, sleep=sleep or time.sleep, notify=notify)
+    client = github.client(token, sleep=sleep or time.sleep, notify=notify)
     outcome = post_pr_comment(
         client,
         repository=repo,
         pr=number,
         image=image,
         body=body,
-        author=settings.comment_author,
-        fallback_author=settings.fallback_author,
+        author=github.comment_author,
+        fallback_author=github.fallback_author,
         env=env,
     )
     write_outputs({"comment-action": outcome.action, "comment-url": outcome.url}, env)

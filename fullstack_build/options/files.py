@@ -185,12 +185,7 @@ def check(
     ``invoke_defaults`` Invoke's own settings (run.*, tasks.*, ...), also settable from env.
     """
     base: dict[str, Any] = dict(invoke_defaults or {})
-    project = load_file(project_file, "project configuration")
-    conflict = shape_conflict(base, project)
-    if conflict:
-        raise ConfigError(f"{project_file}: {conflict}")
-    _check_declared(project, f"{project_file}: ")
-    config = merged(base, project)
+    config = _layered(base, load_file(project_file, "project configuration"), str(project_file))
     if runtime is not None:
         path_text, source = runtime
         path = Path(path_text).expanduser()
@@ -200,16 +195,21 @@ def check(
             raise ConfigError(
                 f"runtime file {path_text} does not exist: fix the path given with {source}"
             )
-        data = load_file(path, "runtime file")
-        conflict = shape_conflict(config, data)
-        if conflict:
-            raise ConfigError(f"runtime file {path_text}: {conflict}")
-        _check_declared(data, f"runtime file {path_text}: ")
-        config = merged(config, data)
+        config = _layered(config, load_file(path, "runtime file"), f"runtime file {path_text}")
     problem = environment_problem(config)
     if problem:
         raise ConfigError(problem)
     validate.check_environment(env, _leaves(config, ()))
+
+
+def _layered(config: Mapping[str, Any], data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``data`` (one file, named by ``where``) over ``config``, once its shapes fit and every
+    key in it is declared."""
+    conflict = shape_conflict(config, data)
+    if conflict:
+        raise ConfigError(f"{where}: {conflict}")
+    _check_declared(data, f"{where}: ")
+    return merged(config, data)
 
 
 def _check_declared(data: Mapping[str, Any], where: str) -> None:
