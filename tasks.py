@@ -19,7 +19,7 @@ from fullstack_build.boundary import adapt_invoke, runner, settings
 from fullstack_build.commands.flags import command
 from fullstack_build.errors import ConfigError
 from fullstack_build.execution import log
-from fullstack_build.options import files as config_check
+from fullstack_build.options import files as config_files
 
 ROOT = Path(__file__).resolve().parent
 Value = str | None  # a flag not given is None: the configuration decides
@@ -28,8 +28,8 @@ Values = list[str] | None  # a repeatable flag
 # Invoke imports this file after parsing its own flags and before it loads the runtime file and
 # the INVOKE_* variables, where bad input would end in its traceback: check them first.
 try:
-    _runtime_file = config_check.runtime_path(config_check.runtime_argument(), os.environ)
-    config_check.check(ROOT / "invoke.yaml", _runtime_file, os.environ, Config.global_defaults())
+    _runtime_file = config_files.runtime_path(config_files.runtime_argument(), os.environ)
+    config_files.check(ROOT / "invoke.yaml", _runtime_file, os.environ, Config.global_defaults())
 except ConfigError as _bad_config:
     log.error(str(_bad_config))
     raise Exit(code=_bad_config.exit_code) from None
