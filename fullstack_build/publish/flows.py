@@ -280,8 +280,9 @@ def _push_digest(
         plan, runner, settings.digest_dir, env,
         revision=meta.labels.get("org.opencontainers.image.revision", ""),
     )  # fmt: skip
+    # The size where the push path knows it (the OCI layout's kept bytes: the image as pushed).
     arch_report = actions.ArchReport(
-        str(platform), result.duration_s, None, record.digest, "success"
+        str(platform), result.duration_s, result.size_bytes, record.digest, "success"
     )
     report = replace(
         _report(image),

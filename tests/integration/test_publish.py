@@ -133,3 +133,18 @@ def test_tty_progress_shows_the_builds_and_the_copys_own_progress(
         assert "\x1b[1A" in copy
     # `docker login --password-stdin` ran on the terminal too; its password stays masked.
     assert session.env["LOCAL_AUTH_PASSWORD"] not in run.output
+
+
+def test_push_digest_summary_shows_the_pushed_size_where_the_path_knows_it(
+    pushed: Pushed,
+) -> None:
+    # The OCI-layout path (docker driver) keeps the image it pushed, so it knows its bytes; a
+    # push by digest leaves nothing local to measure.
+    for platform, run in pushed.runs.items():
+        cells = rf"^  {platform}\s+sha256:[0-9a-f]{{64}}\s+(\S+(?: [kMG]?B)?)\s"
+        row = re.search(cells, run.stdout, re.MULTILINE)
+        assert row is not None, run.stdout
+        if pushed.driver == "docker":
+            assert re.fullmatch(r"\d+(\.\d\d)? [kMG]?B", row.group(1)), row.group(0)
+        else:
+            assert row.group(1) == "-", row.group(0)
