@@ -10,16 +10,22 @@ import os
 import sys
 from pathlib import Path
 
-from invoke.collection import Collection
-from invoke.config import Config
-from invoke.context import Context
-from invoke.exceptions import Exit
+from fullstack_build.execution import startup
 
-from fullstack_build.boundary import adapt_invoke, runner, settings
-from fullstack_build.commands.flags import command
-from fullstack_build.errors import ConfigError
-from fullstack_build.execution import log
-from fullstack_build.options import files as config_files
+# No cyclic garbage collection from here to the task's first command: the start-up only makes
+# objects that live until exit (execution/startup.py). Before the imports below, which make most.
+startup.pause_collector()
+
+from invoke.collection import Collection  # noqa: E402
+from invoke.config import Config  # noqa: E402
+from invoke.context import Context  # noqa: E402
+from invoke.exceptions import Exit  # noqa: E402
+
+from fullstack_build.boundary import adapt_invoke, runner, settings  # noqa: E402
+from fullstack_build.commands.flags import command  # noqa: E402
+from fullstack_build.errors import ConfigError  # noqa: E402
+from fullstack_build.execution import log  # noqa: E402
+from fullstack_build.options import files as config_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 Value = str | None  # a flag not given is None: the configuration decides

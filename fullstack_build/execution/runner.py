@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from fullstack_build.errors import CommandError, RegistryCommandError, Stopped
-from fullstack_build.execution import log, programs, terminal
+from fullstack_build.execution import log, programs, startup, terminal
 from fullstack_build.execution import retry as retries
 
 MASK = "***"
@@ -175,6 +175,9 @@ class Runner:
         return self._retried(once, shown)
 
     def _check_stop(self, shown: str) -> None:
+        """Called right before every process starts: a set ``stop`` refuses it, and the first
+        one ends the task's start-up (the garbage collector runs again: execution/startup.py)."""
+        startup.resume_collector()
         if self.stop is not None and self.stop.is_set():
             raise Stopped(f"`{shown}` stopped")
 
