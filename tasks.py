@@ -10,11 +10,11 @@ import os
 import sys
 from pathlib import Path
 
-from fullstack_build.execution import startup
+from fullstack_build.execution import collector
 
 # No cyclic garbage collection from here to the task's first command: the start-up only makes
-# objects that live until exit (execution/startup.py). Before the imports below, which make most.
-startup.pause_collector()
+# objects that live until exit (execution/collector.py). Before the imports below, which make most.
+collector.pause()
 
 from invoke.collection import Collection  # noqa: E402
 from invoke.config import Config  # noqa: E402

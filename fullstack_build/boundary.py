@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import gc
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +22,7 @@ from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
 from fullstack_build.errors import BuildSystemError, ConfigError, Interrupted
-from fullstack_build.execution import log
+from fullstack_build.execution import collector, log
 from fullstack_build.options import files as config_files
 from fullstack_build.publish import ledger
 
@@ -181,13 +180,4 @@ def adapt_invoke() -> None:
     vars(invoke_config)["Environment"] = _Environment
     for suffix in ("yaml", "yml"):
         setattr(invoke_config.Config, f"_load_{suffix}", _load_yaml)
-    atexit.register(_skip_final_collection)
-
-
-def _skip_final_collection() -> None:
-    """At exit, Python's cyclic garbage collector walks every object once more before the
-    process ends: 30-60 ms after a task (a fifth of a cached build's overhead), to free memory
-    the exit frees anyway. Frozen objects are left out of that walk. Nothing is lost: the
-    tasks close their files and databases themselves (``with`` blocks), standard output and
-    error are still flushed, and atexit handlers (this one runs among them) all run."""
-    gc.freeze()
+    atexit.register(collector.skip_final_collection)

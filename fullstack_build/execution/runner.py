@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from fullstack_build.errors import CommandError, RegistryCommandError, Stopped
-from fullstack_build.execution import log, programs, startup, terminal
+from fullstack_build.execution import collector, log, programs, terminal
 from fullstack_build.execution import retry as retries
 
 MASK = "***"
@@ -175,9 +175,6 @@ class Runner:
         return self._retried(once, shown)
 
     def _check_stop(self, shown: str) -> None:
-        """Called right before every process starts: a set ``stop`` refuses it, and the first
-        one ends the task's start-up (the garbage collector runs again: execution/startup.py)."""
-        startup.resume_collector()
         if self.stop is not None and self.stop.is_set():
             raise Stopped(f"`{shown}` stopped")
 
@@ -301,6 +298,7 @@ class Runner:
         if self.dry_run:
             return Background(argv, 0, log, dry_run=True, secrets=self.secrets)
         self._check_stop(shown)
+        collector.resume()  # the first command ends the task's start-up (execution/collector.py)
         log.parent.mkdir(parents=True, exist_ok=True)
         go_between = (sys.executable, "-I", "-S", "-c", _DETACH, *argv)
         with log.open("ab") as log_file:
@@ -350,6 +348,7 @@ class Runner:
         if self.dry_run and mutates:
             return Result(argv, 0, "", dry_run=True)
         self._check_stop(shown)
+        collector.resume()  # the first command ends the task's start-up (execution/collector.py)
         try:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -432,6 +431,7 @@ class Runner:
         pseudo-terminal whose reading end is returned. A command that sees a terminal draws
         its live progress (BuildKit, skopeo); we read what it draws, so masking still holds.
         The child stays in our process group, so Ctrl-C reaches it as before."""
+        collector.resume()  # the first command ends the task's start-up (execution/collector.py)
         stdin = subprocess.PIPE if input_text is not None else subprocess.DEVNULL
         if capture or self.progress != terminal.TTY:
             proc = subprocess.Popen(

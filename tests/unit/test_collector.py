@@ -1,4 +1,4 @@
-"""The collector pause of a task's start-up (execution/startup.py), each case in a fresh
+"""The collector pause of a task's start-up (execution/collector.py), each case in a fresh
 interpreter: the test session's own collector is never touched."""
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ def _probe(body: str) -> dict[str, object]:
 
 STATE = (
     "json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(),"
-    " 'paused': startup.paused()})"
+    " 'paused': collector.paused()})"
 )
 
 
 def test_outside_a_running_invoke_nothing_is_paused() -> None:
     seen = _probe(
         "import gc, json\n"
-        "from fullstack_build.execution import startup\n"
-        "startup.pause_collector()\n"
+        "from fullstack_build.execution import collector\n"
+        "collector.pause()\n"
         f"print({STATE})"
     )
     assert seen == {"enabled": True, "frozen": 0, "paused": False}
@@ -39,9 +39,9 @@ def test_invoke_pauses_until_the_first_command_then_freezes_and_collects_again()
     seen = _probe(
         "import gc, json, sys, types\n"
         "sys.modules['invoke.main'] = types.ModuleType('invoke.main')  # as `invoke` runs\n"
-        "from fullstack_build.execution import startup\n"
+        "from fullstack_build.execution import collector\n"
         "from fullstack_build.execution.runner import Runner\n"
-        "startup.pause_collector()\n"
+        "collector.pause()\n"
         f"before = {STATE}\n"
         "Runner(echo=False).run(['true'])\n"
         f"print(json.dumps({{'before': json.loads(before), 'after': json.loads({STATE})}}))"
@@ -57,7 +57,7 @@ def test_invoke_pauses_until_the_first_command_then_freezes_and_collects_again()
 def test_tasks_py_pauses_only_under_invoke() -> None:
     # A test session importing tasks.py keeps its collector; `invoke` itself gets the pause.
     imported = _probe(
-        "import gc, json\nimport tasks\nfrom fullstack_build.execution import startup\n"
+        "import gc, json\nimport tasks\nfrom fullstack_build.execution import collector\n"
         f"print({STATE})"
     )
     assert imported["enabled"] is True
