@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build.errors import UsageError
 
@@ -44,8 +45,7 @@ _QEMU = {
 }
 
 
-@dataclass(frozen=True, order=True)
-class Platform:
+class Platform(Struct, frozen=True, order=True):
     """An OCI platform such as ``linux/arm64`` or ``linux/arm/v7``."""
 
     os: str

@@ -7,8 +7,9 @@ what is missing is `invoke local.up`'s business (fullstack_build/local/).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.errors import CommandError, PreconditionError
 from fullstack_build.execution.runner import Runner
@@ -26,8 +27,7 @@ EMULATION_FIX = (
 )
 
 
-@dataclass(frozen=True)
-class BinfmtEntry:
+class BinfmtEntry(Struct, frozen=True):
     name: str
     enabled: bool
     flags: str
@@ -140,8 +140,7 @@ def require_engine(runner: Runner) -> None:
 # --- buildx and its builder -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Builder:
+class Builder(Struct, frozen=True):
     name: str  # "" = buildx's current builder
     driver: str
     buildkit: str = ""  # `BuildKit version:` of its first node, as inspect prints it

@@ -12,8 +12,9 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from fullstack_build.errors import ConfigError
 
@@ -96,8 +97,7 @@ def to_string(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(Struct, frozen=True):
     """What the status functions see: did an earlier job/step fail, was the run cancelled."""
 
     failed: bool = False
@@ -264,6 +264,7 @@ def _from_json(text: Any) -> Any:
         return json.loads(to_string(text))
     except json.JSONDecodeError as exc:
         raise ExpressionError(f"fromJSON() got text that is not JSON: {text!r}") from exc
+
 
 _STATUS_CALL = re.compile(r"\b(success|failure|cancelled|always)\s*\(", re.IGNORECASE)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from msgspec import Struct, field
+from msgspec.structs import asdict
 
 MAX_BODY_CHARS = 65_536
 BOT_LOGIN = "github-actions[bot]"
@@ -21,15 +23,13 @@ _COMMENTS = re.compile(r"^/repos/([^/]+/[^/]+)/issues/([0-9]+)/comments$")
 _COMMENT = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/([0-9]+)$")
 
 
-@dataclass
-class Recorded:
+class Recorded(Struct):
     method: str
     path: str
     status: int
 
 
-@dataclass
-class FakeGitHubState:
+class FakeGitHubState(Struct):
     token: str
     comments: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
@@ -39,7 +39,7 @@ class FakeGitHubState:
         with self.lock:
             return {
                 "comments": [dict(c) for c in self.comments],
-                "requests": [r.__dict__ for r in self.requests],
+                "requests": [asdict(r) for r in self.requests],
             }
 
 

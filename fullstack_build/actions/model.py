@@ -1,7 +1,7 @@
 """GitHub Actions workflows as data: what runs, when, and how.
 
 Nobody can run GitHub here, so the workflows are read and reasoned about instead. This module
-parses a workflow file into frozen dataclasses that carry everything the rehearsal and the
+parses a workflow file into frozen records that carry everything the rehearsal and the
 tests read (nothing else keeps the YAML): triggers, permissions, concurrency, ``env:``,
 ``defaults.run``, jobs with their ``needs``, ``if:``, matrix, outputs and timeouts, steps with
 their id, shell and folder, and reusable workflows (``workflow_call`` inputs, outputs and
@@ -16,18 +16,17 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from msgspec import Struct, field
 
 from fullstack_build.actions.expressions import to_number, to_string
 from fullstack_build.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class RunDefaults:
+class RunDefaults(Struct, frozen=True):
     """``defaults.run`` of a workflow or a job: the shell and the folder of its ``run:``
     steps (None where it names none)."""
 
@@ -35,8 +34,7 @@ class RunDefaults:
     working_directory: str | None = None
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True):
     index: int
     name: str
     uses: str | None
@@ -73,8 +71,7 @@ class Step:
         return self.uses.split("@", 1)[1]
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Struct, frozen=True):
     id: str
     name: str
     if_: str | None
@@ -105,8 +102,7 @@ class Job:
         return expand_matrix({"matrix": self.dynamic_matrix}, evaluate)
 
 
-@dataclass(frozen=True)
-class WorkflowInput:
+class WorkflowInput(Struct, frozen=True):
     """One ``on.workflow_call.inputs`` entry."""
 
     name: str
@@ -115,8 +111,7 @@ class WorkflowInput:
     default: Any = None
 
 
-@dataclass(frozen=True)
-class Workflow:
+class Workflow(Struct, frozen=True):
     path: Path
     name: str
     on: Mapping[str, Any]
@@ -390,9 +385,7 @@ def call_inputs(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(workflow.inputs))
     if unknown:
         known = ", ".join(sorted(workflow.inputs)) or "none"
-        raise ConfigError(
-            f"{workflow.path.name} has no input {unknown[0]!r} (its inputs: {known})"
-        )
+        raise ConfigError(f"{workflow.path.name} has no input {unknown[0]!r} (its inputs: {known})")
     values: dict[str, Any] = {}
     for name, spec in workflow.inputs.items():
         if name in given:

@@ -11,9 +11,10 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from fullstack_build.actions.expressions import Status, condition_holds, has_status_function
 from fullstack_build.actions.model import Job, Step, Workflow, load_workflow, local_workflow
@@ -33,8 +34,7 @@ _PR_REF = re.compile(r"^refs/pull/([1-9][0-9]*)/(merge|head)$")
 # --- configuration ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RehearsalConfig:
+class RehearsalConfig(Struct, frozen=True):
     """The ``rehearse:`` section of invoke.yaml."""
 
     workflow: str
@@ -99,8 +99,7 @@ def find_workflow(name: str, directory: Path) -> Path:
 # --- the event ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(Struct, frozen=True):
     """The simulated event: what GITHUB_EVENT_NAME, GITHUB_REF, GITHUB_SHA and the payload
     say."""
 
@@ -161,7 +160,6 @@ def full_ref(event: str, ref: str) -> str:
     if event == "pull_request" and not _PR_REF.match(full):
         raise UsageError(f"--ref {ref!r} is not a pull request ref: pass e.g. refs/pull/7/merge")
     return full
-
 
 
 def make_trigger(
@@ -282,8 +280,7 @@ def _push_notice(workflow: Workflow, trigger: Trigger, spec: Mapping[str, Any]) 
 # --- jobs -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JobRun:
+class JobRun(Struct, frozen=True):
     """One job, or one combination of its matrix."""
 
     job: Job
@@ -317,8 +314,7 @@ def plan_runs(workflow: Workflow) -> list[JobRun]:
 MAX_NESTING = 10
 
 
-@dataclass(frozen=True)
-class PlannedJob:
+class PlannedJob(Struct, frozen=True):
     """A job of the workflow, or of a reusable workflow a job calls (after that job)."""
 
     path: tuple[str, ...]  # the calling jobs' ids, then this job's: ("app", "build")
@@ -436,8 +432,7 @@ def script_suffix(shell: str | None) -> str:
 # --- uses: steps ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LocalAction:
+class LocalAction(Struct, frozen=True):
     """What a ``uses:`` step does in a rehearsal."""
 
     kind: str  # checkout, noop, login, upload-artifact, download-artifact
@@ -565,8 +560,7 @@ def _common(paths: Sequence[Path]) -> str:
 # --- the environment ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StepFiles:
+class StepFiles(Struct, frozen=True):
     """The files GitHub hands a step for its file commands."""
 
     output: Path
@@ -584,8 +578,7 @@ class StepFiles:
         return (self.output, self.env, self.path, self.summary, self.state)
 
 
-@dataclass(frozen=True)
-class RunnerPaths:
+class RunnerPaths(Struct, frozen=True):
     """Where one job run lives on the simulated runner."""
 
     workspace: Path

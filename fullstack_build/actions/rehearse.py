@@ -12,11 +12,11 @@ import os
 import secrets
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from msgspec import Struct
 
 from fullstack_build.actions import plan
 from fullstack_build.actions.github_api import FakeGitHub
@@ -34,8 +34,7 @@ class RehearsalError(CommandError):
     """A job of the rehearsed workflow failed."""
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Struct, frozen=True):
     """The task's flags, each None when not given (then ``rehearse:`` in invoke.yaml)."""
 
     workflow: str | None = None
@@ -45,8 +44,7 @@ class Options:
     work_dir: str | None = None
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     workflow: str
     trigger: plan.Trigger
     run_dir: Path
@@ -64,8 +62,7 @@ def _git(runner: Runner, root: Path, *args: str) -> str:
     return result.stdout.strip() if result.ok else ""
 
 
-@dataclass(frozen=True)
-class Configured:
+class Configured(Struct, frozen=True):
     """What the rehearsal reads from the configuration the task runs with."""
 
     rehearsal: plan.RehearsalConfig  # the `rehearse:` section

@@ -23,9 +23,10 @@ import shutil
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from msgspec import Struct, field
 
 from fullstack_build.actions import plan
 from fullstack_build.actions.expressions import (
@@ -44,16 +45,14 @@ from fullstack_build.options.settings import Settings
 from fullstack_build.publish.registry import login_argv
 
 
-@dataclass
-class StepResult:
+class StepResult(Struct):
     label: str
     outcome: str  # success, failure, skipped
     conclusion: str  # as outcome, but success for a failed continue-on-error step
     duration_s: float = 0.0
 
 
-@dataclass
-class JobResult:
+class JobResult(Struct):
     key: str
     job_id: str
     name: str
@@ -63,11 +62,8 @@ class JobResult:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
-
-
 def say(text: str, out: TextIO) -> None:
     print(text, file=out, flush=True)
-
 
 
 def tree_files(runner: Runner, root: Path) -> list[str]:
@@ -107,8 +103,7 @@ def _status_of(results: list[str]) -> str:
     return "success"
 
 
-@dataclass
-class _Scope:
+class _Scope(Struct):
     """One workflow being run: the rehearsed one, or a reusable workflow a job of it calls
     (``uses: ./.github/workflows/X.yml``), with that call's inputs and secrets."""
 
@@ -138,8 +133,7 @@ class _Scope:
         return seen
 
 
-@dataclass
-class _JobState:
+class _JobState(Struct):
     """What the steps of one job run share."""
 
     scope: _Scope

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build.commands import bench_figures as bench_core
 from fullstack_build.errors import ConfigError
@@ -15,8 +16,7 @@ from fullstack_build.options.settings import Settings
 from fullstack_build.options.values import items, need
 
 
-@dataclass(frozen=True)
-class ImageRun:
+class ImageRun(Struct, frozen=True):
     """One `image:arch` of bench.images, and the file edited for its rebuild (bench.touch)."""
 
     image: str
@@ -24,8 +24,7 @@ class ImageRun:
     touch: str
 
 
-@dataclass(frozen=True)
-class BenchConfig:
+class BenchConfig(Struct, frozen=True):
     """The ``bench:`` section of invoke.yaml."""
 
     repeat: int  # runs per pipeline figure

@@ -4,8 +4,9 @@ has, rewritten in place (not in a dry run)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.commands import pins
 from fullstack_build.execution import log
@@ -13,8 +14,7 @@ from fullstack_build.execution.runner import Runner
 from fullstack_build.options.settings import Settings
 
 
-@dataclass(frozen=True)
-class PinReport:
+class PinReport(Struct, frozen=True):
     """One Dockerfile: each pin's newest version, and whether the file was rewritten."""
 
     path: Path

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from fullstack_build import metadata as metadata_core
 from fullstack_build.errors import UsageError
@@ -15,8 +16,7 @@ from fullstack_build.github import actions
 from fullstack_build.options.settings import Settings
 
 
-@dataclass(frozen=True)
-class Changed:
+class Changed(Struct, frozen=True):
     base: str
     head: str
     files: tuple[str, ...] | None  # None: a null base (a new branch), every file counts

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.github import actions
@@ -27,8 +28,7 @@ from fullstack_build.options.values import items, need
 from fullstack_build.platforms import Platform, parse_platform
 
 
-@dataclass(frozen=True)
-class CiSettings:
+class CiSettings(Struct, frozen=True):
     """The ``ci:`` section of invoke.yaml, resolved."""
 
     runners: Mapping[Platform, str]
@@ -37,8 +37,7 @@ class CiSettings:
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class MatrixEntry:
+class MatrixEntry(Struct, frozen=True):
     """One job of the build matrix, as the workflows read it (``matrix.<key>``)."""
 
     image: str

@@ -16,8 +16,9 @@ import shutil
 import sysconfig
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.actions.model import workflow_files
 from fullstack_build.errors import CommandError, ConfigError, UsageError
@@ -34,15 +35,13 @@ class LintFailed(CommandError):
     """One or more checks found problems (or could not run)."""
 
 
-@dataclass(frozen=True)
-class LintConfig:
+class LintConfig(Struct, frozen=True):
     checks: tuple[str, ...]
     workflows_dir: Path
     extra_dockerfiles: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Struct, frozen=True):
     """One linter run: its argv, the files it reads, and why it cannot run (if so)."""
 
     name: str
@@ -56,8 +55,7 @@ class Check:
         return bool(self.argv)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     name: str
     ok: bool
     seconds: float

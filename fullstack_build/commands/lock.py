@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.commands.lint import find_tool
 from fullstack_build.errors import PreconditionError
@@ -37,8 +38,7 @@ COMMAND = "invoke lock"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
-@dataclass(frozen=True)
-class LockStep:
+class LockStep(Struct, frozen=True):
     """One ``uv pip compile`` run: its argv and the file it writes."""
 
     output: str

@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.errors import CommandError, UsageError
 from fullstack_build.execution.runner import Runner
@@ -34,8 +35,7 @@ _SPEC = re.compile(r"^(?P<package>(?:@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*)(?:@(?P<
 NPM_VIEW_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True)
-class Pin:
+class Pin(Struct, frozen=True):
     """One pinned build argument."""
 
     arg: str
@@ -49,8 +49,7 @@ class Pin:
         return f"{self.package}@{self.range or 'latest'}"
 
 
-@dataclass(frozen=True)
-class Bump:
+class Bump(Struct, frozen=True):
     pin: Pin
     latest: str
 

@@ -18,11 +18,10 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msgspec import UnsetType
+from msgspec import Struct, UnsetType
 
 from fullstack_build import probes
 from fullstack_build.errors import (
@@ -44,8 +43,7 @@ COMPOSE_FILE = "docker-compose.yml"
 _PROJECT_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
 
-@dataclass(frozen=True)
-class SmokeSettings:
+class SmokeSettings(Struct, frozen=True):
     """The ``smoke:`` section of invoke.yaml."""
 
     tests_dir: Path
@@ -73,8 +71,7 @@ def load_smoke_settings(section: declarations.Smoke) -> SmokeSettings:
     )
 
 
-@dataclass(frozen=True)
-class SmokePlan:
+class SmokePlan(Struct, frozen=True):
     """One smoke run: which image reference, on which platform, with which suite."""
 
     image: str  # the key under images: (app, runtime)
@@ -226,8 +223,7 @@ def image_platform(inspect: Mapping[str, Any]) -> Platform:
     return parse_platform(text)
 
 
-@dataclass(frozen=True)
-class JunitSummary:
+class JunitSummary(Struct, frozen=True):
     tests: int
     failures: int
     errors: int

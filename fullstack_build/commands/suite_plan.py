@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build.errors import CommandError, ConfigError
 from fullstack_build.execution import log
@@ -19,14 +20,12 @@ from fullstack_build.options import declarations
 from fullstack_build.options.values import items, need
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True):
     name: str
     argv: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class SuiteConfig:
+class SuiteConfig(Struct, frozen=True):
     """The ``test:`` section of invoke.yaml."""
 
     runtime_file: str

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build import metadata as metadata_core
 from fullstack_build.execution import log
@@ -13,8 +14,7 @@ from fullstack_build.github import actions
 from fullstack_build.options.settings import Settings
 
 
-@dataclass(frozen=True)
-class Tags:
+class Tags(Struct, frozen=True):
     metadata: metadata_core.Metadata
     notices: tuple[str, ...]  # registries left out (not enabled), said before the tags
 

@@ -22,8 +22,10 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
 from typing import Generic, TextIO, TypeVar, cast
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from fullstack_build.errors import BuildSystemError
 from fullstack_build.execution import interrupt, log, terminal
@@ -139,8 +141,7 @@ class PlatformFailed(BuildSystemError):
         self.exit_code = exit_code
 
 
-@dataclass(frozen=True)
-class Outcome(Generic[T]):
+class Outcome(Struct, Generic[T], frozen=True):
     platform: str
     value: T | None = None
     error: BaseException | None = None

@@ -13,8 +13,9 @@ import enum
 import glob
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from msgspec import Struct
 
 from fullstack_build.errors import PreconditionError
 
@@ -45,8 +46,7 @@ class Need(enum.Enum):
     TESTS = "tests"  # `invoke test`, `invoke smoke-test`
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(Struct, frozen=True):
     name: str  # argv[0], a docker CLI plugin's file name, or the module of `python3 -m NAME`
     source: Source
     package: str  # the Debian package or the PyPI distribution that ships it

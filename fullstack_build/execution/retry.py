@@ -22,8 +22,9 @@ import email.utils
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     import tenacity
@@ -31,8 +32,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     """The ``retry:`` section of invoke.yaml."""
 
     attempts: int  # tries per operation, the first included (1: never retry)
@@ -47,8 +47,7 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1, total_s=0.0, initial_backoff_s=0.0)
 
 
-@dataclass(frozen=True)
-class Fault:
+class Fault(Struct, frozen=True):
     """A registry's (or the network's) answer to one try, as far as retrying is concerned."""
 
     reason: str  # short, for the retry line and the error: "HTTP 503", "connection reset"
@@ -214,8 +213,7 @@ def retry_line(what: str, fault: Fault, next_attempt: int, attempts: int, wait_s
     return f"{what} failed ({fault.reason}); retry {next_attempt}/{attempts} in {wait_s:.1f} s"
 
 
-@dataclass(frozen=True)
-class GaveUp:
+class GaveUp(Struct, frozen=True):
     """Why retrying stopped: for the final error message."""
 
     attempts: int

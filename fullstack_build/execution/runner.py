@@ -21,9 +21,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, TextIO
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from fullstack_build.errors import CommandError, RegistryCommandError, Stopped
 from fullstack_build.execution import collector, log, programs, terminal
@@ -33,8 +35,7 @@ MASK = "***"
 _TAIL_LINES = 20
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(Struct, frozen=True):
     """What a finished (or dry-run) command left behind."""
 
     argv: tuple[str, ...]
@@ -89,8 +90,7 @@ class OutputWatcher(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Runner:
+class Runner(Struct, frozen=True):
     """Runs argv lists. ``dry_run`` prints what would run and returns success without running.
     ``retry_policy`` bounds the retries of commands run with ``retry=True`` (from the
     ``retry:`` section of invoke.yaml; a bare Runner never retries).
@@ -106,11 +106,11 @@ class Runner:
     dry_run: bool = False
     echo: bool = True
     secrets: tuple[str, ...] = ()
-    out: TextIO = field(default=sys.stderr, compare=False, repr=False)
+    out: TextIO = sys.stderr
     retry_policy: retries.RetryPolicy = retries.NO_RETRY
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    sleep: Callable[[float], None] = time.sleep
     progress: str = terminal.PLAIN
-    stop: threading.Event | None = field(default=None, compare=False, repr=False)
+    stop: threading.Event | None = None
 
     def with_secrets(self, *secrets: str) -> Runner:
         added = tuple(s for s in secrets if s)
@@ -589,8 +589,7 @@ def process_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-@dataclass(frozen=True)
-class Background:
+class Background(Struct, frozen=True):
     """A process ``Runner.start`` left running, known by its pid: it may outlive this
     process, and another one (``local.down``) may end it from a pid file (``of_pid``)."""
 
@@ -598,7 +597,10 @@ class Background:
     pid: int  # 0: a dry run, nothing started
     log: Path | None = None
     dry_run: bool = False
-    secrets: tuple[str, ...] = field(default=(), repr=False)
+    secrets: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"Background(argv={self.argv!r}, pid={self.pid}, log={self.log!r})"
 
     @classmethod
     def of_pid(cls, pid: int, log: Path | None = None) -> Background:

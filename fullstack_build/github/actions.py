@@ -19,9 +19,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
+
+import msgspec
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from fullstack_build.errors import BuildSystemError, PreconditionError, UsageError
 
@@ -37,8 +40,7 @@ OutputValue = str | int | float | bool | Sequence[str] | Mapping[str, Any] | Non
 # --- the build report file -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ArchReport:
+class ArchReport(Struct, frozen=True):
     """One platform's build: how long it took, how big the image is, where it went."""
 
     platform: str
@@ -48,8 +50,7 @@ class ArchReport:
     status: str = ""  # "success", "failure" or "" (unknown)
 
 
-@dataclass(frozen=True)
-class BuildReport:
+class BuildReport(Struct, frozen=True):
     """What a task produced for one image. Saved as JSON (``save``/``load``); reports of the
     same image from per-arch jobs combine with ``merge``."""
 
@@ -113,12 +114,10 @@ class BuildReport:
                 ]
             )
         )
-        return replace(
-            merged, platforms=platforms, extra={**self.extra, **other.extra}, **known
-        )
+        return replace(merged, platforms=platforms, extra={**self.extra, **other.extra}, **known)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data: dict[str, Any] = msgspec.to_builtins(self)  # nested arches too
         data["extra"] = dict(self.extra)
         return {"version": REPORT_VERSION, **data}
 
@@ -311,8 +310,9 @@ def _aligned(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
     """Rows as lines whose columns line up (two spaces apart), like `docker images`."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
-        (indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-        .rstrip()
+        (
+            indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        ).rstrip()
         for row in rows
     ]
 

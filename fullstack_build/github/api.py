@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from msgspec import Struct
 
 from fullstack_build.errors import ConfigError, GitHubError
 from fullstack_build.execution.retry import retry_after_seconds
@@ -35,8 +35,7 @@ _RETRY_5XX = frozenset({500, 502, 503, 504})
 _MAX_PAGES = 1000
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True):
     attempts: int = 5  # tries per request, the first included
     backoff_s: float = 1.0  # wait after the first 5xx or network error; doubles each time
     secondary_wait_s: float = 60.0  # rate limited with no hint of how long: GitHub asks >= 1 min
@@ -100,9 +99,7 @@ def api_message(response: requests.Response) -> str:
     return " ".join(p for p in parts if p)
 
 
-def rate_limit_wait(
-    response: requests.Response, now: float, policy: RetryPolicy
-) -> float | None:
+def rate_limit_wait(response: requests.Response, now: float, policy: RetryPolicy) -> float | None:
     """How long GitHub asks us to wait before retrying a rate-limited answer; None when the
     answer is not a rate limit (e.g. a 403 for a missing permission)."""
     if response.status_code not in (403, 429):
@@ -284,9 +281,7 @@ class GitHubClient:
         except ValueError as exc:
             raise GitHubError(f"{self._what('GET', response.url)}: answer is not JSON") from exc
 
-    def paginate(
-        self, path: str, params: Mapping[str, str | int] | None = None
-    ) -> Iterator[Any]:
+    def paginate(self, path: str, params: Mapping[str, str | int] | None = None) -> Iterator[Any]:
         """Every item of a list endpoint, following ``rel="next"`` links (100 a page)."""
         url: str | None = path
         query: Mapping[str, str | int] | None = {"per_page": 100, **(params or {})}
@@ -332,8 +327,7 @@ def _maybe_sent(exc: Exception) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class GitHubSettings:
+class GitHubSettings(Struct, frozen=True):
     """The ``github:`` section of invoke.yaml, resolved against the environment."""
 
     api_url: str  # derived: github.api_url, else $GITHUB_API_URL, else DEFAULT_API_URL

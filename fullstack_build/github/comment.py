@@ -14,9 +14,10 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from fullstack_build.errors import GitHubError, UsageError
 from fullstack_build.execution import log
@@ -49,8 +50,7 @@ def marker(image: str) -> str:
     return f"<!-- fullstack-build:pr-comment image={image} -->"
 
 
-@dataclass(frozen=True)
-class CommentFacts:
+class CommentFacts(Struct, frozen=True):
     """What the comment states about one image's build."""
 
     image: str  # the image's name in invoke.yaml
@@ -267,8 +267,7 @@ def find_own_comment(
     return None
 
 
-@dataclass(frozen=True)
-class CommentOutcome:
+class CommentOutcome(Struct, frozen=True):
     action: str  # "created", "updated" or "summary" (read-only token) or "printed" (dry run)
     comment_id: int | None = None
     url: str = ""
@@ -506,9 +505,7 @@ def comment_on_pr(
         env=env,
     )
     token = env.get("GITHUB_TOKEN", "")
-    body = render_body(
-        facts, read_logs(log_path), log_lines=github.log_tail_lines, secrets=[token]
-    )
+    body = render_body(facts, read_logs(log_path), log_lines=github.log_tail_lines, secrets=[token])
     if dry_run:
         return CommentOutcome(action="printed"), body
     repo = resolve_repository(env)

@@ -4,8 +4,9 @@ opened here: a bad URL is a one-line ConfigError when the settings load)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.options import declarations
@@ -15,8 +16,7 @@ SQLITE_FILE = "history.sqlite"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-@dataclass(frozen=True)
-class HistorySettings:
+class HistorySettings(Struct, frozen=True):
     """The ``history:`` section of invoke.yaml."""
 
     url: str  # "" (SQLite under build_dir), sqlite:PATH or postgresql://...

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import pwd
 import socket
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.execution import programs
 from fullstack_build.execution.runner import Runner
@@ -21,8 +22,7 @@ SERVER_USER = "nobody"
 START_TIMEOUT_S = 60
 
 
-@dataclass(frozen=True)
-class Server:
+class Server(Struct, frozen=True):
     folder: Path
     port: int
     as_user: str  # "" when run as ourselves
@@ -55,8 +55,7 @@ def initdb_argv(pg_ctl: str, server: Server) -> list[str]:
 
 def start_argv(pg_ctl: str, server: Server) -> list[str]:
     options = (
-        f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= "
-        "-c fsync=off"
+        f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off"
     )
     return _as(server.as_user, [
         pg_ctl, "start", "--wait", "--timeout", str(START_TIMEOUT_S), "-D", str(server.data),

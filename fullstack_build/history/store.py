@@ -12,10 +12,12 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from fullstack_build.errors import ConfigError, PreconditionError
 from fullstack_build.history.config import HistorySettings
@@ -65,8 +67,7 @@ class HistoryError(PreconditionError):
     """The history database cannot be opened, read or written."""
 
 
-@dataclass(frozen=True)
-class BuildRecord:
+class BuildRecord(Struct, frozen=True):
     """One build, push or merge as the history keeps it."""
 
     kind: str  # build, push or merge
@@ -168,9 +169,7 @@ class Store:
         steps = self.steps_of([r.id for r in records])
         return [_with_steps(r, steps.get(r.id, ())) for r in records]
 
-    def recent(
-        self, image: str, platform: str, kind: str, limit: int
-    ) -> list[BuildRecord]:
+    def recent(self, image: str, platform: str, kind: str, limit: int) -> list[BuildRecord]:
         """The last ``limit`` records of a series, newest first."""
         return self._records(
             "image = ? AND platform = ? AND kind = ?", [image, platform, kind], limit
@@ -229,14 +228,15 @@ def _record(row: tuple[Any, ...]) -> BuildRecord:
 
 
 def _with_steps(record: BuildRecord, steps: tuple[Step, ...]) -> BuildRecord:
-    from dataclasses import replace  # noqa: PLC0415 (one use)
 
     return replace(record, steps=steps)
 
 
 def describe(history: HistorySettings, build_dir: Path) -> str:
-    return history.shown_url if history.url and history.is_postgres else str(
-        history.sqlite_path(build_dir)
+    return (
+        history.shown_url
+        if history.url and history.is_postgres
+        else str(history.sqlite_path(build_dir))
     )
 
 

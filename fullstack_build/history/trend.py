@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build.github.actions import format_duration, format_size
 from fullstack_build.history.config import HistorySettings
@@ -23,8 +24,7 @@ def step_key(name: str) -> str:
     return name[:STEP_KEY_CHARS]
 
 
-@dataclass(frozen=True)
-class StepChange:
+class StepChange(Struct, frozen=True):
     name: str
     seconds: float
     baseline_s: float
@@ -34,8 +34,7 @@ class StepChange:
         return self.seconds - self.baseline_s
 
 
-@dataclass(frozen=True)
-class Regression:
+class Regression(Struct, frozen=True):
     record: BuildRecord
     baseline_s: float  # the median wall time of the baseline builds
     samples: int
@@ -63,8 +62,7 @@ class Regression:
     def summary_row(self) -> str:
         r = self.record
         steps = "<br>".join(
-            f"`{_cell(s.name)}` +{s.added_s:.1f} s"
-            for s in self.slower_steps[:SLOWER_STEPS_SHOWN]
+            f"`{_cell(s.name)}` +{s.added_s:.1f} s" for s in self.slower_steps[:SLOWER_STEPS_SHOWN]
         )
         return (
             f"| ⚠️ {r.image} | {r.platform} | {r.kind} | {format_duration(r.wall_seconds)} | "
@@ -90,9 +88,9 @@ def _slower(amount: float, baseline: float, config: HistorySettings) -> bool:
     )
 
 
-def check(record: BuildRecord, baseline: Sequence[BuildRecord], config: HistorySettings) -> (
-    Regression | None
-):
+def check(
+    record: BuildRecord, baseline: Sequence[BuildRecord], config: HistorySettings
+) -> Regression | None:
     """A Regression when ``record`` is over the threshold (and the noise floor,
     regression_min_seconds) against the median of ``baseline``; else None."""
     if len(baseline) < MIN_BASELINE:
@@ -127,9 +125,7 @@ def slower_steps(
     return tuple(sorted(changes, key=lambda c: c.added_s, reverse=True))
 
 
-def check_in_store(store: Store, record: BuildRecord, config: HistorySettings) -> (
-    Regression | None
-):
+def check_in_store(store: Store, record: BuildRecord, config: HistorySettings) -> Regression | None:
     return check(record, store.baseline(record, config.window), config)
 
 

@@ -12,9 +12,10 @@ import json
 import shutil
 import tarfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from fullstack_build.execution import programs
 from fullstack_build.execution.runner import Runner
@@ -36,8 +37,7 @@ _APT_STEP = (
 )
 
 
-@dataclass(frozen=True)
-class BaseImage:
+class BaseImage(Struct, frozen=True):
     """One base image: ``<registry>/base/<name>``."""
 
     name: str

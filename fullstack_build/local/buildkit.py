@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.errors import RegistryError
 from fullstack_build.execution import programs
@@ -125,8 +126,7 @@ def buildkitd_toml(registries: tuple[str, ...]) -> str:
     return "".join(f'[registry."{host}"]\n  http = true\n\n' for host in registries)
 
 
-@dataclass(frozen=True)
-class BuilderPlan:
+class BuilderPlan(Struct, frozen=True):
     name: str
     image: str  # REPO@sha256:...: a rebuilt image is a new reference, hence a new builder
     config_file: Path

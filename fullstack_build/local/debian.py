@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.errors import PreconditionError
 from fullstack_build.execution.runner import Runner
@@ -78,8 +79,7 @@ def private_sources(suite: str, uris: Sequence[str]) -> str:
     )
 
 
-@dataclass(frozen=True)
-class PrivateApt:
+class PrivateApt(Struct, frozen=True):
     """apt-get options that read only our sources and keep all state under ``root``."""
 
     root: Path

@@ -8,8 +8,9 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build import probes
 from fullstack_build.errors import PreconditionError
@@ -29,8 +30,7 @@ ENGINE_PACKAGES = tuple(
 )
 
 
-@dataclass(frozen=True)
-class EngineLayout:
+class EngineLayout(Struct, frozen=True):
     """Where the made engine lives: everything under ``<state_dir>/engine``."""
 
     state_dir: Path

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build.errors import PreconditionError
 from fullstack_build.execution.programs import (
@@ -35,8 +36,7 @@ HOST_PACKAGES = tuple(
 Which = Callable[[str], str | None]
 
 
-@dataclass(frozen=True)
-class HostPlan:
+class HostPlan(Struct, frozen=True):
     """What is missing for a run: programs a package install gives, and ones it cannot."""
 
     install: tuple[Program, ...]  # HOST programs not on PATH

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build.errors import RegistryError
 from fullstack_build.execution import programs
@@ -29,8 +30,7 @@ from fullstack_build.platforms import Platform
 DRIVER = "docker-container"
 
 
-@dataclass(frozen=True)
-class NodeSpec:
+class NodeSpec(Struct, frozen=True):
     """One node as it should be: its name, its one platform, its daemon's image and config."""
 
     name: str
@@ -49,8 +49,7 @@ class NodeSpec:
         return f"image={self.image},network=host"
 
 
-@dataclass(frozen=True)
-class NodeState:
+class NodeState(Struct, frozen=True):
     """One node as `docker buildx inspect` shows it."""
 
     name: str
@@ -157,8 +156,7 @@ def matches(state: NodeState, spec: NodeSpec) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class NodesPlan:
+class NodesPlan(Struct, frozen=True):
     """What to run: remove the builder first (a node differs), then create or append nodes."""
 
     remove: bool
@@ -246,9 +244,7 @@ def ensure_for_stack(runner: Runner, settings: Settings) -> list[str]:
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(buildkit.buildkitd_toml((local.registry, local.auth_registry)))
     programs.require("tini-static", f"start the {builder} builder's containers (--init)")
-    notes.append(
-        ensure(runner, builder, settings.platforms, f"{reference}@{digest}", str(config))
-    )
+    notes.append(ensure(runner, builder, settings.platforms, f"{reference}@{digest}", str(config)))
     return notes
 
 

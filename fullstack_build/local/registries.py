@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from msgspec import Struct
 
 from fullstack_build.errors import PreconditionError
 from fullstack_build.execution import programs
@@ -20,8 +20,7 @@ from fullstack_build.execution.runner import Runner
 from fullstack_build.local import processes
 
 
-@dataclass(frozen=True)
-class LocalRegistry:
+class LocalRegistry(Struct, frozen=True):
     name: str
     port: int
     user: str = ""

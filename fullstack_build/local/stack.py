@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build import probes
 from fullstack_build.execution import log
@@ -13,8 +14,7 @@ from fullstack_build.local import bases, buildkit, engine, host, nodes, qemu, re
 from fullstack_build.options.settings import Settings
 
 
-@dataclass(frozen=True)
-class StackPlan:
+class StackPlan(Struct, frozen=True):
     registries: tuple[registries.LocalRegistry, ...]
     bases: tuple[bases.BaseImage, ...]
 

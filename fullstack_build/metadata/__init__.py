@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.execution import log
@@ -55,8 +57,7 @@ label_args = _labels.label_args
 annotation_args = _labels.annotation_args
 
 
-@dataclass(frozen=True)
-class Metadata:
+class Metadata(Struct, frozen=True):
     """What one image is published as."""
 
     version: str | None

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.execution.runner import Runner
@@ -19,8 +20,7 @@ from fullstack_build.execution.runner import Runner
 DEFAULT_SERVER_URL = "https://github.com"
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(Struct, frozen=True):
     event_name: str
     ref: str
     sha: str
@@ -69,8 +69,7 @@ def _payload(path: str) -> Mapping[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the event payload GITHUB_EVENT_PATH={path}: {exc}") \
-            from exc
+        raise ConfigError(f"cannot read the event payload GITHUB_EVENT_PATH={path}: {exc}") from exc
     return data if isinstance(data, Mapping) else {}
 
 

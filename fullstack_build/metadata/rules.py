@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 if TYPE_CHECKING:
     import regex
@@ -78,9 +79,7 @@ METADATA_ACTION_DEFAULT_RULES: tuple[str, ...] = (
 )
 
 
-
-@dataclass(frozen=True)
-class Rule:
+class Rule(Struct, frozen=True):
     """One parsed tag rule. ``attrs`` holds every attribute after defaults were applied."""
 
     text: str
@@ -124,8 +123,9 @@ def parse_rule(text: str) -> Rule:
         rtype = RuleType(type_text)
     except ValueError:
         known = ", ".join(t.value for t in RuleType)
-        raise ConfigError(f"unknown type {type_text!r} in tag rule {text!r}: use one of {known}") \
-            from None
+        raise ConfigError(
+            f"unknown type {type_text!r} in tag rule {text!r}: use one of {known}"
+        ) from None
     unknown = sorted(set(attrs) - _ALLOWED[rtype])
     if unknown:
         allowed = ", ".join(sorted(_ALLOWED[rtype] - {"type"}))
@@ -151,8 +151,9 @@ def parse_rule(text: str) -> Rule:
 
 def _defaults_versioned(attrs: dict[str, str], text: str) -> None:
     if "pattern" not in attrs:
-        raise ConfigError(f"tag rule {text!r} needs a pattern=..., "
-                          "e.g. type=semver,pattern={{version}}")
+        raise ConfigError(
+            f"tag rule {text!r} needs a pattern=..., e.g. type=semver,pattern={{{{version}}}}"
+        )
     attrs.setdefault("value", "")
 
 
@@ -169,11 +170,12 @@ def _defaults_version(attrs: dict[str, str], text: str) -> None:
     try:
         groups = regex.compile(match).groups
     except regex.error as exc:
-        raise ConfigError(f"bad regular expression in match= of tag rule {text!r}: {exc}") \
-            from exc
+        raise ConfigError(f"bad regular expression in match= of tag rule {text!r}: {exc}") from exc
     if groups < 1:
-        raise ConfigError(f"match={match} in tag rule {text!r} has no group: its first group is "
-                          "the version, e.g. match=v(\\d+\\.\\d+\\.\\d+)$")
+        raise ConfigError(
+            f"match={match} in tag rule {text!r} has no group: its first group is "
+            "the version, e.g. match=v(\\d+\\.\\d+\\.\\d+)$"
+        )
 
 
 def _defaults_match(attrs: dict[str, str], text: str) -> None:
@@ -186,8 +188,9 @@ def _defaults_ref(attrs: dict[str, str], text: str) -> None:
     if not event:
         raise ConfigError(f"tag rule {text!r} needs event=branch, event=tag or event=pr")
     if event not in REF_EVENTS:
-        raise ConfigError(f"unknown event {event!r} in tag rule {text!r}: "
-                          "use event=branch, event=tag or event=pr")
+        raise ConfigError(
+            f"unknown event {event!r} in tag rule {text!r}: use event=branch, event=tag or event=pr"
+        )
     if event == "pr":
         attrs.setdefault("prefix", "pr-")
 
@@ -201,11 +204,14 @@ def _defaults_sha(attrs: dict[str, str], text: str) -> None:
     attrs.setdefault("prefix", "sha-")
     attrs.setdefault("format", "short")
     if attrs["format"] not in SHA_FORMATS:
-        raise ConfigError(f"unknown format {attrs['format']!r} in tag rule {text!r}: "
-                          "use format=short or format=long")
+        raise ConfigError(
+            f"unknown format {attrs['format']!r} in tag rule {text!r}: "
+            "use format=short or format=long"
+        )
     if "length" in attrs and not re.fullmatch(r"[1-9]\d*", attrs["length"]):
-        raise ConfigError(f"length {attrs['length']!r} in tag rule {text!r} "
-                          "must be a positive whole number")
+        raise ConfigError(
+            f"length {attrs['length']!r} in tag rule {text!r} must be a positive whole number"
+        )
 
 
 def _apply_defaults(rtype: RuleType, attrs: dict[str, str], text: str) -> None:
@@ -270,8 +276,7 @@ def parse_rules(texts: Sequence[str]) -> tuple[Rule, ...]:
     return tuple(sorted(rules, key=lambda r: -r.priority))
 
 
-@dataclass(frozen=True)
-class Flavor:
+class Flavor(Struct, frozen=True):
     latest: str = "auto"  # auto | true | false
     prefix: str = ""
     prefix_latest: bool = False
@@ -302,13 +307,14 @@ def parse_flavor(texts: Iterable[str]) -> Flavor:
                 if onlatest_for:
                     values[f"{onlatest_for}_latest"] = value == "true"
             else:
-                raise ConfigError(f"unknown flavor entry {key!r} in {text!r}: "
-                                  "use latest=, prefix=, suffix= or onlatest=")
+                raise ConfigError(
+                    f"unknown flavor entry {key!r} in {text!r}: "
+                    "use latest=, prefix=, suffix= or onlatest="
+                )
     return Flavor(**values)
 
 
-@dataclass(frozen=True)
-class MetadataConfig:
+class MetadataConfig(Struct, frozen=True):
     """The ``metadata:`` section of invoke.yaml."""
 
     tags: tuple[str, ...]  # empty: metadata-action's own defaults

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+
+from msgspec import Struct
 
 from fullstack_build.errors import ConfigError
 from fullstack_build.metadata.context import Context
@@ -45,8 +46,7 @@ def docker_tag(value: str) -> str:
     return tag
 
 
-@dataclass(frozen=True)
-class Version:
+class Version(Struct, frozen=True):
     main: str | None
     partial: tuple[str, ...]
     latest: bool
@@ -240,8 +240,9 @@ class Engine:
             if found is None:
                 self.warn(f"{pattern} does not match {raw} (match= of {rule.where})")
             elif found.group(1) is None:
-                self.warn(f"{pattern} matched {raw} without its first group, so {rule.where} "
-                          "gives no tag")
+                self.warn(
+                    f"{pattern} matched {raw} without its first group, so {rule.where} gives no tag"
+                )
                 return None
             else:
                 raw = found.group(1)
@@ -321,8 +322,11 @@ class Engine:
         names = [version.main, *version.partial]
         if version.latest:
             f = self.flavor
-            latest = (f.prefix if f.prefix_latest else "") + "latest" + \
-                (f.suffix if f.suffix_latest else "")
+            latest = (
+                (f.prefix if f.prefix_latest else "")
+                + "latest"
+                + (f.suffix if f.suffix_latest else "")
+            )
             names.append(docker_tag(latest))
         return tuple(dict.fromkeys(n for n in names if n))
 

@@ -4,8 +4,9 @@ allowed) for ``type=semver`` and PEP 440 (through ``packaging``) for ``type=pep4
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     from packaging.version import Version as Pep440Version
@@ -23,8 +24,7 @@ _MAX_LENGTH = 256
 _MAX_SAFE_INTEGER = 2**53 - 1
 
 
-@dataclass(frozen=True)
-class SemVer:
+class SemVer(Struct, frozen=True):
     raw: str
     major: int
     minor: int
@@ -67,8 +67,7 @@ def parse_semver(text: str) -> SemVer | None:
     return SemVer(text, major, minor, patch, pre, build)
 
 
-@dataclass(frozen=True)
-class Pep440:
+class Pep440(Struct, frozen=True):
     raw: str
     parsed: Pep440Version
 

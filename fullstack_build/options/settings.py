@@ -19,12 +19,13 @@ import os
 import re
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.execution import terminal
@@ -46,8 +47,7 @@ if TYPE_CHECKING:  # each section's module imports Settings: resolved on first u
     from fullstack_build.metadata.rules import MetadataConfig
 
 
-@dataclass(frozen=True)
-class ImageSpec:
+class ImageSpec(Struct, frozen=True):
     """One image this project publishes."""
 
     name: str
@@ -61,8 +61,7 @@ class ImageSpec:
     paths: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(Struct, frozen=True):
     """A place images are published to: ``prefix`` + ``/`` + repository."""
 
     name: str
@@ -78,8 +77,7 @@ class Registry:
         return self.prefix.split("/", 1)[0]
 
 
-@dataclass(frozen=True)
-class LocalStack:
+class LocalStack(Struct, frozen=True):
     state_dir: Path
     engine_suite: str
     multi_node_builder: str  # one node per platform, made by local.up ("": none)
@@ -99,8 +97,7 @@ class LocalStack:
         return f"127.0.0.1:{self.auth_registry_port}"
 
 
-@dataclass(frozen=True)
-class SigningSettings:
+class SigningSettings(Struct, frozen=True):
     """The `signing:` section (see invoke.yaml)."""
 
     key: str  # a cosign key file, "~" expanded; "": none (keyless on GitHub Actions)
@@ -108,8 +105,7 @@ class SigningSettings:
     allow_http_registry: bool
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True, dict=True):  # dict: the cached sections
     default_image: str
     images: Mapping[str, ImageSpec]
     platforms: tuple[Platform, ...]
@@ -131,9 +127,14 @@ class Settings:
     oci_artifact_attestations: bool  # attestations as OCI artifacts (BuildKit 0.19+)
     history: history_config.HistorySettings
     # Every declared key as given, typed (options/declarations.py).
-    declared: declarations.Options = field(repr=False, compare=False)
+    declared: declarations.Options
     # The process environment the settings were resolved with ($GITHUB_API_URL, ...).
-    env: Mapping[str, str] = field(repr=False, compare=False)
+    env: Mapping[str, str]
+
+    def __repr__(self) -> str:  # never the environment (tokens); `declared` repeats the rest
+        shown = (f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__
+                 if name not in ("declared", "env"))  # fmt: skip
+        return f"Settings({', '.join(shown)})"
 
     def sections(self, *names: str) -> dict[str, Any]:
         """The named sections (all without names) as plain data, ``{name: section}``, for the
@@ -520,9 +521,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
     registries, skipped = _registries(config, env)
     local_raw = config.get("local") or {}
     local = LocalStack(
-        state_dir=Path(
-            _given(local_raw, "state_dir", "local")
-        ).expanduser(),
+        state_dir=Path(_given(local_raw, "state_dir", "local")).expanduser(),
         engine_suite=_given(local_raw, "engine_suite", "local"),
         multi_node_builder=_builder_name(
             given(local_raw, "multi_node_builder", "local"), "local.multi_node_builder"
@@ -573,8 +572,7 @@ def load_settings(config: Mapping[str, Any], env: Mapping[str, str] | None = Non
     )
 
 
-@dataclass(frozen=True)
-class PruneSettings:
+class PruneSettings(Struct, frozen=True):
     """The `prune:` section (`invoke prune`)."""
 
     keep: int

@@ -20,11 +20,12 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
+
+from msgspec import Struct, field
 
 from fullstack_build.errors import GitHubError, RegistryError
 from fullstack_build.github.api import GitHubClient
@@ -162,8 +163,7 @@ def read_inventory(
 # --- distribution -------------------------------------------------------------------------
 
 
-@dataclass
-class PruneLedger:
+class PruneLedger(Struct):
     """digest -> when a prune first saw it in one repository (build/prune/HOST/NAME.json)."""
 
     path: Path

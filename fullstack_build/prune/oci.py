@@ -13,8 +13,9 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from fullstack_build.errors import RegistryError
 from fullstack_build.execution import retry
@@ -38,8 +39,7 @@ MANIFEST_TYPES = (
 ACCEPT = ", ".join(MANIFEST_TYPES)
 
 
-@dataclass(frozen=True)
-class Served:
+class Served(Struct, frozen=True):
     """A manifest as served: its digest (of the bytes), media type and parsed body."""
 
     digest: str

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from msgspec import Struct, field
 
 from fullstack_build.errors import UsageError
 
@@ -53,8 +54,7 @@ def describe_duration(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(Struct, frozen=True):
     """One manifest as read from the registry."""
 
     digest: str
@@ -70,8 +70,7 @@ class Node:
         return max(self.times) if self.times else None
 
 
-@dataclass(frozen=True)
-class Inventory:
+class Inventory(Struct, frozen=True):
     """What one repository in one registry holds, as far as its backend can see."""
 
     tags: Mapping[str, str]  # tag -> digest
@@ -144,8 +143,7 @@ def reachable(inventory: Inventory) -> dict[str, str]:
     return walk(inventory, roots(inventory.tags))
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     digest: str
     delete: bool
     reason: str
@@ -154,8 +152,7 @@ class Verdict:
     tags: tuple[str, ...] = ()  # the orphaned cosign tags a deletion takes with it
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Struct, frozen=True):
     verdicts: tuple[Verdict, ...]  # deletions first, in a safe order; then what is kept
     tags: Mapping[str, str]  # the tags that must still resolve afterwards
     broken: tuple[str, ...] = ()  # what was already unserved before the prune (warnings)

@@ -11,15 +11,15 @@ not after a cache import, so counting it would make the same hits look different
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 _VERTEX = re.compile(r"^#(\d+) (\[[^\]]*\b\d+/\d+\] .*)$")
 _CACHED = re.compile(r"^#(\d+) CACHED\s*$")
 _FROM = re.compile(r"^\[[^\]]*\] FROM ")
 
 
-@dataclass(frozen=True)
-class CacheUse:
+class CacheUse(Struct, frozen=True):
     steps: tuple[str, ...]  # the Dockerfile steps, in the order they started
     cached: tuple[str, ...]  # those served from a cache
 

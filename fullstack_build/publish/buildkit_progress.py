@@ -23,9 +23,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from msgspec import Struct, field
 
 from fullstack_build.execution import terminal
 
@@ -38,8 +39,7 @@ SOURCE_RAWJSON, SOURCE_TTY, SOURCE_NONE = "rawjson", "tty", "none"
 _INSTRUCTION = re.compile(r"^\[(?:[^\]\s]+ )?\d+/\d+\] (?!FROM\b)")
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True):
     name: str
     seconds: float | None  # None: the step never completed (cancelled with the build)
     cached: bool
@@ -49,8 +49,7 @@ class Step:
         return bool(_INSTRUCTION.match(self.name))
 
 
-@dataclass(frozen=True)
-class StepTimes:
+class StepTimes(Struct, frozen=True):
     source: str  # rawjson, tty or none
     steps: tuple[Step, ...] = ()
 
@@ -93,8 +92,7 @@ def _decode(data: Any) -> str:
         return ""
 
 
-@dataclass
-class _Vertex:
+class _Vertex(Struct):
     number: int
     name: str = ""
     started: datetime | None = None
@@ -107,8 +105,7 @@ class _Vertex:
     error_shown: bool = False
 
 
-@dataclass
-class BuildProgress:
+class BuildProgress(Struct):
     """Watches one buildx build's output (see runner.OutputWatcher): turns rawjson into plain
     lines, and keeps the last frame of the tty display. ``times()`` gives the steps."""
 

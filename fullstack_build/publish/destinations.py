@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.errors import BuildSystemError, ConfigError, PreconditionError
 
 
-@dataclass(frozen=True)
-class Destination:
+class Destination(Struct, frozen=True):
     """A folder (or, with ``is_file``, a file) a task writes to."""
 
     path: Path

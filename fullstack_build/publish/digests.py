@@ -9,9 +9,11 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import asdict
 
 from fullstack_build.errors import DigestRecordError
 from fullstack_build.platforms import Platform, parse_platform
@@ -23,8 +25,7 @@ PATH_PUSH_BY_DIGEST = "push-by-digest"
 PATH_OCI_LAYOUT = "oci-layout"
 
 
-@dataclass(frozen=True)
-class DigestRecord:
+class DigestRecord(Struct, frozen=True):
     image: str
     repository: str
     platform: str

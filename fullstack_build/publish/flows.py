@@ -7,9 +7,11 @@ import importlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from fullstack_build import metadata, probes
 from fullstack_build.errors import BuildSystemError, CommandError, UsageError
@@ -34,8 +36,7 @@ if TYPE_CHECKING:
     from fullstack_build.publish import digests, signing
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     settings: Settings
     image: ImageSpec
     builder: str
@@ -91,8 +92,7 @@ def _report(image: ImageSpec) -> actions.BuildReport:
     )
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(Struct, frozen=True):
     """A finished task, as the build history records it."""
 
     kind: str  # build, push or merge

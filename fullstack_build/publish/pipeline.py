@@ -12,10 +12,12 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from fullstack_build import probes
 from fullstack_build.errors import (
@@ -117,8 +119,7 @@ def metadata_path(settings: Settings, image: ImageSpec, platform: Platform, kind
 # --- build-arch -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BuildPlan:
+class BuildPlan(Struct, frozen=True):
     image: ImageSpec
     platform: Platform
     tag: str
@@ -152,8 +153,7 @@ def plan_build(
     return BuildPlan(image, platform, the_tag, request)
 
 
-@dataclass(frozen=True)
-class BuildResult:
+class BuildResult(Struct, frozen=True):
     tag: str
     digest: str
     duration_s: float
@@ -248,7 +248,6 @@ class _EarlySize:
         return None if sizes is None else sum(sizes)
 
 
-@dataclass
 class _ExportWatch(buildkit_progress.BuildProgress):
     """The build's progress, which also calls ``on_first_line`` when buildx first speaks (the
     build process is running, and the task only waits for it from then on) and starts the
@@ -318,8 +317,7 @@ def execute_build(
 # --- push-digest ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PushPlan:
+class PushPlan(Struct, frozen=True):
     target: push.PushTarget
     builder: Builder
     via: push.PushPath  # chosen once from the builder's driver
@@ -469,8 +467,7 @@ def _push(
 # (3) names what already moved, and a re-run converges because the index is byte-identical.
 
 
-@dataclass(frozen=True)
-class MergeStep:
+class MergeStep(Struct, frozen=True):
     """The merge in one registry."""
 
     registry: Registry
@@ -496,8 +493,7 @@ class MergeStep:
         )
 
 
-@dataclass(frozen=True)
-class MergePlan:
+class MergePlan(Struct, frozen=True):
     image: ImageSpec
     records: tuple[digests.DigestRecord, ...]
     steps: tuple[MergeStep, ...]
@@ -535,8 +531,7 @@ def plan_merge(
     return MergePlan(image, tuple(records), tuple(steps), tuple(tag_names))
 
 
-@dataclass(frozen=True)
-class MergeResult:
+class MergeResult(Struct, frozen=True):
     index_digest: str
     tags: tuple[str, ...]
     platforms: tuple[str, ...]

@@ -8,9 +8,10 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from fullstack_build.errors import CommandError, RegistryError
 from fullstack_build.execution import log, retry
@@ -249,8 +250,7 @@ INDEX_MEDIA_TYPES = frozenset({
 })  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ServedImage:
+class ServedImage(Struct, frozen=True):
     """What a registry serves for a reference: the digest of its manifest bytes and the
     platforms of the images in it (an index's attestation manifests left out)."""
 

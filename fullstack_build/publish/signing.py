@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePath
+
+from msgspec import Struct
 
 from fullstack_build.errors import (
     CommandError,
@@ -38,8 +39,7 @@ PASSWORD_VARIABLE = "COSIGN_PASSWORD"  # noqa: S105
 _DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
-@dataclass(frozen=True)
-class SigningIdentity:
+class SigningIdentity(Struct, frozen=True):
     """Who signs: keyless (``key`` empty) or the key file ``key``."""
 
     key: str = ""
@@ -186,8 +186,7 @@ def sign(
             raise SigningError(f"signing {reference} failed ({exc}); {published}") from exc
 
 
-@dataclass(frozen=True)
-class Signer:
+class Signer(Struct, frozen=True):
     """A signing identity proven usable (cosign present, the key opens), for one task run."""
 
     identity: SigningIdentity

@@ -62,7 +62,7 @@ def test_who_can_store_attestations_as_oci_artifacts(
 
 
 def test_an_old_engine_is_refused_in_one_line() -> None:
-    class OldEngine(Runner):
+    class OldEngine(Runner, frozen=True):
         def run(self, argv: Any, **kwargs: Any) -> Result:
             assert list(argv) == probes.engine_version_argv()
             return Result(tuple(argv), 0, "26.1.5\n")
@@ -113,7 +113,7 @@ def test_a_push_with_oci_artifact_on_an_old_builder_stops_before_building() -> N
     plan = pipeline.plan_push(s, s.image("app"), AMD64, {}, old)
     ran: list[tuple[str, ...]] = []
 
-    class BuildxOnly(Runner):
+    class BuildxOnly(Runner, frozen=True):
         def run(self, argv: Any, **kwargs: Any) -> Result:
             ran.append(tuple(argv))
             assert tuple(argv) == ("docker", "buildx", "version"), argv

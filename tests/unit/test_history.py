@@ -10,11 +10,11 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
+from msgspec.structs import replace
 
 from fullstack_build.errors import ConfigError, RegressionError
 from fullstack_build.execution.runner import Runner

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -108,12 +109,11 @@ class FakeRegistries:
         return 0, ""
 
 
-@dataclass(frozen=True)
-class ScriptedRunner(Runner):
+class ScriptedRunner(Runner, frozen=True):
     """A Runner whose commands are answered by FakeRegistries; it keeps every argv run."""
 
-    registries: FakeRegistries = field(default_factory=FakeRegistries)
-    log: list[tuple[str, ...]] = field(default_factory=list)
+    registries: FakeRegistries = msgspec.field(default_factory=FakeRegistries)
+    log: list[tuple[str, ...]] = msgspec.field(default_factory=list)
 
     def run(self, argv: Sequence[str], **kwargs: Any) -> Result:
         self.log.append(tuple(argv))
@@ -216,7 +216,7 @@ def test_a_record_of_the_wrong_platform_stops_before_any_write(
     amd64, arm64 = plan.records
     swapped = pipeline.plan_merge(
         settings(int(plan.steps[0].registry.host.rsplit(":", 1)[1])), plan.image,
-        [digests.DigestRecord(**{**amd64.__dict__, "digest": arm64.digest}), arm64],
+        [msgspec.structs.replace(amd64, digest=arm64.digest), arm64],
         ["v1"], [], "",
     )  # fmt: skip
 

@@ -4,13 +4,13 @@ rather than raw configuration, so a default cannot creep back into code unnotice
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Any
 
+import msgspec
 import pytest
 
 from fullstack_build.actions.plan import RehearsalConfig, load_config
@@ -51,11 +51,17 @@ NAMESPACE = {
 }
 
 
-def _dataclasses_in(hint: Any) -> Iterator[type]:
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+def _records_in(hint: Any) -> Iterator[type]:
+    # The typed declarations (Settings.declared) mirror invoke.yaml, absent keys as None:
+    # they are the input the scan checks the loaders against, not settings the tasks read.
+    if (
+        isinstance(hint, type)
+        and issubclass(hint, msgspec.Struct)
+        and hint.__module__ != declarations.__name__
+    ):
         yield hint
     for argument in typing.get_args(hint):
-        yield from _dataclasses_in(argument)
+        yield from _records_in(argument)
 
 
 def _hints(owner: Any) -> dict[str, Any]:
@@ -65,7 +71,7 @@ def _hints(owner: Any) -> dict[str, Any]:
 
 
 def reachable() -> set[type]:
-    """Settings and every dataclass the tasks reach through it: its fields, its sections
+    """Settings and every record the tasks reach through it: its fields, its sections
     (cached properties and methods), and theirs in turn."""
     found: set[type] = set()
     todo: list[type] = [Settings]
@@ -80,7 +86,7 @@ def reachable() -> set[type]:
             if inspect.isfunction(function) and not function.__name__.startswith("_"):
                 hints.append(_hints(function).get("return"))
         for hint in hints:
-            todo.extend(_dataclasses_in(hint))
+            todo.extend(_records_in(hint))
     return found
 
 
@@ -101,8 +107,8 @@ def test_no_settings_field_has_a_default_in_code(cls: type) -> None:
         return
     defaults = [
         f.name
-        for f in dataclasses.fields(cls)
-        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        for f in msgspec.structs.fields(cls)
+        if f.default is not msgspec.NODEFAULT or f.default_factory is not msgspec.NODEFAULT
     ]
     assert defaults == [], (
         f"{cls.__qualname__} gives {', '.join(defaults)} a default in code: give the value in "

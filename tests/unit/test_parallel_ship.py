@@ -11,12 +11,13 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from msgspec.structs import replace
 from pytest_httpserver import HTTPServer
 
 from fullstack_build.errors import CommandError, Stopped
@@ -90,8 +91,7 @@ class Builds:
                 self.running.discard(platform)
 
 
-@dataclass(frozen=True)
-class ScriptedRunner(Runner):
+class ScriptedRunner(Runner, frozen=True):
     """The real Runner (echo, stop event, retries) whose commands' answers come from
     ``builds``; git runs for real."""
 

@@ -3,10 +3,10 @@ frozen argv out."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 
@@ -87,7 +87,7 @@ def test_common_request(tmp_path: Path) -> None:
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     s = settings(extra_ca_file=str(ca), cache_from="type=gha,scope={image}-{arch}",
                  cache_to="type=gha,scope={image}-{arch},mode=max")  # fmt: skip
-    image = dataclasses.replace(
+    image = msgspec.structs.replace(
         s.image("app"),
         build_args={"BASE_IMAGE": "127.0.0.1:5000/base/python:3-trixie", "EMPTY": "",
                     "VERSION": "pinned"},

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec import field
 
 from fullstack_build import probes
 from fullstack_build.errors import CommandError, PreconditionError
@@ -157,13 +158,11 @@ def test_platform_problem(
 # --- the engine and buildx, from their recorded answers ---------------------------------------
 
 
-class Scripted(Runner):
+class Scripted(Runner, frozen=True):
     """Answers each argv from a table; anything else is a test failure."""
 
-    def __init__(self, answers: Mapping[tuple[str, ...], Result | CommandError]) -> None:
-        super().__init__(echo=False)
-        self.answers = answers
-        self.ran: list[tuple[str, ...]] = []
+    answers: Mapping[tuple[str, ...], Result | CommandError] = field(default_factory=dict)
+    ran: list[tuple[str, ...]] = field(default_factory=list)
 
     def run(self, argv: Any, **kwargs: Any) -> Result:
         key = tuple(argv)
@@ -172,6 +171,10 @@ class Scripted(Runner):
         if isinstance(answer, CommandError):
             raise answer
         return answer
+
+
+def scripted(answers: Mapping[tuple[str, ...], Result | CommandError]) -> Scripted:
+    return Scripted(echo=False, answers=answers)
 
 
 ENGINE = tuple(probes.engine_version_argv())
@@ -184,8 +187,8 @@ def answer(argv: tuple[str, ...], returncode: int, stdout: str) -> Result:
 
 def test_engine_version() -> None:
     assert probes.engine_version_argv() == ["docker", "version", "--format", "{{.Server.Version}}"]
-    assert probes.engine_version(Scripted({ENGINE: answer(ENGINE, 0, "28.2.2\n")})) == "28.2.2"
-    assert probes.engine_version(Scripted({ENGINE: answer(ENGINE, 1, "")})) == ""
+    assert probes.engine_version(scripted({ENGINE: answer(ENGINE, 0, "28.2.2\n")})) == "28.2.2"
+    assert probes.engine_version(scripted({ENGINE: answer(ENGINE, 1, "")})) == ""
 
 
 def test_no_engine_is_one_line_with_its_reason() -> None:
@@ -194,12 +197,12 @@ def test_no_engine_is_one_line_with_its_reason() -> None:
         output_tail="Client: ...\nCannot connect to the Docker daemon at unix:///x.sock\n\n",
     )
     with pytest.raises(PreconditionError) as error:
-        probes.require_engine(Scripted({ENGINE: down}))
+        probes.require_engine(scripted({ENGINE: down}))
     assert str(error.value) == (
         "no Docker engine answers (Cannot connect to the Docker daemon at unix:///x.sock): "
         "start one (`invoke local.up`) or point DOCKER_HOST at it"
     )
-    probes.require_engine(Scripted({ENGINE: answer(ENGINE, 0, "28.2.2\n")}))
+    probes.require_engine(scripted({ENGINE: answer(ENGINE, 0, "28.2.2\n")}))
 
 
 @pytest.mark.parametrize(
@@ -220,7 +223,7 @@ def test_no_engine_is_one_line_with_its_reason() -> None:
 def test_probe_builder(fixture: str, expected: probes.Builder) -> None:
     inspect = ("docker", "buildx", "inspect", "ci")
     text = (FIXTURES / "buildx" / fixture).read_text()
-    assert probes.probe_builder(Scripted({inspect: answer(inspect, 0, text)}), "ci") == expected
+    assert probes.probe_builder(scripted({inspect: answer(inspect, 0, text)}), "ci") == expected
 
 
 @pytest.mark.parametrize(
@@ -247,7 +250,7 @@ def test_probe_builder_failures_are_one_line(
 ) -> None:
     inspect = ("docker", "buildx", "inspect", "ci")
     version = answer(BUILDX, 0 if buildx_ok else 1, "github.com/docker/buildx v0.13.1\n")
-    runner = Scripted({inspect: answer(inspect, *inspect_answer), BUILDX: version})
+    runner = scripted({inspect: answer(inspect, *inspect_answer), BUILDX: version})
     with pytest.raises(PreconditionError) as error:
         probes.probe_builder(runner, "ci")
     assert str(error.value).startswith(message)
@@ -257,12 +260,12 @@ def test_probe_builder_failures_are_one_line(
 def test_buildx_too_old_for_a_flag() -> None:
     annotated = ["docker", "buildx", "build", "--annotation", "index:a=b", "."]
     recorded = (FIXTURES / "buildx" / "version-debian.txt").read_text()
-    probes.require_buildx_for(Scripted({BUILDX: answer(BUILDX, 0, recorded)}), annotated)
-    old = Scripted({BUILDX: answer(BUILDX, 0, "github.com/docker/buildx v0.11.2 9872040\n")})
+    probes.require_buildx_for(scripted({BUILDX: answer(BUILDX, 0, recorded)}), annotated)
+    old = scripted({BUILDX: answer(BUILDX, 0, "github.com/docker/buildx v0.11.2 9872040\n")})
     with pytest.raises(PreconditionError, match=r"^buildx 0\.11\.2 is too old for --annotation"):
         probes.require_buildx_for(old, annotated)
     with pytest.raises(PreconditionError, match=r"^docker buildx is not available"):
-        probes.require_buildx_for(Scripted({BUILDX: answer(BUILDX, 1, "")}), annotated)
+        probes.require_buildx_for(scripted({BUILDX: answer(BUILDX, 1, "")}), annotated)
 
 
 def test_pushes_by_digest_follows_the_driver() -> None:

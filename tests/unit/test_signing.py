@@ -4,12 +4,12 @@ always by digest; the flags the local http registries need only when configured.
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from msgspec.structs import replace
 
 from fullstack_build.errors import (
     CommandError,
@@ -221,7 +221,7 @@ def test_invoke_sign_takes_exactly_one_of_tag_and_ref(tag: str | None, ref: str 
 
 
 def test_a_signing_failure_is_one_line_saying_what_is_published() -> None:
-    class CosignFails(Runner):
+    class CosignFails(Runner, frozen=True):
         def run(self, argv: Any, **kwargs: Any) -> Result:
             raise CommandError(
                 "`cosign sign ...` failed with exit code 1: Error: signing [R]: UNAUTHORIZED",

@@ -14,9 +14,10 @@ the path's ``name``), then ``settle``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from msgspec import Struct
 
 from fullstack_build.execution.runner import Runner
 from fullstack_build.options.settings import ImageSpec, Registry
@@ -24,8 +25,7 @@ from fullstack_build.platforms import Platform
 from fullstack_build.publish import buildx
 
 
-@dataclass(frozen=True)
-class PushTarget:
+class PushTarget(Struct, frozen=True):
     """One (image, platform) and where it goes."""
 
     image: ImageSpec

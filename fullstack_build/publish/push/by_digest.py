@@ -5,15 +5,15 @@ nothing users pull changes until merge-manifest moves the tags."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from fullstack_build.execution.runner import Runner
 from fullstack_build.publish import buildx, digests
 from fullstack_build.publish.push import PushTarget
 
 
-@dataclass(frozen=True)
-class ByDigest:
+class ByDigest(Struct, frozen=True):
     """The builder's own push: nothing before the build, nothing after it, nothing kept."""
 
     @property

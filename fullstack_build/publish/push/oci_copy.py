@@ -9,8 +9,9 @@ are pruned after the record is written (oci_layout.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from fullstack_build.execution import log
 from fullstack_build.execution.runner import Runner
@@ -18,8 +19,7 @@ from fullstack_build.publish import buildx, digests, registry
 from fullstack_build.publish.push import PushTarget, oci_layout
 
 
-@dataclass(frozen=True)
-class OciCopy:
+class OciCopy(Struct, frozen=True):
     """Export to a kept layout folder, then one skopeo copy per registry."""
 
     @property
