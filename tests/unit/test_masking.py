@@ -9,7 +9,9 @@ import pytest
 from fullstack_build.errors import UsageError
 from fullstack_build.execution import log
 from fullstack_build.execution.masking import mask_message, mask_userinfo, secret_values
+from fullstack_build.execution.runner import Background
 from fullstack_build.options.settings import validate_prefix
+from unit.conftest import make_settings
 
 
 @pytest.mark.parametrize(
@@ -66,3 +68,13 @@ def test_every_log_line_is_masked(
     assert "hunter2" not in err
     assert "tok-12345" not in err
     assert err.splitlines()[0] == "error: bad prefix 'u:***@h' and ***"
+
+
+def test_no_record_shows_a_secret_in_its_repr() -> None:
+    # The settings keep the environment they were resolved with, a started process the
+    # secrets its output is masked with: a repr in a log line or a traceback shows neither.
+    settings = make_settings(env={"GITHUB_TOKEN": "ghp-secret-value"})
+    assert "ghp-secret-value" not in repr(settings)
+    assert repr(settings).startswith("Settings(default_image='app', ")
+    background = Background(("registry", "serve"), 42, secrets=("s3cret",))
+    assert repr(background) == "Background(argv=('registry', 'serve'), pid=42, log=None)"
