@@ -8,6 +8,7 @@ project's short forms (one letter means one flag in every task, and none shadows
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import sys
@@ -21,7 +22,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from fullstack_build.errors import BuildSystemError, ConfigError, Interrupted
+from fullstack_build.errors import BuildSystemError, ConfigError, Interrupted, OutputClosed
 from fullstack_build.execution import collector, log
 from fullstack_build.options import files as config_files
 from fullstack_build.publish import ledger
@@ -82,6 +83,7 @@ def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:
 
     Ctrl-C and SIGTERM (raised as an interruption for the task's duration) stop every child
     process and end in ``error: interrupted: <what was already published>``, exit code 130.
+    A closed output (its reader went away) stops them too, and ends quietly with 141.
     """
 
     @functools.wraps(body)
@@ -100,8 +102,37 @@ def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:
                 stopped = Interrupted(f"interrupted: {ledger.summary()}")
                 log.error(str(stopped))
             raise Exit(code=stopped.exit_code) from None
+        except BrokenPipeError:
+            with interrupt.shielded():
+                interrupt.stop_children()
+            drop_output()
+            raise Exit(code=OutputClosed.exit_code) from None
 
     return wrapper
+
+
+def drop_output() -> None:
+    """Point standard output and error at the null device: their reader went away, and what
+    is still buffered would fail again at exit, in a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # replaced or closed
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+
+
+def _closed_output_ends_quietly(previous: Callable[..., Any]) -> Callable[..., Any]:
+    """The exception hook for Invoke's own output (`invoke --list | head -1`): no task runs
+    there, so nothing needs stopping; it ends as a task does, quietly with 141."""
+
+    def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+        if not issubclass(kind, BrokenPipeError):
+            previous(kind, value, traceback)
+            return
+        drop_output()
+        os._exit(OutputClosed.exit_code)  # past the hook, Python would exit with 1
+
+    return hook
 
 
 # --- flags --------------------------------------------------------------------------------
@@ -181,3 +212,4 @@ def adapt_invoke() -> None:
     for suffix in ("yaml", "yml"):
         setattr(invoke_config.Config, f"_load_{suffix}", _load_yaml)
     atexit.register(collector.skip_final_collection)
+    sys.excepthook = _closed_output_ends_quietly(sys.excepthook)

@@ -95,3 +95,10 @@ class Interrupted(BuildSystemError):
     """Ctrl-C or SIGTERM: the task stopped; the message says what was already published."""
 
     exit_code = 130  # what shells report for a command ended by SIGINT (128 + 2)
+
+
+class OutputClosed(BuildSystemError):
+    """The reader of the output went away (`invoke tags | head -1`, a pager quit early): the
+    task stopped as an interruption does, saying nothing (nobody reads it)."""
+
+    exit_code = 141  # what shells report for a writer ended by SIGPIPE (128 + 13)

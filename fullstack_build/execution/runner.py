@@ -475,12 +475,13 @@ class Runner(Struct, frozen=True):
             proc.stdin.write(input_text)
             proc.stdin.close()
         shown = self.progress != terminal.QUIET
+        relay = _Relay(self.out)
 
         def show(line: str) -> None:
             masked = mask(line, secrets)
             tail.append(masked.rstrip("\n"))
             if shown:
-                self.out.write(masked)
+                relay.write(masked)
 
         def pump_lines() -> None:
             assert proc.stdout is not None
@@ -492,12 +493,12 @@ class Runner(Struct, frozen=True):
                     show(text + "\n")
             for text in watch.end() if watch is not None else ():
                 show(text + "\n")
-            self.out.flush()
+            relay.flush()
 
         def pump_terminal() -> None:
             assert terminal_fd is not None
             _copy_terminal(
-                terminal_fd, proc, self.out, tail, secrets,
+                terminal_fd, proc, relay, tail, secrets,
                 watch.screen if watch is not None else None,
             )  # fmt: skip
 
@@ -510,9 +511,34 @@ class Runner(Struct, frozen=True):
         reader.join()
         if not shown and proc.returncode != 0 and tail:
             # Quiet hid the output: a failure shows its last lines above the error.
-            self.out.write("".join(f"  {line}\n" for line in tail))
-            self.out.flush()
+            relay.write("".join(f"  {line}\n" for line in tail))
+            relay.flush()
         return ""
+
+
+class _Relay:
+    """A command's output on its way to ``out``, until ``out``'s reader goes away (a closed
+    pipe: `invoke ... 2>&1 | head`, a pager quit early). From then on the output is dropped
+    but still read to its end, so the command never blocks on a full pipe; the task's next
+    line of its own meets the closed pipe and ends the task (boundary.exits_cleanly)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.gone = False
+
+    def write(self, text: str) -> None:
+        if not self.gone:
+            try:
+                self.out.write(text)
+            except (OSError, ValueError):  # EPIPE; ValueError: the stream was closed
+                self.gone = True
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.out.flush()
+            except (OSError, ValueError):
+                self.gone = True
 
 
 class _FailedResult(Exception):  # a signal inside Runner._retried
@@ -666,7 +692,7 @@ def _copy_window_size(out: TextIO, terminal_fd: int) -> None:
 def _copy_terminal(
     terminal_fd: int,
     proc: subprocess.Popen[str],
-    out: TextIO,
+    out: _Relay,
     tail: collections.deque[str],
     secrets: tuple[str, ...],
     on_screen_line: Callable[[str], None] | None = None,
