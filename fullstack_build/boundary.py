@@ -105,13 +105,13 @@ def exits_cleanly(body: Callable[P, R]) -> Callable[P, R]:
         except BrokenPipeError:
             with interrupt.shielded():
                 interrupt.stop_children()
-            drop_output()
+            _drop_output()
             raise Exit(code=OutputClosed.exit_code) from None
 
     return wrapper
 
 
-def drop_output() -> None:
+def _drop_output() -> None:
     """Point standard output and error at the null device: their reader went away, and what
     is still buffered would fail again at exit, in a traceback."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -129,7 +129,7 @@ def _closed_output_ends_quietly(previous: Callable[..., Any]) -> Callable[..., A
         if not issubclass(kind, BrokenPipeError):
             previous(kind, value, traceback)
             return
-        drop_output()
+        _drop_output()
         os._exit(OutputClosed.exit_code)  # past the hook, Python would exit with 1
 
     return hook

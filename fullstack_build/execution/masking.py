@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 MASK = "***"
 
@@ -24,6 +25,14 @@ _USERINFO = re.compile(
 _SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL|API_KEY|PRIVATE_KEY", re.I)
 # Shorter values would mask ordinary words ("1", "ci") all over a message.
 _MIN_SECRET_LENGTH = 4
+
+
+def repr_without(record: Any, *hidden: str) -> str:
+    """A record's repr without the fields named ``hidden`` (secrets, the environment): a repr
+    lands in tracebacks and log lines. ``record`` is a msgspec Struct."""
+    shown = (f"{name}={getattr(record, name)!r}" for name in record.__struct_fields__
+             if name not in hidden)  # fmt: skip
+    return f"{type(record).__name__}({', '.join(shown)})"
 
 
 def mask_userinfo(text: str) -> str:

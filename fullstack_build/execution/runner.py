@@ -30,6 +30,7 @@ from msgspec.structs import replace
 from fullstack_build.errors import CommandError, RegistryCommandError, Stopped
 from fullstack_build.execution import collector, log, programs, terminal
 from fullstack_build.execution import retry as retries
+from fullstack_build.execution.masking import repr_without
 
 MASK = "***"
 _TAIL_LINES = 20
@@ -111,6 +112,9 @@ class Runner(Struct, frozen=True):
     sleep: Callable[[float], None] = time.sleep
     progress: str = terminal.PLAIN
     stop: threading.Event | None = None
+
+    def __repr__(self) -> str:
+        return repr_without(self, "secrets")
 
     def with_secrets(self, *secrets: str) -> Runner:
         added = tuple(s for s in secrets if s)
@@ -625,8 +629,8 @@ class Background(Struct, frozen=True):
     dry_run: bool = False
     secrets: tuple[str, ...] = ()
 
-    def __repr__(self) -> str:  # never the secrets
-        return f"Background(argv={self.argv!r}, pid={self.pid}, log={self.log!r})"
+    def __repr__(self) -> str:
+        return repr_without(self, "secrets")
 
     @classmethod
     def of_pid(cls, pid: int, log: Path | None = None) -> Background:

@@ -29,7 +29,7 @@ from msgspec.structs import replace
 
 from fullstack_build.errors import ConfigError, UsageError
 from fullstack_build.execution import terminal
-from fullstack_build.execution.masking import MASK
+from fullstack_build.execution.masking import MASK, repr_without
 from fullstack_build.execution.retry import RetryPolicy
 from fullstack_build.history import config as history_config
 from fullstack_build.options import declarations, validate
@@ -132,9 +132,7 @@ class Settings(Struct, frozen=True, dict=True):  # dict: the cached sections
     env: Mapping[str, str]
 
     def __repr__(self) -> str:  # never the environment (tokens); `declared` repeats the rest
-        shown = (f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__
-                 if name not in ("declared", "env"))  # fmt: skip
-        return f"Settings({', '.join(shown)})"
+        return repr_without(self, "declared", "env")
 
     def sections(self, *names: str) -> dict[str, Any]:
         """The named sections (all without names) as plain data, ``{name: section}``, for the

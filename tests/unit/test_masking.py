@@ -9,7 +9,7 @@ import pytest
 from fullstack_build.errors import UsageError
 from fullstack_build.execution import log
 from fullstack_build.execution.masking import mask_message, mask_userinfo, secret_values
-from fullstack_build.execution.runner import Background
+from fullstack_build.execution.runner import Background, Runner
 from fullstack_build.options.settings import validate_prefix
 from unit.conftest import make_settings
 
@@ -71,10 +71,15 @@ def test_every_log_line_is_masked(
 
 
 def test_no_record_shows_a_secret_in_its_repr() -> None:
-    # The settings keep the environment they were resolved with, a started process the
-    # secrets its output is masked with: a repr in a log line or a traceback shows neither.
+    # The settings keep the environment they were resolved with, a runner and a started
+    # process the secrets output is masked with: a repr in a log line or a traceback shows none.
     settings = make_settings(env={"GITHUB_TOKEN": "ghp-secret-value"})
     assert "ghp-secret-value" not in repr(settings)
     assert repr(settings).startswith("Settings(default_image='app', ")
     background = Background(("registry", "serve"), 42, secrets=("s3cret",))
-    assert repr(background) == "Background(argv=('registry', 'serve'), pid=42, log=None)"
+    assert repr(background) == (
+        "Background(argv=('registry', 'serve'), pid=42, log=None, dry_run=False)"
+    )
+    runner = Runner(echo=False).with_secrets("s3cret")
+    assert "s3cret" not in repr(runner)
+    assert repr(runner).startswith("Runner(dry_run=False, echo=False, out=")
