@@ -32,10 +32,15 @@ RUN = f"appsmoke-it-{os.getpid()}"
 RUNNER = Runner()
 
 
-def docker(*args: str, stdin: str | None = None, timeout: float = 600) -> str:
-    result = subprocess.run(
-        ["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
-    )
+def docker(*args: str, stdin: str | None = None, timeout: float = 600, attempts: int = 1) -> str:
+    for attempt in range(1, attempts + 1):
+        result = subprocess.run(
+            ["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
+        if result.returncode == 0 or "500 Internal Server Error" not in result.stderr:
+            break
+        print(f"docker {args[0]}: the registry answered 500, attempt {attempt} of {attempts}")
     assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr[-2000:]}"
     return result.stdout
 
@@ -47,13 +52,17 @@ def settings(**smoke: Any) -> Settings:
 
 
 def build_app(tag: str, platforms: str, *extra: str) -> None:
+    # The setup's own raw buildx, without the tasks' retries. With --push on the docker driver
+    # BuildKit pushes the tag, then the engine pushes it again ("pushing ... with docker"), and
+    # the local registry's filesystem store may answer a HEAD of the tag it is rewriting with a
+    # 500 ("invalid checksum digest format"): a transient fault of this setup, tried again.
     docker(
         "buildx", "build", "--platform", platforms,
         "--build-arg", f"BASE_IMAGE={BASE}",
         "--build-arg", "VERSION=0.0.0-it",
         "--build-arg", "REVISION=it-revision",
         "--build-arg", "CREATED=2024-01-01T00:00:00Z",
-        "-t", tag, *extra, str(ROOT / "app"),
+        "-t", tag, *extra, str(ROOT / "app"), attempts=3,
     )  # fmt: skip
 
 
